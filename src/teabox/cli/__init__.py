@@ -1,0 +1,1 @@
+"""The ``teabox`` command line."""

@@ -1,0 +1,37 @@
+"""The ``teabox`` command.
+
+Subcommands live in their own modules and are imported only when invoked, so
+``teabox run`` does not pay for importing the HTTP service or the SQL layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of a click command
+COMMANDS: dict[str, str] = {
+    "inspect": "teabox.cli.run:inspect_command",
+    "run": "teabox.cli.run:run_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="teabox")
+def main() -> None:
+    """teabox: run untrusted WebAssembly functions on private data."""
