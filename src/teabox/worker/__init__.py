@@ -1,0 +1,1 @@
+"""Workers: claim staged tasks, stage their data, run the payload, publish the outputs."""
