@@ -1,0 +1,325 @@
+"""Move a task's files between their URLs and the worker's staging area.
+
+Inputs are downloaded (``file://``, ``http(s)://``, ``data:`` and the
+platform-hosted scheme); outputs are uploaded (``file://``, ``http(s)://`` and
+the platform-hosted scheme). Every transfer is bounded in size and time, and a
+failure raises :class:`TransferError` with a message that names the URL (with
+any credentials, query or inline data left out, because the message becomes
+a task's failure reason that every participant reads).
+
+Uploads are two-phase (:class:`PendingUpload`) so that
+:mod:`teabox.worker.publish` can publish a task's outputs all together or not
+at all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from teabox.errors import TeaboxError
+
+_CHUNK = 1024 * 1024
+
+
+class TransferError(TeaboxError):
+    """A file could not be downloaded or uploaded; the message names the URL and why."""
+
+
+@dataclass(frozen=True)
+class TransferPolicy:
+    """What the administrator allows a worker to read and write, and how much.
+
+    ``allowed_dirs`` are the only directories ``file://`` URLs may name (after
+    symbolic links are resolved); with none configured, ``file://`` is refused.
+    """
+
+    allowed_dirs: tuple[Path, ...] = ()
+    max_input_bytes: int = 1024 * 1024 * 1024
+    max_output_bytes: int = 1024 * 1024 * 1024
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed_dirs", tuple(Path(d).resolve() for d in self.allowed_dirs))
+
+
+def describe_url(url: str) -> str:
+    """The URL as it may appear in a failure reason: no userinfo, query, fragment or inline data."""
+    parts = urlsplit(url)
+    if parts.scheme == "data":
+        return "data:" + parts.path.split(",", 1)[0] + ",…"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host += f":{parts.port}"
+    shown = f"{parts.scheme}://{host}{parts.path}"
+    return shown + ("?…" if parts.query else "")
+
+
+def bound_name(url: str) -> str:
+    """The file name a ``teaclave-file-128`` file at ``url`` must have been encrypted under.
+
+    It is the last component of the URL's path, percent-decoded, as Teaclave
+    did. A ``data:`` URL has no path; it may carry the name as a ``name=``
+    media-type parameter (``data:application/octet-stream;name=a.enc;base64,...``)
+    and is called ``data`` otherwise.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "data":
+        header = parts.path.split(",", 1)[0]
+        for parameter in header.split(";")[1:]:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "name" and value:
+                name = unquote(value)
+                break
+        else:
+            name = "data"
+    else:
+        name = unquote(PurePosixPath(parts.path).name)
+    if name in ("", ".", "..") or "/" in name or "\x00" in name or len(name.encode()) > 258:
+        raise TransferError(f"{describe_url(url)} does not end in a usable file name")
+    return name
+
+
+class PendingUpload(Protocol):
+    """An output prepared for its destination but not yet visible there.
+
+    ``commit`` makes it visible; ``abort`` drops it if it was never committed;
+    ``undo`` withdraws it after a commit, as far as the destination allows.
+    """
+
+    url: str
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def undo(self) -> None: ...
+
+
+class HostedFiles(Protocol):
+    """The platform's own file store, as the worker needs it (see ``teabox.platform``)."""
+
+    scheme: str
+
+    def open_hosted(self, url: str) -> BinaryIO: ...
+
+    def stage_hosted(self, src: Path, url: str, max_bytes: int) -> PendingUpload: ...
+
+
+@dataclass
+class Transfers:
+    """Downloads and uploads for one worker process; reuses one HTTP connection pool."""
+
+    policy: TransferPolicy = field(default_factory=TransferPolicy)
+    hosted: HostedFiles | None = None
+    _http: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def download(self, url: str, dst: Path) -> int:
+        """Write the file at ``url`` to ``dst``; returns its size in bytes."""
+        scheme = urlsplit(url).scheme.lower()
+        hosted = self.hosted is not None and scheme == self.hosted.scheme
+        if scheme not in ("file", "http", "https", "data") and not hosted:
+            raise TransferError(f"{describe_url(url)}: inputs cannot be read from {scheme or 'scheme-less'} URLs")
+        try:
+            with open(dst, "wb") as out:
+                if scheme in ("http", "https"):
+                    return self._http_get(url, out)
+                if scheme == "data":
+                    return self._copy_limited(self._open_data(url), out, url)
+                opened = self.hosted.open_hosted(url) if hosted else open(self._local_path(url, must_exist=True), "rb")
+                with opened as src:
+                    return self._copy_limited(src, out, url)
+        except OSError as exc:
+            raise TransferError(f"cannot read {describe_url(url)}: {exc.strerror or exc}") from exc
+
+    def _copy_limited(self, src: BinaryIO, out: BinaryIO, url: str) -> int:
+        total = 0
+        while chunk := src.read(_CHUNK):
+            total += len(chunk)
+            self._check_input_size(total, url)
+            out.write(chunk)
+        return total
+
+    def _check_input_size(self, size: int, url: str) -> None:
+        if size > self.policy.max_input_bytes:
+            raise TransferError(
+                f"{describe_url(url)} is larger than the {self.policy.max_input_bytes}-byte limit for inputs"
+            )
+
+    def _open_data(self, url: str) -> BinaryIO:
+        try:
+            return urllib.request.DataHandler().data_open(urllib.request.Request(url))
+        except ValueError as exc:
+            raise TransferError(f"{describe_url(url)} is not a valid data: URL ({exc})") from exc
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.policy.timeout_seconds, follow_redirects=True)
+        return self._http
+
+    def _http_get(self, url: str, out: BinaryIO) -> int:
+        deadline = time.monotonic() + self.policy.timeout_seconds
+        with _HttpErrors("GET", url):
+            with self._client().stream("GET", url) as response:
+                _raise_for_status("GET", url, response)
+                declared = response.headers.get("content-length")
+                if declared is not None and declared.isdigit():
+                    self._check_input_size(int(declared), url)
+                total = 0
+                for chunk in response.iter_bytes(_CHUNK):
+                    total += len(chunk)
+                    self._check_input_size(total, url)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("deadline passed")
+                    out.write(chunk)
+                return total
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def stage_upload(self, src: Path, url: str) -> PendingUpload:
+        """Prepare ``src`` for ``url`` without making it visible there yet."""
+        size = src.stat().st_size
+        if size > self.policy.max_output_bytes:
+            raise TransferError(
+                f"output for {describe_url(url)} is {size} bytes, over the "
+                f"{self.policy.max_output_bytes}-byte limit for outputs"
+            )
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file":
+            return _LocalUpload.prepare(src, self._local_path(url, must_exist=False), url)
+        if scheme in ("http", "https"):
+            return _HttpUpload(src, url, self)
+        if self.hosted is not None and scheme == self.hosted.scheme:
+            return self.hosted.stage_hosted(src, url, self.policy.max_output_bytes)
+        raise TransferError(f"{describe_url(url)}: outputs cannot be written to {scheme or 'scheme-less'} URLs")
+
+    def http_put(self, src: Path, url: str) -> None:
+        with _HttpErrors("PUT", url), open(src, "rb") as body:
+            headers = {"content-type": "application/octet-stream", "content-length": str(src.stat().st_size)}
+            response = self._client().put(url, content=_chunks(body), headers=headers)
+            _raise_for_status("PUT", url, response)
+
+    def http_delete(self, url: str) -> None:
+        with _HttpErrors("DELETE", url):
+            _raise_for_status("DELETE", url, self._client().delete(url))
+
+    # -- file:// --------------------------------------------------------------------------
+
+    def _local_path(self, url: str, *, must_exist: bool) -> Path:
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise TransferError(f"{describe_url(url)}: file:// URLs must name a file on this machine")
+        raw = Path(unquote(parts.path))
+        if not raw.is_absolute() or "\x00" in str(raw):
+            raise TransferError(f"{describe_url(url)}: file:// URLs must hold an absolute path")
+        # Resolve symbolic links before checking, so that a link cannot lead outside.
+        path = raw.resolve() if must_exist else raw.parent.resolve() / raw.name
+        if not any(path.is_relative_to(root) for root in self.policy.allowed_dirs):
+            raise TransferError(
+                f"{describe_url(url)} is not under a directory the administrator allows for file:// URLs"
+            )
+        if must_exist and not path.is_file():
+            raise TransferError(f"{describe_url(url)} does not exist or is not a regular file")
+        if not must_exist and not path.parent.is_dir():
+            raise TransferError(f"{describe_url(url)}: the directory {path.parent} does not exist")
+        return path
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def _chunks(body: BinaryIO) -> Iterator[bytes]:
+    while chunk := body.read(_CHUNK):
+        yield chunk
+
+
+def _raise_for_status(method: str, url: str, response: httpx.Response) -> None:
+    if response.status_code >= 300:
+        raise TransferError(
+            f"{method} {describe_url(url)} answered {response.status_code} {response.reason_phrase}".rstrip()
+        )
+
+
+class _HttpErrors:
+    """Turn httpx's transport errors into TransferError naming the method and URL."""
+
+    def __init__(self, method: str, url: str) -> None:
+        self.method, self.url = method, url
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, httpx.TimeoutException):
+            raise TransferError(f"{self.method} {describe_url(self.url)} timed out") from exc
+        if isinstance(exc, httpx.HTTPError):
+            raise TransferError(f"{self.method} {describe_url(self.url)} failed: {exc}") from exc
+        return False
+
+
+class _LocalUpload:
+    """An output written next to its destination under a hidden name, renamed on commit."""
+
+    def __init__(self, temporary: Path, target: Path, url: str) -> None:
+        self.temporary, self.target, self.url = temporary, target, url
+        self.committed = False
+
+    @classmethod
+    def prepare(cls, src: Path, target: Path, url: str) -> _LocalUpload:
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        try:
+            shutil.copyfile(src, temporary)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise TransferError(f"cannot write {describe_url(url)}: {exc.strerror or exc}") from exc
+        return cls(temporary, target, url)
+
+    def commit(self) -> None:
+        try:
+            os.replace(self.temporary, self.target)
+        except OSError as exc:
+            raise TransferError(f"cannot write {describe_url(self.url)}: {exc.strerror or exc}") from exc
+        self.committed = True
+
+    def abort(self) -> None:
+        self.temporary.unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        if self.committed:
+            self.target.unlink(missing_ok=True)
+
+
+class _HttpUpload:
+    """An output PUT on commit; undone with a best-effort DELETE."""
+
+    def __init__(self, src: Path, url: str, transfers: Transfers) -> None:
+        self.src, self.url, self.transfers = src, url, transfers
+        self.committed = False
+
+    def commit(self) -> None:
+        self.transfers.http_put(self.src, self.url)
+        self.committed = True
+
+    def abort(self) -> None:
+        return None
+
+    def undo(self) -> None:
+        if self.committed:
+            try:
+                self.transfers.http_delete(self.url)
+            except TransferError:
+                pass  # the destination may not support DELETE; the output stays unrecorded
