@@ -1,0 +1,139 @@
+"""``teabox inspect`` and ``teabox run``: check and run one payload on plain files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from teabox.abi import inspect as inspect_payload
+from teabox.errors import InvalidArguments
+from teabox.executor import Executor, FailureKind, FileInputs, FileOutputs, Limits, parse_duration, parse_size
+
+# Exit status per failure class, so scripts can tell a timeout from a trap.
+EXIT_CODES: dict[FailureKind, int] = {
+    FailureKind.INVALID_PAYLOAD: 10,
+    FailureKind.TRAP: 11,
+    FailureKind.TIMEOUT: 12,
+    FailureKind.OUT_OF_FUEL: 13,
+    FailureKind.MEMORY_LIMIT: 14,
+    FailureKind.OUTPUT_LIMIT: 15,
+    FailureKind.MISSING_OUTPUT: 16,
+    FailureKind.HOST_ERROR: 17,
+}
+EXIT_BAD_ARGUMENTS = 2
+
+
+def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected NAME=VALUE, got {value!r}", param_hint=option)
+        pairs[key] = rest
+    return pairs
+
+
+def _converted(option: str, parse, text: str | None):  # type: ignore[no-untyped-def]
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+@click.command("inspect")
+@click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def inspect_command(payload: Path, as_json: bool) -> None:
+    """Show a payload's imports, exports and memory, and whether it satisfies the ABI."""
+    report = inspect_payload(payload.read_bytes())
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(f"{payload}: {report.size} bytes, sha256 {report.sha256}")
+        for imp in report.imports:
+            click.echo(f"  import {imp.module}.{imp.name}: {imp.kind} {imp.type or ''}".rstrip())
+        for exp in report.exports:
+            click.echo(f"  export {exp.name}: {exp.kind} {exp.type or ''}".rstrip())
+        if report.memory is not None:
+            maximum = report.memory.max_pages if report.memory.max_pages is not None else "unbounded"
+            click.echo(f"  memory {report.memory.export_name}: {report.memory.min_pages} pages minimum, maximum {maximum}")
+        if report.ok:
+            click.echo("valid teabox payload")
+        else:
+            click.echo("NOT a valid teabox payload:")
+            for problem in report.problems:
+                click.echo(f"  - {problem}")
+    sys.exit(0 if report.ok else EXIT_CODES[FailureKind.INVALID_PAYLOAD])
+
+
+@click.command("run")
+@click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="An argument (repeatable).")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=PATH", help="Bind an input data name to a file.")
+@click.option("--output", "outputs", multiple=True, metavar="NAME=PATH", help="Bind an output data name to a file.")
+@click.option("--timeout", default="5s", show_default=True, help="Wall-clock limit, e.g. 5s or 250ms.")
+@click.option("--fuel", type=int, default=None, help="Instruction budget (metering is off unless given).")
+@click.option("--memory", default="64MiB", show_default=True, help="Linear-memory limit, e.g. 64MiB.")
+@click.option("--stack", default="1MiB", show_default=True, help="Wasm call-stack limit.")
+@click.option("--max-output", default="256MiB", show_default=True, help="Total bytes the payload may write.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+def run_command(
+    payload: Path,
+    args: tuple[str, ...],
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    timeout: str,
+    fuel: int | None,
+    memory: str,
+    stack: str,
+    max_output: str,
+    as_json: bool,
+) -> None:
+    """Run PAYLOAD's entrypoint with arguments and files; print its result.
+
+    Exits 0 when the run succeeds, otherwise with a code per failure kind:
+    10 invalid payload, 11 trap, 12 timeout, 13 out of fuel, 14 memory limit,
+    15 output limit, 16 missing output, 17 host error.
+    """
+    try:
+        limits = Limits(
+            timeout=_converted("--timeout", parse_duration, timeout),
+            fuel=fuel,
+            memory=_converted("--memory", parse_size, memory),
+            stack=_converted("--stack", parse_size, stack),
+            max_output_bytes=_converted("--max-output", parse_size, max_output),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    input_paths = _pairs("--input", inputs)
+    for name, path in input_paths.items():
+        if not Path(path).is_file():
+            raise click.BadParameter(f"input {name!r}: no such file {path}", param_hint="--input")
+    try:
+        result = Executor().run(
+            payload.read_bytes(),
+            _pairs("--arg", args),
+            FileInputs(input_paths),
+            FileOutputs(_pairs("--output", outputs)),
+            limits,
+        )
+    except InvalidArguments as exc:
+        raise click.BadParameter(str(exc), param_hint="--arg") from None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif result.ok:
+        click.echo(result.return_value)
+    else:
+        assert result.failure is not None
+        click.echo(f"run failed ({result.failure.kind.value}): {result.failure.message}", err=True)
+        for line in result.failure.backtrace:
+            click.echo(f"    {line}", err=True)
+    if not as_json:
+        for line in result.diagnostics:
+            click.echo(f"note: {line}", err=True)
+    sys.exit(0 if result.failure is None else EXIT_CODES[result.failure.kind])

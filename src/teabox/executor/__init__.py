@@ -1,0 +1,27 @@
+"""The executor: runs one payload in a fresh sandbox under limits.
+
+It knows nothing of users, tasks or encryption: inputs and outputs are byte
+streams by data name, supplied by the caller.
+"""
+
+from teabox.executor.data import FileInputs, FileOutputs, Inputs, MemoryInputs, MemoryOutputs, Outputs
+from teabox.executor.limits import Limits, parse_duration, parse_size
+from teabox.executor.result import Failure, FailureKind, FileStats, RunResult
+from teabox.executor.runner import Executor
+
+__all__ = [
+    "Executor",
+    "Failure",
+    "FailureKind",
+    "FileInputs",
+    "FileOutputs",
+    "FileStats",
+    "Inputs",
+    "Limits",
+    "MemoryInputs",
+    "MemoryOutputs",
+    "Outputs",
+    "RunResult",
+    "parse_duration",
+    "parse_size",
+]

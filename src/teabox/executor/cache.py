@@ -1,0 +1,152 @@
+"""The compiled-module cache: in memory for this process, on disk across processes.
+
+Loading a compiled artifact runs its machine code, so only artifacts teabox
+compiled itself may be loaded: the directory is private (0700, owned by this
+user), every entry carries an HMAC under a secret that never leaves it, and an
+entry whose HMAC does not verify is recompiled rather than loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import wasmtime
+
+from teabox.executor.engine import EngineSpec, engine_for
+
+_MAC_SIZE = 32
+
+
+def default_cache_dir() -> Path:
+    configured = os.environ.get("TEABOX_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "teabox"
+
+
+@dataclass
+class CachedModule:
+    module: wasmtime.Module
+    pre: wasmtime.InstancePre | None  # filled by the runner, which owns the linker
+    source: str  # where this process got it: "disk" or "compiled"
+
+
+class ModuleCache:
+    """Compiled modules keyed by payload sha256 and engine fingerprint."""
+
+    def __init__(self, directory: Path | None = None, *, memory_entries: int = 64) -> None:
+        self.directory = (directory or default_cache_dir()) / "modules"
+        self.memory_entries = memory_entries
+        self._memory: OrderedDict[tuple[EngineSpec, str], CachedModule] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[EngineSpec, str], threading.Lock] = {}
+        self.compilations = 0  # observable: how many times this cache invoked the compiler
+        self._secret: bytes | None = None
+        self.disk_problem: str | None = None
+
+    # -- disk -----------------------------------------------------------------
+
+    def _prepare_directory(self) -> bytes | None:
+        """Create or check the private directory; return the HMAC secret, or None if unusable."""
+        if self._secret is not None or self.disk_problem is not None:
+            return self._secret
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            info = self.directory.stat()
+            if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                self.disk_problem = f"cache directory {self.directory} is not private to this user; not used"
+                return None
+            secret_path = self.directory / "secret"
+            if not secret_path.exists():
+                fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".secret-")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+                try:
+                    os.link(tmp, secret_path)  # first writer wins; never overwrite a secret in use
+                except FileExistsError:
+                    pass
+                finally:
+                    os.unlink(tmp)
+            self._secret = secret_path.read_bytes()
+        except OSError as exc:
+            self.disk_problem = f"cache directory {self.directory} unusable: {exc}"
+        return self._secret
+
+    def _entry_path(self, spec: EngineSpec, sha256: str) -> Path:
+        name = hashlib.sha256(f"{sha256};{spec.fingerprint}".encode()).hexdigest()
+        return self.directory / f"{name}.cwasm"
+
+    def _mac(self, secret: bytes, spec: EngineSpec, sha256: str, artifact: bytes) -> bytes:
+        header = f"{sha256};{spec.fingerprint}".encode()
+        return hmac.new(secret, header + b"\0" + artifact, hashlib.sha256).digest()
+
+    def _load(self, spec: EngineSpec, sha256: str) -> wasmtime.Module | None:
+        secret = self._prepare_directory()
+        if secret is None:
+            return None
+        try:
+            blob = self._entry_path(spec, sha256).read_bytes()
+        except OSError:
+            return None
+        mac, artifact = blob[:_MAC_SIZE], blob[_MAC_SIZE:]
+        if not hmac.compare_digest(mac, self._mac(secret, spec, sha256, artifact)):
+            return None
+        try:
+            return wasmtime.Module.deserialize(engine_for(spec), artifact)
+        except wasmtime.WasmtimeError:
+            return None
+
+    def _store(self, spec: EngineSpec, sha256: str, module: wasmtime.Module) -> None:
+        secret = self._prepare_directory()
+        if secret is None:
+            return
+        artifact = module.serialize()
+        path = self._entry_path(spec, sha256)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".entry-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(self._mac(secret, spec, sha256, artifact) + artifact)
+            os.replace(tmp, path)
+        except OSError as exc:
+            self.disk_problem = f"cannot write cache entry {path}: {exc}"
+
+    # -- lookup ---------------------------------------------------------------
+
+    def get(self, spec: EngineSpec, payload: bytes, sha256: str) -> tuple[CachedModule, str]:
+        """The compiled module and where it came from this time: memory, disk or compiled."""
+        key = (spec, sha256)
+        with self._lock:
+            entry = self._memory.get(key)
+            if entry is not None:
+                self._memory.move_to_end(key)
+                return entry, "memory"
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one compilation per module, even when many threads ask at once
+            with self._lock:
+                entry = self._memory.get(key)
+            if entry is not None:
+                return entry, "memory"
+            module = self._load(spec, sha256)
+            source = "disk"
+            if module is None:
+                module = wasmtime.Module(engine_for(spec), payload)
+                self.compilations += 1
+                source = "compiled"
+                self._store(spec, sha256, module)
+            entry = CachedModule(module, None, source)
+            with self._lock:
+                self._memory[key] = entry
+                while len(self._memory) > self.memory_entries:
+                    self._memory.popitem(last=False)
+                self._key_locks.pop(key, None)
+        return entry, source

@@ -1,0 +1,90 @@
+"""Engines, one per code-generation setting, and the clock that ends runs on time.
+
+Fuel metering and the stack limit change how wasmtime compiles or runs a
+module, so each combination gets its own engine (and its own cache entries).
+The wall-clock limit uses epoch interruption: a background thread advances
+every engine's epoch each tick and a run's store traps once its deadline in
+ticks has passed, whatever the payload does and without its cooperation.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import wasmtime
+
+TICK_SECONDS = 0.01
+WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    fuel: bool
+    stack: int
+
+    @property
+    def fingerprint(self) -> str:
+        """Everything that makes a compiled artifact valid for an engine."""
+        return f"wasmtime={WASMTIME_VERSION};epoch=1;fuel={int(self.fuel)};stack={self.stack};opt=speed"
+
+
+def _configure(spec: EngineSpec) -> wasmtime.Config:
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    config.consume_fuel = spec.fuel
+    config.max_wasm_stack = spec.stack
+    config.cranelift_opt_level = "speed"
+    config.parallel_compilation = True
+    return config
+
+
+class _Clock:
+    """Advances the epoch of every engine each tick, from a daemon thread."""
+
+    def __init__(self) -> None:
+        self._engines: list[wasmtime.Engine] = []
+        self._lock = threading.Lock()
+        self._pid = -1
+
+    def watch(self, engine: wasmtime.Engine) -> None:
+        with self._lock:
+            self._engines.append(engine)
+            self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        # A forked child inherits the list but not the thread.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            threading.Thread(target=self._tick, name="teabox-epoch-clock", daemon=True).start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(TICK_SECONDS)
+            for engine in self._engines:
+                engine.increment_epoch()
+
+
+_clock = _Clock()
+_engines: dict[EngineSpec, wasmtime.Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(spec: EngineSpec) -> wasmtime.Engine:
+    with _engines_lock:
+        engine = _engines.get(spec)
+        if engine is None:
+            engine = _engines[spec] = wasmtime.Engine(_configure(spec))
+            _clock.watch(engine)
+        else:
+            _clock._ensure_thread()
+        return engine
+
+
+def deadline_ticks(timeout: float) -> int:
+    """Ticks to allow so that a run ends no earlier than ``timeout`` and at most one tick later."""
+    return math.ceil(timeout / TICK_SECONDS) + 1

@@ -1,0 +1,277 @@
+"""The five ``env.teaclave_*`` host functions, bound to the run on this thread.
+
+They are defined once per engine through wasmtime's raw ("unchecked") C
+calling convention: a call from wasm into Python then costs a ctypes
+trampoline and a few attribute lookups, not the generic conversion layer of
+the high-level bindings. A pointer outside linear memory is a trap whose
+message names the function and what it received; every other refusal is the
+ABI's -1, with the reason recorded in the run's diagnostics.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from teabox.abi.handles import HandleRefused, HandleTable
+from teabox.executor.data import Inputs, Outputs
+from teabox.executor.result import FileStats
+
+MAX_DIAGNOSTICS = 200
+_NAME_CHUNK = 256
+
+# Our own prototypes for the two calls on the hot path, returning plain integers.
+_memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+    ("wasmtime_memory_data", ffi.dll)
+)
+_memory_data_size = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)(
+    ("wasmtime_memory_data_size", ffi.dll)
+)
+
+
+class HostTrap(Exception):
+    """Raised inside a host function to turn the call into a trap."""
+
+
+@dataclass
+class RunContext:
+    """Everything a run's host calls touch; one per run, owned by one thread."""
+
+    inputs: Inputs
+    outputs: Outputs
+    max_output_bytes: int
+    table: HandleTable[BinaryIO]
+    context: int = 0  # wasmtime_context_t*
+    memory: ffi.wasmtime_memory_t | None = None
+    memory_address: int = 0  # address of the wasmtime_memory_t above
+    files: dict[str, FileStats] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)
+    diagnostics: list[str] = field(default_factory=list)
+    dropped_diagnostics: int = 0
+    bytes_written: int = 0
+    output_limit_hit: bool = False
+    host_trap: str | None = None
+    host_error: str | None = None
+
+    def note(self, message: str) -> None:
+        if len(self.diagnostics) < MAX_DIAGNOSTICS:
+            self.diagnostics.append(message)
+        else:
+            self.dropped_diagnostics += 1
+
+    def stats(self, name: str) -> FileStats:
+        stats = self.files.get(name)
+        if stats is None:
+            stats = self.files[name] = FileStats()
+        return stats
+
+    # -- linear memory --------------------------------------------------------
+
+    def _span(self, func: str, what: str, ptr: int, size: int) -> int:
+        """The host address of ``[ptr, ptr+size)``, or a trap naming the call."""
+        if size < 0:
+            raise HostTrap(f"{func} received a negative size {size}")
+        length = _memory_data_size(self.context, self.memory_address)
+        if ptr + size > length:
+            raise HostTrap(
+                f"{func} received {what} [{ptr:#x}, {ptr + size:#x}) outside linear memory of {length} bytes"
+            )
+        return _memory_data(self.context, self.memory_address) + ptr
+
+    def buffer(self, func: str, ptr: int, size: int) -> ctypes.Array[ctypes.c_ubyte]:
+        address = self._span(func, "buffer", ptr, size)
+        return (ctypes.c_ubyte * size).from_address(address)
+
+    def name(self, func: str, ptr: int) -> str | None:
+        """The NUL-terminated data name at ``ptr``; None (and a note) if it is not UTF-8."""
+        length = _memory_data_size(self.context, self.memory_address)
+        if ptr >= length:
+            raise HostTrap(f"{func} received name pointer {ptr:#x} outside linear memory of {length} bytes")
+        base = _memory_data(self.context, self.memory_address)
+        raw = b""
+        start = ptr
+        while True:
+            chunk = ctypes.string_at(base + start, min(_NAME_CHUNK, length - start))
+            end = chunk.find(b"\0")
+            if end >= 0:
+                raw += chunk[:end]
+                break
+            raw += chunk
+            start += len(chunk)
+            if start >= length:
+                raise HostTrap(f"{func} received a name at {ptr:#x} with no NUL before the end of linear memory")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.note(f"{func}: the name at {ptr:#x} is not UTF-8; returned -1")
+            return None
+
+
+_current = threading.local()
+
+
+def bind(context: RunContext | None) -> None:
+    _current.ctx = context
+
+
+def _open_input(ctx: RunContext, fid: int) -> int:
+    func = "teaclave_open_input"
+    name = ctx.name(func, fid)
+    if name is None:
+        return -1
+    try:
+        ctx.table.reserve_check()
+        stream = ctx.inputs.open(name)
+    except HandleRefused as exc:
+        ctx.note(f"{func}({name!r}): {exc}; returned -1")
+        return -1
+    except KeyError:
+        ctx.note(f"{func}({name!r}): the task has no input named {name!r}; returned -1")
+        return -1
+    except OSError as exc:
+        ctx.note(f"{func}({name!r}): input cannot be opened ({exc}); returned -1")
+        return -1
+    ctx.stats(name)
+    return ctx.table.add(name, stream, writable=False)
+
+
+def _create_output(ctx: RunContext, fid: int) -> int:
+    func = "teaclave_create_output"
+    name = ctx.name(func, fid)
+    if name is None:
+        return -1
+    try:
+        ctx.table.reserve_check()
+        stream = ctx.outputs.create(name)
+    except HandleRefused as exc:
+        ctx.note(f"{func}({name!r}): {exc}; returned -1")
+        return -1
+    except KeyError:
+        ctx.note(f"{func}({name!r}): the task has no output named {name!r}; returned -1")
+        return -1
+    except OSError as exc:
+        ctx.note(f"{func}({name!r}): output cannot be created ({exc}); returned -1")
+        return -1
+    for earlier in ctx.table.handles_of(name, writable=True):
+        # The last creation wins: earlier writers of the same output stop here.
+        ctx.table.remove(earlier).stream.close()
+        ctx.note(f"{func}({name!r}): output created again; handle {earlier} was closed")
+    ctx.created.add(name)
+    ctx.stats(name).written = 0
+    return ctx.table.add(name, stream, writable=True)
+
+
+def _read_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
+    func = "teaclave_read_file"
+    view = ctx.buffer(func, buf, size)
+    try:
+        handle = ctx.table.get(fd, writable=False)
+    except HandleRefused as exc:
+        ctx.note(f"{func}({fd}): {exc}; returned -1")
+        return -1
+    try:
+        n = handle.stream.readinto(view) or 0
+    except OSError as exc:
+        ctx.host_error = f"reading input {handle.name!r} failed: {exc}"
+        raise HostTrap(ctx.host_error) from exc
+    ctx.files[handle.name].read += n
+    return n
+
+
+def _write_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
+    func = "teaclave_write_file"
+    view = ctx.buffer(func, buf, size)
+    try:
+        handle = ctx.table.get(fd, writable=True)
+    except HandleRefused as exc:
+        ctx.note(f"{func}({fd}): {exc}; returned -1")
+        return -1
+    if ctx.bytes_written + size > ctx.max_output_bytes:
+        ctx.output_limit_hit = True
+        ctx.note(
+            f"{func}({fd}) to {handle.name!r}: writing {size} more bytes would exceed the output limit "
+            f"of {ctx.max_output_bytes} bytes; returned -1"
+        )
+        return -1
+    try:
+        handle.stream.write(view)
+    except OSError as exc:
+        ctx.host_error = f"writing output {handle.name!r} failed: {exc}"
+        raise HostTrap(ctx.host_error) from exc
+    ctx.bytes_written += size
+    ctx.files[handle.name].written += size
+    return size
+
+
+def _close_file(ctx: RunContext, fd: int) -> int:
+    try:
+        handle = ctx.table.remove(fd)
+    except HandleRefused as exc:
+        ctx.note(f"teaclave_close_file({fd}): {exc}; returned -1")
+        return -1
+    try:
+        handle.stream.close()
+    except OSError as exc:
+        ctx.host_error = f"closing {handle.name!r} failed: {exc}"
+        raise HostTrap(ctx.host_error) from exc
+    return 0
+
+
+def _trap(message: str) -> int:
+    raw = message.encode("utf-8")
+    trap = ffi.wasmtime_trap_new(ctypes.create_string_buffer(raw), len(raw))
+    return ctypes.cast(trap, ctypes.c_void_p).value or 0
+
+
+def _unsigned(value: int) -> int:
+    return value & 0xFFFFFFFF
+
+
+def _callback(body, arity: int):  # type: ignore[no-untyped-def]
+    """Wrap ``body(ctx, *i32 args) -> int`` as a raw wasmtime callback."""
+
+    def raw(env: int, caller: object, values: ctypes.Array[ffi.wasmtime_val_raw], count: int) -> int:
+        ctx: RunContext = _current.ctx
+        try:
+            if arity == 1:
+                values[0].i32 = body(ctx, _unsigned(values[0].i32))
+            else:
+                values[0].i32 = body(ctx, values[0].i32, _unsigned(values[1].i32), values[2].i32)
+            return 0
+        except HostTrap as exc:
+            ctx.host_trap = str(exc)
+            return _trap(str(exc))
+        except Exception as exc:  # a bug on our side must not unwind through wasm
+            ctx.host_error = f"internal error in a host function: {exc!r}"
+            return _trap(ctx.host_error)
+
+    return ffi.wasmtime_func_unchecked_callback_t(raw)
+
+
+_I32 = wasmtime.ValType.i32()
+_NO_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
+_FUNCTIONS = {
+    "teaclave_open_input": (_callback(_open_input, 1), 1),
+    "teaclave_create_output": (_callback(_create_output, 1), 1),
+    "teaclave_read_file": (_callback(_read_file, 3), 3),
+    "teaclave_write_file": (_callback(_write_file, 3), 3),
+    "teaclave_close_file": (_callback(_close_file, 1), 1),
+}
+
+
+def define_host_functions(linker: wasmtime.Linker) -> None:
+    """Add the five functions to ``linker``; the callbacks are module-level, so they outlive it."""
+    module = b"env"
+    for name, (callback, arity) in _FUNCTIONS.items():
+        ty = wasmtime.FuncType([_I32] * arity, [_I32])
+        raw_name = name.encode()
+        error = ffi.wasmtime_linker_define_func_unchecked(
+            linker.ptr(), module, len(module), raw_name, len(raw_name), ty.ptr(), callback, None, _NO_FINALIZER
+        )
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(error)

@@ -1,0 +1,60 @@
+"""What a run produced: a result or a classified failure, with its measurements."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class FailureKind(str, Enum):
+    INVALID_PAYLOAD = "invalid_payload"
+    TRAP = "trap"
+    TIMEOUT = "timeout"
+    OUT_OF_FUEL = "out_of_fuel"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    MISSING_OUTPUT = "missing_output"
+    HOST_ERROR = "host_error"
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    message: str
+    backtrace: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileStats:
+    read: int = 0
+    written: int = 0
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run. A trap is a failure, never a result."""
+
+    return_value: str | None = None
+    failure: Failure | None = None
+    fuel_used: int | None = None
+    wall_time: float = 0.0
+    peak_memory: int = 0
+    files: dict[str, FileStats] = field(default_factory=dict)
+    diagnostics: list[str] = field(default_factory=list)
+    module_source: str = ""  # "memory", "disk" or "compiled": where the compiled module came from
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status
+        if self.failure is not None:
+            data["failure"]["kind"] = self.failure.kind.value
+        return data

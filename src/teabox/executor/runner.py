@@ -1,0 +1,307 @@
+"""``Executor.run``: one payload, one fresh store and instance, every limit enforced.
+
+A payload's misbehaviour never raises: traps, limits and missing outputs come
+back as a failed :class:`RunResult`. Only the caller's own mistakes (arguments
+with a NUL byte, impossible limits) raise.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from teabox.abi.argv import argv_strings, layout_argv
+from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES, ENTRYPOINT, inspect
+from teabox.abi.handles import HandleTable
+from teabox.executor import host
+from teabox.executor.cache import CachedModule, ModuleCache
+from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
+from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
+from teabox.executor.limits import Limits
+from teabox.executor.result import Failure, FailureKind, RunResult
+
+PAGE = 65536
+
+
+class _Failed(Exception):
+    def __init__(self, kind: FailureKind, message: str, backtrace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.failure = Failure(kind, message, backtrace or [])
+
+
+def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> ffi.wasmtime_extern_t | None:
+    item = ffi.wasmtime_extern_t()
+    raw = name.encode()
+    found = ffi.wasmtime_instance_export_get(
+        store._context(), ctypes.byref(instance._instance), raw, len(raw), ctypes.byref(item)
+    )
+    return item if found else None
+
+
+def _backtrace(trap: wasmtime.Trap) -> list[str]:
+    """One line per frame, with runs of identical frames (deep recursion) folded into one."""
+    lines: list[str] = []
+    previous, repeats = "", 0
+    for frame in trap.frames:
+        name = frame.func_name or f"<function {frame.func_index}>"
+        offset = frame.module_offset
+        line = f"{name} at module offset {offset:#x}" if offset < 2**32 else f"{name}"
+        if line == previous:
+            repeats += 1
+            continue
+        if repeats:
+            lines.append(f"  ... {previous} repeated {repeats} more times")
+        lines.append(line)
+        previous, repeats = line, 0
+    if repeats:
+        lines.append(f"  ... {previous} repeated {repeats} more times")
+    return lines
+
+
+def _trap_message(trap: wasmtime.Trap) -> str:
+    """The cause wasmtime reports after its own backtrace, e.g. "integer divide by zero"."""
+    text = trap.message or ""
+    cause = text.split("Caused by:")[-1].strip().splitlines()
+    line = cause[-1].strip() if cause else "trap"
+    return line.removeprefix("wasm trap: ")
+
+
+class Executor:
+    """Runs payloads; safe to share between threads (each run has its own store).
+
+    Compiled modules are cached in memory and on disk, so a payload is
+    compiled once per machine and engine configuration, not once per run.
+    """
+
+    def __init__(self, cache_dir: Path | None = None, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
+        self.cache = ModuleCache(cache_dir)
+        self.max_payload_bytes = max_payload_bytes
+        self._checked: dict[str, list[str]] = {}
+        self._linkers: dict[EngineSpec, wasmtime.Linker] = {}
+        self._lock = threading.Lock()
+
+    # -- preparation ----------------------------------------------------------
+
+    def _problems(self, payload: bytes, sha256: str) -> list[str]:
+        problems = self._checked.get(sha256)
+        if problems is None:
+            problems = self._checked[sha256] = inspect(payload, max_size=self.max_payload_bytes).problems
+        return problems
+
+    def _pre(self, spec: EngineSpec, entry: CachedModule) -> wasmtime.InstancePre:
+        if entry.pre is None:
+            with self._lock:
+                linker = self._linkers.get(spec)
+                if linker is None:
+                    linker = self._linkers[spec] = wasmtime.Linker(engine_for(spec))
+                    host.define_host_functions(linker)
+                if entry.pre is None:
+                    entry.pre = linker.instantiate_pre(entry.module)
+        return entry.pre
+
+    def prepare(self, payload: bytes, limits: Limits = Limits()) -> str:
+        """Check and compile ``payload`` ahead of its first run; return where the module came from."""
+        sha256 = hashlib.sha256(payload).hexdigest()
+        problems = self._problems(payload, sha256)
+        if problems:
+            from teabox.errors import InvalidPayload
+
+            raise InvalidPayload(problems)
+        spec = EngineSpec(fuel=limits.fuel is not None, stack=limits.stack)
+        entry, source = self.cache.get(spec, payload, sha256)
+        self._pre(spec, entry)
+        return source
+
+    # -- running --------------------------------------------------------------
+
+    def run(
+        self,
+        payload: bytes,
+        args: Mapping[str, Any] | None = None,
+        inputs: Inputs | None = None,
+        outputs: Outputs | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        """Run ``entrypoint(argc, argv)`` of ``payload`` with the given data and limits."""
+        limits = limits or Limits()
+        outputs = outputs if outputs is not None else MemoryOutputs()
+        strings = argv_strings(args or {})
+        started = time.perf_counter()
+        result = RunResult()
+        ctx = host.RunContext(
+            inputs=inputs if inputs is not None else NO_INPUTS,
+            outputs=outputs,
+            max_output_bytes=limits.max_output_bytes,
+            table=HandleTable[BinaryIO](max_opens=limits.max_handles),
+        )
+        store: wasmtime.Store | None = None
+        try:
+            sha256 = hashlib.sha256(payload).hexdigest()
+            problems = self._problems(payload, sha256)
+            if problems:
+                raise _Failed(FailureKind.INVALID_PAYLOAD, "; ".join(problems))
+            spec = EngineSpec(fuel=limits.fuel is not None, stack=limits.stack)
+            entry, result.module_source = self.cache.get(spec, payload, sha256)
+            pre = self._pre(spec, entry)
+            store = wasmtime.Store(engine_for(spec))
+            store.set_limits(memory_size=limits.memory)
+            store.set_epoch_deadline(deadline_ticks(limits.timeout))
+            if limits.fuel is not None:
+                store.set_fuel(limits.fuel)
+            result.return_value = self._call(store, pre, strings, ctx, limits)
+            self._check_outputs(ctx, limits)
+        except _Failed as failed:
+            result.failure = failed.failure
+        finally:
+            host.bind(None)
+            for fd in list(ctx.table.open_handles):
+                try:
+                    ctx.table.remove(fd).stream.close()
+                except OSError as exc:
+                    ctx.note(f"closing handle {fd} at the end of the run failed: {exc}")
+            if store is not None:
+                if limits.fuel is not None:
+                    result.fuel_used = limits.fuel - store.get_fuel()
+                if ctx.memory is not None:
+                    result.peak_memory = ffi.wasmtime_memory_data_size(store._context(), ctypes.byref(ctx.memory))
+        if result.failure is None:
+            outputs.commit()
+        else:
+            result.return_value = None
+            outputs.discard()
+        result.files = ctx.files
+        result.diagnostics = ctx.diagnostics
+        if ctx.dropped_diagnostics:
+            result.diagnostics.append(f"... and {ctx.dropped_diagnostics} more")
+        result.wall_time = time.perf_counter() - started
+        return result
+
+    def _call(
+        self,
+        store: wasmtime.Store,
+        pre: wasmtime.InstancePre,
+        strings: list[bytes],
+        ctx: host.RunContext,
+        limits: Limits,
+    ) -> str:
+        ctx.context = ctypes.cast(store._context(), ctypes.c_void_p).value or 0
+        host.bind(ctx)
+        try:
+            instance = pre.instantiate(store)
+        except wasmtime.Trap as trap:
+            raise self._classify(trap, ctx, store, limits) from None
+        except wasmtime.WasmtimeError as exc:
+            message = str(exc).strip().splitlines()[0]
+            if "memory" in message and ("limit" in message or "minimum" in message):
+                raise _Failed(
+                    FailureKind.MEMORY_LIMIT,
+                    f"the payload's initial memory does not fit the memory limit of {limits.memory} bytes: {message}",
+                ) from None
+            raise _Failed(FailureKind.HOST_ERROR, f"instantiation failed: {message}") from None
+
+        memory_export = _export(store, instance, "memory")
+        if memory_export is None or memory_export.kind != ffi.WASMTIME_EXTERN_MEMORY.value:
+            raise _Failed(FailureKind.INVALID_PAYLOAD, "the module exports no linear memory named `memory`")
+        ctx.memory = memory_export.of.memory
+        ctx.memory_address = ctypes.addressof(ctx.memory)
+        entry = _export(store, instance, ENTRYPOINT)
+        if entry is None or entry.kind != ffi.WASMTIME_EXTERN_FUNC.value:
+            raise _Failed(FailureKind.INVALID_PAYLOAD, "the module exports no function `entrypoint`")
+
+        argc, argv = self._place_argv(store, ctx, strings, limits)
+        values = (ffi.wasmtime_val_raw * 2)()
+        values[0].i32 = argc
+        values[1].i32 = argv
+        trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        error = ffi.wasmtime_func_call_unchecked(
+            store._context(), ctypes.byref(entry.of.func), values, 2, ctypes.byref(trap)
+        )
+        if error:
+            message = str(wasmtime.WasmtimeError._from_ptr(error))
+            raise _Failed(FailureKind.HOST_ERROR, f"calling entrypoint failed: {message}")
+        if trap:
+            raise self._classify(wasmtime.Trap._from_ptr(trap), ctx, store, limits)
+        return str(values[0].i32)
+
+    def _place_argv(
+        self, store: wasmtime.Store, ctx: host.RunContext, strings: list[bytes], limits: Limits
+    ) -> tuple[int, int]:
+        """Grow the memory and write argv at its old end (the module owns everything below)."""
+        memory = wasmtime.Memory._from_raw(ctx.memory)
+        old_size = memory.data_len(store)
+        block = layout_argv(strings, old_size)
+        pages = -(-len(block.data) // PAGE)
+        try:
+            memory.grow(store, pages)
+        except wasmtime.WasmtimeError as exc:
+            if old_size + pages * PAGE > limits.memory:
+                raise _Failed(
+                    FailureKind.MEMORY_LIMIT,
+                    f"no room for the {len(block.data)}-byte argv block: memory would exceed the limit of "
+                    f"{limits.memory} bytes",
+                ) from None
+            raise _Failed(
+                FailureKind.HOST_ERROR,
+                f"cannot grow the payload's memory to place argv ({str(exc).strip()}); "
+                "the module's declared maximum memory is too small",
+            ) from None
+        base = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
+        ctypes.memmove(base + old_size, block.data, len(block.data))
+        return block.argc, block.argv_address
+
+    def _classify(
+        self, trap: wasmtime.Trap, ctx: host.RunContext, store: wasmtime.Store, limits: Limits
+    ) -> _Failed:
+        code = trap.trap_code
+        backtrace = _backtrace(trap)
+        if ctx.host_error is not None:
+            return _Failed(FailureKind.HOST_ERROR, ctx.host_error, backtrace)
+        if ctx.host_trap is not None:
+            return _Failed(FailureKind.TRAP, ctx.host_trap, backtrace)
+        if code == wasmtime.TrapCode.INTERRUPT:
+            return _Failed(FailureKind.TIMEOUT, f"the run exceeded its time limit of {limits.timeout:g} s", backtrace)
+        if code == wasmtime.TrapCode.OUT_OF_FUEL:
+            return _Failed(FailureKind.OUT_OF_FUEL, f"the run used all of its {limits.fuel} units of fuel", backtrace)
+        if code == wasmtime.TrapCode.STACK_OVERFLOW:
+            return _Failed(
+                FailureKind.TRAP,
+                f"stack overflow: the wasm call stack exceeded its limit of {limits.stack} bytes "
+                "(deep or endless recursion)",
+                backtrace,
+            )
+        message = _trap_message(trap)
+        if ctx.memory is not None:
+            size = ffi.wasmtime_memory_data_size(store._context(), ctypes.byref(ctx.memory))
+            # A refused memory.grow is not a trap, so it is not seen directly. A
+            # payload that traps while its memory could not even double within the
+            # limit has, in practice, just been refused an allocation.
+            if size + max(size, PAGE) > limits.memory:
+                return _Failed(
+                    FailureKind.MEMORY_LIMIT,
+                    f"linear memory is at {size} of its {limits.memory}-byte limit, so a larger allocation was "
+                    f"refused, and the payload then trapped: {message}",
+                    backtrace,
+                )
+        return _Failed(FailureKind.TRAP, message, backtrace)
+
+    @staticmethod
+    def _check_outputs(ctx: host.RunContext, limits: Limits) -> None:
+        if ctx.output_limit_hit:
+            raise _Failed(
+                FailureKind.OUTPUT_LIMIT,
+                f"the payload tried to write more than the output limit of {limits.max_output_bytes} bytes",
+            )
+        missing = [name for name in ctx.outputs.names() if name not in ctx.created]
+        if missing:
+            raise _Failed(
+                FailureKind.MISSING_OUTPUT,
+                "the payload never created output " + ", ".join(repr(n) for n in sorted(missing)),
+            )
