@@ -224,10 +224,15 @@ class Executor:
         error = ffi.wasmtime_func_call_unchecked(
             store._context(), ctypes.byref(entry.of.func), values, 2, ctypes.byref(trap)
         )
-        if error:
-            message = str(wasmtime.WasmtimeError._from_ptr(error))
-            raise _Failed(FailureKind.HOST_ERROR, f"calling entrypoint failed: {message}")
-        if trap:
+        if error or trap:
+            # A trap raised by a host function comes back as an error, not a trap.
+            if ctx.host_error is not None:
+                raise _Failed(FailureKind.HOST_ERROR, ctx.host_error)
+            if not trap:
+                message = str(wasmtime.WasmtimeError._from_ptr(error)).strip()
+                if ctx.host_trap is not None:
+                    raise _Failed(FailureKind.TRAP, ctx.host_trap)
+                raise _Failed(FailureKind.HOST_ERROR, f"calling entrypoint failed: {message}")
             raise self._classify(wasmtime.Trap._from_ptr(trap), ctx, store, limits)
         return str(values[0].i32)
 
