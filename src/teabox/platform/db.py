@@ -1,0 +1,96 @@
+"""The database: engine set-up, short read and write transactions, migrations.
+
+SQLite is tuned for many small transactions from several processes (the
+service and the worker pool): WAL so that readers never wait for the writer,
+``synchronous=NORMAL`` (durable across a process crash, which is what WAL
+needs), a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions, so a
+writer takes the lock up front and never fails mid-transaction on a lock it
+cannot upgrade. PostgreSQL needs none of this and gets a plain engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+_WRITE_OPTION = "teabox_write"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'teabox.db'}"
+
+
+class Database:
+    """One engine per process; ``read()`` and ``write()`` hand out short-lived sessions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = _create_engine(url)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> Database:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        return cls(sqlite_url(data_dir))
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits when the block ends normally and rolls back otherwise."""
+        with Session(self._write_engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision shipped with the package."""
+        with self.engine.begin() as connection:
+            config = alembic_config(self.url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("teabox.platform") / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _create_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30.0}, pool_size=8, max_overflow=16)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that BEGIN is ours to choose.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

@@ -1,0 +1,52 @@
+"""The platform's refusals, each carrying the HTTP status and code the service maps it to.
+
+The domain raises these and nothing else for a request it refuses, so the
+service layer maps errors with one table and every refusal reaches the client
+with a code and a sentence naming what was wrong.
+"""
+
+from __future__ import annotations
+
+from teabox.errors import TeaboxError
+
+
+class PlatformError(TeaboxError):
+    """A refused request. ``status`` is the HTTP status that fits; ``code`` names the reason."""
+
+    status = 400
+    default_code = "invalid_request"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+
+class BadRequest(PlatformError):
+    status, default_code = 400, "invalid_request"
+
+
+class Unauthenticated(PlatformError):
+    status, default_code = 401, "unauthenticated"
+
+
+class Forbidden(PlatformError):
+    status, default_code = 403, "forbidden"
+
+
+class NotFound(PlatformError):
+    status, default_code = 404, "not_found"
+
+
+class Conflict(PlatformError):
+    status, default_code = 409, "invalid_state"
+
+
+class TooLarge(PlatformError):
+    status, default_code = 413, "too_large"
+
+
+class Invalid(PlatformError):
+    """Well-formed but unacceptable content: a bad payload, arguments, URL or key."""
+
+    status, default_code = 422, "invalid_request"

@@ -1,0 +1,72 @@
+"""Task states, Teaclave's numbers for them, and which moves between them are legal.
+
+Every status change in the platform goes through :func:`check_transition`, so
+the table below is the whole state machine; the tests walk every cell of it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from teabox.platform.errors import Conflict
+
+
+class TaskStatus(str, Enum):
+    CREATED = "Created"
+    DATA_ASSIGNED = "DataAssigned"
+    APPROVED = "Approved"
+    STAGED = "Staged"
+    RUNNING = "Running"
+    FINISHED = "Finished"
+    CANCELED = "Canceled"
+    FAILED = "Failed"
+
+    @property
+    def code(self) -> int:
+        return STATUS_CODES[self]
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+STATUS_CODES: dict[TaskStatus, int] = {
+    TaskStatus.CREATED: 0,
+    TaskStatus.DATA_ASSIGNED: 1,
+    TaskStatus.APPROVED: 2,
+    TaskStatus.STAGED: 3,
+    TaskStatus.RUNNING: 4,
+    TaskStatus.FINISHED: 10,
+    TaskStatus.CANCELED: 20,
+    TaskStatus.FAILED: 99,
+}
+
+ENDED = frozenset({TaskStatus.FINISHED, TaskStatus.CANCELED, TaskStatus.FAILED})
+WAITING = frozenset({TaskStatus.CREATED, TaskStatus.DATA_ASSIGNED, TaskStatus.APPROVED})
+
+_S = TaskStatus
+# status -> the statuses it may move to. Staying put (e.g. Created after a partial assignment) is not a move.
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    _S.CREATED: frozenset({_S.DATA_ASSIGNED, _S.APPROVED, _S.STAGED, _S.CANCELED}),
+    _S.DATA_ASSIGNED: frozenset({_S.APPROVED, _S.STAGED, _S.CANCELED}),
+    _S.APPROVED: frozenset({_S.STAGED, _S.CANCELED}),
+    _S.STAGED: frozenset({_S.RUNNING, _S.CANCELED}),
+    # Running -> Staged is a retry after the worker was lost.
+    _S.RUNNING: frozenset({_S.FINISHED, _S.FAILED, _S.CANCELED, _S.STAGED}),
+    _S.FINISHED: frozenset(),
+    _S.CANCELED: frozenset(),
+    _S.FAILED: frozenset(),
+}
+
+
+def can_move(current: TaskStatus, target: TaskStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def check_transition(current: TaskStatus, target: TaskStatus, action: str) -> None:
+    """Refuse ``action`` with 409 unless it may move a task from ``current`` to ``target``."""
+    if can_move(current, target):
+        return
+    if current.ended:
+        raise Conflict(f"cannot {action}: the task has already ended ({current.value})", "task_ended")
+    raise Conflict(f"cannot {action} a task in state {current.value}", "invalid_state")
