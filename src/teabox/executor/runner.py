@@ -21,6 +21,7 @@ from wasmtime import _ffi as ffi
 from teabox.abi.argv import argv_strings, layout_argv
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES, ENTRYPOINT, inspect
 from teabox.abi.handles import HandleTable
+from teabox.errors import InvalidPayload
 from teabox.executor import host
 from teabox.executor.cache import CachedModule, ModuleCache
 from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
@@ -112,8 +113,6 @@ class Executor:
         sha256 = hashlib.sha256(payload).hexdigest()
         problems = self._problems(payload, sha256)
         if problems:
-            from teabox.errors import InvalidPayload
-
             raise InvalidPayload(problems)
         spec = EngineSpec(fuel=limits.fuel is not None, stack=limits.stack)
         entry, source = self.cache.get(spec, payload, sha256)
