@@ -14,6 +14,16 @@ import click
 COMMANDS: dict[str, str] = {
     "inspect": "teabox.cli.run:inspect_command",
     "run": "teabox.cli.run:run_command",
+    "login": "teabox.cli.platform_login:login_command",
+    "logout": "teabox.cli.platform_login:logout_command",
+    "whoami": "teabox.cli.platform_login:whoami_command",
+    "user": "teabox.cli.platform_user:user_group",
+    "audit": "teabox.cli.platform_user:audit_command",
+    "function": "teabox.cli.platform_function:function_group",
+    "file": "teabox.cli.platform_file:file_group",
+    "upload": "teabox.cli.platform_file:upload_command",
+    "download": "teabox.cli.platform_file:download_command",
+    "task": "teabox.cli.platform_task:task_group",
 }
 
 

@@ -1,0 +1,95 @@
+"""``teabox user ...``: register, update, reset, delete and list users."""
+
+from __future__ import annotations
+
+import click
+
+from teabox.cli.platform_login import read_password
+from teabox.cli.platform_session import echo_json, open_client, reports_errors
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage platform users (who may manage whom follows the caller's role)."""
+
+
+@user_group.command("register")
+@click.argument("user_id")
+@click.option("--role", required=True,
+              help="PlatformAdmin, FunctionOwner, DataOwner or DataOwnerManager.")
+@click.option("--attribute", default="", help="The role's attribute, e.g. the X of DataOwner-X.")
+@click.option("--password-stdin", is_flag=True, help="Read the new user's password from stdin.")
+@reports_errors
+def register_command(user_id: str, role: str, attribute: str, password_stdin: bool) -> None:
+    """Register a new user."""
+    password = read_password(password_stdin, f"Password for {user_id}")
+    with open_client() as client:
+        client.user_register(user_id, password, role, attribute)
+    click.echo(f"Registered {user_id}.", err=True)
+
+
+@user_group.command("update")
+@click.argument("user_id")
+@click.option("--role", required=True)
+@click.option("--attribute", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@reports_errors
+def update_command(user_id: str, role: str, attribute: str, password_stdin: bool) -> None:
+    """Change a user's password, role and attribute."""
+    password = read_password(password_stdin, f"New password for {user_id}")
+    with open_client() as client:
+        client.user_update(user_id, password, role, attribute)
+    click.echo(f"Updated {user_id}.", err=True)
+
+
+@user_group.command("change-password")
+@click.option("--password-stdin", is_flag=True)
+@reports_errors
+def change_password_command(password_stdin: bool) -> None:
+    """Change your own password (your other sessions end)."""
+    password = read_password(password_stdin, "New password")
+    with open_client() as client:
+        client.user_change_password(password)
+    click.echo("Password changed.", err=True)
+
+
+@user_group.command("reset-password")
+@click.argument("user_id")
+@reports_errors
+def reset_password_command(user_id: str) -> None:
+    """Give a user a new random password, printed on stdout."""
+    with open_client() as client:
+        click.echo(client.reset_user_password(user_id))
+
+
+@user_group.command("delete")
+@click.argument("user_id")
+@reports_errors
+def delete_command(user_id: str) -> None:
+    """Delete a user."""
+    with open_client() as client:
+        client.delete_user(user_id)
+    click.echo(f"Deleted {user_id}.", err=True)
+
+
+@user_group.command("list")
+@click.option("--attribute", "user_id", default=None,
+              help="For a DataOwnerManager-X: the attribute X whose users to list.")
+@reports_errors
+def list_command(user_id: str | None) -> None:
+    """List user ids, one per line."""
+    with open_client() as client:
+        for uid in client.list_users(user_id):
+            click.echo(uid)
+
+
+@click.command("audit")
+@click.option("--message", default="", help="Only entries whose action, object or message contains this.")
+@click.option("--user", "user_id", default=None, help="Only this user's calls.")
+@click.option("--action", default=None, help="Only this API call, e.g. approve_task.")
+@click.option("--limit", default=100, show_default=True)
+@reports_errors
+def audit_command(message: str, user_id: str | None, action: str | None, limit: int) -> None:
+    """Show the audit log, newest first (PlatformAdmin only)."""
+    with open_client() as client:
+        echo_json([e.to_dict() for e in client.query_audit_logs(message, limit, user_id=user_id, action=action)])

@@ -1,0 +1,155 @@
+"""Start a throw-away teabox platform on this machine, for the quickstart and for tests.
+
+It runs ``teabox serve`` as a child process (a real HTTP server with its own
+workers, exactly what a deployment runs) on a free port with its own data
+directory, creates the first admin with ``teabox admin create``, and stops the
+server again. A child process rather than an in-process server keeps the
+caller's process free of the server's threads and lets tests kill and restart
+the server the way an operator would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from teabox.errors import TeaboxError
+
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+class ServerStartError(TeaboxError):
+    """``teabox serve`` exited or did not answer in time; the message holds its log's tail."""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def teabox_command(*args: str) -> list[str]:
+    """The ``teabox`` command run with this interpreter, so a venv's teabox is the one used."""
+    return [sys.executable, "-m", "teabox.cli", *args]
+
+
+class LocalServer:
+    """A ``teabox serve`` child process with a private data directory.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. The data
+    directory survives :meth:`stop` and :meth:`restart` (that is what a restart
+    test needs) and is removed on exit from the context only if this object
+    created it.
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, workers: int = 2,
+                 admin_id: str = "admin", admin_password: str | None = None,
+                 extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        self._owns_data_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="teabox-platform-"))
+        self.workers = workers
+        self.admin_id = admin_id
+        self.admin_password = admin_password or os.urandom(12).hex()
+        self.extra_args = extra_args
+        self.env = {**os.environ, **(env or {})}
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir / "server.log"
+        self._log: IO[bytes] | None = None
+        self._admin_created = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if self._owns_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def create_admin(self) -> None:
+        """Create the first PlatformAdmin in the data directory (once)."""
+        if self._admin_created:
+            return
+        done = subprocess.run(
+            teabox_command("admin", "create", "--data-dir", str(self.data_dir),
+                           "--user-id", self.admin_id, "--password-stdin"),
+            input=self.admin_password.encode() + b"\n", capture_output=True, env=self.env, timeout=120,
+        )
+        if done.returncode != 0:
+            raise ServerStartError(
+                f"`teabox admin create` failed (exit {done.returncode}): {done.stderr.decode(errors='replace').strip()}"
+            )
+        self._admin_created = True
+
+    def start(self) -> None:
+        """Create the admin if needed, start the server and wait until it answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.create_admin()
+        if not self.port:
+            self.port = free_port()
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            teabox_command("serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
+                           "--port", str(self.port), "--workers", str(self.workers), *self.extra_args),
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+        )
+        self._wait_until_healthy()
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerStartError(f"`teabox serve` exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/api/v1/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ServerStartError(f"`teabox serve` did not answer within {STARTUP_TIMEOUT:g} s:\n{self.log_tail()}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the server (gracefully unless ``kill``); its process group goes with it."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            sig = signal.SIGKILL if kill else signal.SIGTERM
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self, *, kill: bool = False) -> None:
+        """Stop and start again on the same port and data directory."""
+        self.stop(kill=kill)
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])

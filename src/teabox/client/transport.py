@@ -1,0 +1,136 @@
+"""One HTTP connection to a teabox server, and the mapping of its errors.
+
+Every SDK method is ``POST /api/v1/<method>`` with a JSON object; this module
+is the only place that knows it, so the methods in :mod:`teabox.client.client`
+read as plain calls. Refusals become the typed exceptions of
+:mod:`teabox.client.errors`, with the server's code and message intact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from teabox.client.errors import ApiError, ConnectionFailed, error_for_status
+
+API_PREFIX = "/api/v1/"
+DEFAULT_URL = "http://127.0.0.1:7777"
+DEFAULT_TIMEOUT = 30.0
+
+Address = str | tuple[str, int]
+
+
+def base_url(address: Address | None) -> str:
+    """Normalise a server address: a URL, a ``(host, port)`` pair as Teaclave's
+    scripts pass, or None for ``$TEABOX_URL`` (then the local default)."""
+    if address is None:
+        address = os.environ.get("TEABOX_URL") or DEFAULT_URL
+    if isinstance(address, tuple):
+        host, port = address
+        return f"http://{host}:{port}"
+    if "://" not in address:
+        address = f"http://{address}"
+    return address.rstrip("/")
+
+
+def _refusal(response: httpx.Response, method: str) -> ApiError:
+    """Build the typed exception for an error response, even one that is not JSON."""
+    code, message, details = "http_error", "", None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        code = str(err.get("code") or code)
+        message = str(err.get("message") or "")
+        details = {k: v for k, v in err.items() if k not in ("code", "message")} or None
+    if not message:
+        text = response.text.strip()
+        message = text[:500] if text else f"HTTP {response.status_code} {response.reason_phrase}"
+    return error_for_status(response.status_code)(
+        message, code=code, status=response.status_code, method=method, details=details
+    )
+
+
+class Transport:
+    """An ``httpx.Client`` bound to one server and (once logged in) one token."""
+
+    def __init__(self, address: Address | None = None, *, token: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, http: httpx.Client | None = None) -> None:
+        self.url = base_url(address)
+        self.token = token
+        self.timeout = timeout
+        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _send(self, method: str, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        try:
+            response = self._http.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise ConnectionFailed(f"{method}: no answer from {self.url} in time ({exc})") from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(f"{method}: cannot reach the teabox server at {self.url} ({exc})") from exc
+        if response.status_code >= 400:
+            if stream:
+                response.read()
+                response.close()
+            raise _refusal(response, method)
+        return response
+
+    def call(self, method: str, body: dict[str, Any] | None = None, *,
+             timeout: float | None = None) -> dict[str, Any]:
+        """POST one RPC and return its JSON object."""
+        request = self._http.build_request(
+            "POST", API_PREFIX + method, json=body or {}, headers=self._headers(),
+            timeout=timeout if timeout is not None else self.timeout,
+        )
+        response = self._send(method, request)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ApiError(f"the server answered {method} with something that is not JSON",
+                           code="bad_response", status=response.status_code, method=method) from None
+        if not isinstance(answer, dict):
+            raise ApiError(f"the server answered {method} with {type(answer).__name__}, not an object",
+                           code="bad_response", status=response.status_code, method=method)
+        return answer
+
+    def upload(self, method: str, chunks: Iterable[bytes], *, size: int | None,
+               params: dict[str, str] | None = None) -> dict[str, Any]:
+        """POST a raw body streamed from ``chunks``; the answer is a JSON object."""
+        headers = {**self._headers(), "Content-Type": "application/octet-stream"}
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        request = self._http.build_request(
+            "POST", API_PREFIX + method, params=params, content=chunks, headers=headers,
+            timeout=httpx.Timeout(self.timeout, write=None),
+        )
+        response = self._send(method, request)
+        return response.json()
+
+    @contextmanager
+    def download(self, method: str, params: dict[str, str]) -> Iterator[httpx.Response]:
+        """GET a raw body as a streaming response (read it with ``iter_bytes``)."""
+        request = self._http.build_request(
+            "GET", API_PREFIX + method, params=params, headers=self._headers(), timeout=self.timeout,
+        )
+        response = self._send(method, request, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def get(self, path: str) -> dict[str, Any]:
+        """A plain GET of a JSON document (health, OpenAPI)."""
+        request = self._http.build_request("GET", path, headers=self._headers(), timeout=self.timeout)
+        return self._send(path, request).json()
