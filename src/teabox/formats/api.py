@@ -14,21 +14,25 @@ from typing import BinaryIO
 from teabox.formats import aes_gcm, pfs_reader, pfs_writer, raw
 from teabox.formats.crypto_info import RAW, TEACLAVE_FILE_128, CryptoInfo, CryptoSpecLike
 from teabox.formats.errors import FormatError
+from teabox.formats.pfs_layout import encode_name
 from teabox.formats.streams import PathOrFile, Progress, basename_of, describe, open_source, staged_destination
 
 CMAC_SIZE = 16
 
 
 def _bound_name(name: str | None, file: PathOrFile) -> str:
-    """The name a teaclave-file-128 file is bound to: explicit, or ``file``'s basename."""
-    if name is not None:
-        return name
-    base = basename_of(file)
-    if not base:
+    """The name a teaclave-file-128 file is bound to: explicit, or ``file``'s basename.
+
+    Checked here, before any file is opened or staged.
+    """
+    if name is None:
+        name = basename_of(file)
+    if not name:
         raise FormatError(
             "file name", "teaclave-file-128 binds a file name, and this stream has none: pass name=", file=describe(file)
         )
-    return base
+    encode_name(name, file=describe(file))
+    return name
 
 
 def _as_cmac(value: bytes | str | None, info: CryptoInfo, label: str) -> bytes | None:

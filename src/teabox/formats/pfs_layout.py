@@ -100,12 +100,13 @@ def pack_header(key_id: bytes, gmac: bytes) -> bytes:
 
 
 def check_header(node0: bytes, *, file: str) -> bytes:
-    """Check the clear header's fields; return ``key_id``.
+    """Check node 0's clear header and padding; return ``key_id``.
 
-    None of these fields is authenticated, so teabox accepts only the exact
-    values a fresh user-key file has, including minor version 0.
+    None of these bytes is authenticated, so teabox accepts only the exact
+    values a fresh user-key file has (including minor version 0 and zeros
+    wherever the SDK writes zeros): any change to the file is then detected.
     """
-    file_id, major, minor, flags, update, _policy, _svn, key_id, _cpu, _attr, _gmac = HEADER.unpack_from(node0)
+    file_id, major, minor, flags, update, policy, svn, key_id, cpu_svn, attributes, _gmac = HEADER.unpack_from(node0)
     if file_id != FILE_ID:
         raise FormatError("file id", f"not a teaclave-file-128 file (file id {file_id:#018x})", file=file)
     if major != MAJOR_VERSION:
@@ -120,6 +121,14 @@ def check_header(node0: bytes, *, file: str) -> bytes:
         raise FormatError(
             "encrypt flags", f"encrypt flags {flags} (only 1, user key, can be opened outside an enclave)", file=file
         )
+    if policy or svn or any(cpu_svn) or any(attributes):
+        raise FormatError(
+            "reserved fields",
+            "key policy, ISV SVN, CPU SVN and attribute mask must be zero in a user-key file (they are not authenticated)",
+            file=file,
+        )
+    if node0[HEADER.size + METADATA.size :] != NODE0_PADDING:
+        raise FormatError("node 0 padding", "the unauthenticated padding of node 0 is not all zero", file=file)
     return key_id
 
 

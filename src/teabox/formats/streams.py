@@ -75,7 +75,7 @@ def staged_destination(dst: PathOrFile) -> Iterator[BinaryIO]:
     """
     if is_path(dst):
         target = Path(os.fspath(dst))  # type: ignore[arg-type]
-        fd, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        fd, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".partial")
     else:
         target = None
         fd, staging = tempfile.mkstemp(prefix="teabox-", suffix=".partial")
