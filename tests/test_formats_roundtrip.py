@@ -107,3 +107,16 @@ def test_gcm_streams_from_a_pipe(tmp_path: Path) -> None:
         assert cat.stdout is not None and not cat.stdout.seekable()
         assert decrypt(info, cat.stdout, out) == cmac
     assert out.getvalue() == data
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_progress_reports_every_source_byte(tmp_path: Path, schema: str) -> None:
+    info = CryptoInfo.random(schema)
+    plain = tmp_path / "p"
+    plain.write_bytes(_plaintext(2_000_000))
+    seen: list[int] = []
+    encrypt(info, plain, tmp_path / "p.enc", progress=seen.append)
+    assert sum(seen) == 2_000_000
+    seen.clear()
+    verify(info, tmp_path / "p.enc", progress=seen.append)
+    assert sum(seen) == (tmp_path / "p.enc").stat().st_size

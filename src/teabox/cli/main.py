@@ -12,6 +12,8 @@ import click
 
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
+    "build": "teabox.cli.build:build_command",
+    "sdk-path": "teabox.cli.build:sdk_path_command",
     "inspect": "teabox.cli.run:inspect_command",
     "run": "teabox.cli.run:run_command",
     "login": "teabox.cli.platform_login:login_command",
@@ -24,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "upload": "teabox.cli.platform_file:upload_command",
     "download": "teabox.cli.platform_file:download_command",
     "task": "teabox.cli.platform_task:task_group",
+    "encrypt": "teabox.cli.crypto:encrypt_command",
+    "decrypt": "teabox.cli.crypto:decrypt_command",
+    "verify": "teabox.cli.crypto:verify_command",
 }
 
 
