@@ -1,6 +1,6 @@
-"""``teabox file ...`` (registrations, local encryption) and ``teabox upload``/``download``.
+"""``teabox file ...`` (registrations, hosted inputs and outputs) and ``teabox upload``/``download``.
 
-Keys are given and shown as hex. The server never returns a key, so the
+Local encryption alone is ``teabox encrypt``/``decrypt``. Keys are given and shown as hex. The server never returns a key, so the
 commands that draw a fresh one print it once, in their JSON answer: keep it.
 """
 
@@ -13,7 +13,7 @@ import click
 
 from teabox.cli.platform_progress import transfer_bar
 from teabox.cli.platform_session import echo_json, open_client, reports_errors
-from teabox.client import CryptoInfo, OwnedFile, decrypt_file, encrypt_file
+from teabox.client import CryptoInfo, OwnedFile
 from teabox.client.crypto import DEFAULT_SCHEMA
 
 _SCHEMA = click.option("--schema", default=DEFAULT_SCHEMA, show_default=True,
@@ -36,7 +36,7 @@ def _owned_json(owned: OwnedFile) -> dict[str, Any]:
 
 @click.group("file")
 def file_group() -> None:
-    """Register input and output files, and encrypt or decrypt them locally."""
+    """Register input and output files; upload inputs and fetch outputs with client-side encryption."""
 
 
 @file_group.command("register-input")
@@ -160,38 +160,6 @@ def fetch_output_command(data_id: str, destination: Path, schema: str, key: str,
     with open_client() as client, transfer_bar(f"download {data_id}") as progress:
         client.fetch_output(data_id, crypto, destination, progress=progress)
     click.echo(f"Decrypted {data_id} into {destination}.", err=True)
-
-
-@file_group.command("encrypt")
-@click.argument("source", type=EXISTING_FILE)
-@click.argument("destination", type=NEW_FILE)
-@_SCHEMA
-@click.option("--key", default=None, help="Encrypt with this key (hex) instead of a fresh random one.")
-@_IV
-@click.option("--name", default=None, help="teaclave-file-128: the name to bind (default DESTINATION's name).")
-@reports_errors
-def encrypt_command(source: Path, destination: Path, schema: str, key: str | None, iv: str, name: str | None) -> None:
-    """Encrypt a local file; prints JSON with schema, key, IV, cmac and the bound name."""
-    done = encrypt_file(source, destination, crypto=_crypto(schema, key, iv), schema=schema, name=name)
-    echo_json({"path": str(done.path), "name": done.name, "schema": done.crypto.schema,
-               "key": done.crypto.key.hex(), "iv": done.crypto.iv.hex(), "cmac": done.cmac.hex()})
-
-
-@file_group.command("decrypt")
-@click.argument("source", type=EXISTING_FILE)
-@click.argument("destination", type=NEW_FILE)
-@_SCHEMA
-@_KEY
-@_IV
-@click.option("--name", default=None, help="teaclave-file-128: the bound name (default SOURCE's name).")
-@click.option("--cmac", default=None, help="Refuse the file unless its tag is this (hex).")
-@reports_errors
-def decrypt_command(source: Path, destination: Path, schema: str, key: str, iv: str, name: str | None,
-                    cmac: str | None) -> None:
-    """Decrypt a local file, checking its integrity."""
-    decrypt_file(source, destination, crypto=CryptoInfo.from_hex(schema, key, iv), name=name,
-                 expected_cmac=bytes.fromhex(cmac) if cmac else None)
-    click.echo(f"Decrypted {source} into {destination}.", err=True)
 
 
 @click.command("upload")
