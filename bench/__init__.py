@@ -1,0 +1,1 @@
+"""teabox's benchmark suite: ``python bench/run.py [--quick]`` writes bench/results/."""

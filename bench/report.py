@@ -1,0 +1,132 @@
+"""Writes a run's results: report.md (figures, targets, machine), ratios.png and results.json."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench.machine import summary_line
+from bench.section import Mode, Section, Target
+
+REPORT = "report.md"
+CHART = "ratios.png"
+DATA = "results.json"
+
+
+def _format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "not measured"
+    if unit == "×":
+        return f"{value:.2f}×"
+    if value >= 100:
+        return f"{value:,.0f} {unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _verdict(target: Target) -> str:
+    return {True: "**met**", False: "**not met**", None: "not measured"}[target.met]
+
+
+def targets_table(targets: list[Target]) -> str:
+    lines = ["| target | limit | measured | |", "|---|---|---|---|"]
+    for t in targets:
+        lines.append(
+            f"| {t.name} | {t.direction} {_format_value(t.limit, t.unit)} | {_format_value(t.measured, t.unit)} | "
+            f"{_verdict(t)} |"
+        )
+    return "\n".join(lines)
+
+
+def _environment_table(env: dict[str, Any], mode: Mode, seconds: float) -> str:
+    rows = [
+        ("date", env["date"]),
+        ("mode", "quick (smoke run: small sizes, few repetitions)" if mode.quick else "full"),
+        ("duration", f"{seconds:.0f} s"),
+        ("CPU", f"{env['cpu']} ({env['cores']} cores)"),
+        ("memory", f"{env['memory_gib']:.1f} GiB" if env.get("memory_gib") else "unknown"),
+        ("OS", env["os"]),
+        ("Python", env["python"]),
+        ("gcc", env.get("gcc") or "not found"),
+        ("iwasm", env.get("iwasm") or "not on the PATH"),
+        ("teabox commit", env.get("commit") or "unknown"),
+    ]
+    rows += [(name, version or "not installed") for name, version in env["packages"].items()]
+    return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
+
+
+def render(sections: list[Section], env: dict[str, Any], mode: Mode, seconds: float, command: str) -> str:
+    targets = [t for s in sections for t in s.targets]
+    parts = [
+        "# teabox benchmark report",
+        "",
+        f"Measured {summary_line(env)}, by `{command}`. Every figure below was measured in this one run; "
+        "every ratio divides two medians from this run. Raw numbers: "
+        f"[`{DATA}`]({DATA}); chart: [`{CHART}`]({CHART}).",
+        "",
+        "## Targets",
+        "",
+        targets_table(targets),
+        "",
+        f"![ratios]({CHART})",
+        "",
+    ]
+    for section in sections:
+        parts += [f"## {section.title}", "", section.markdown.rstrip(), ""]
+    parts += ["## Machine and versions", "", _environment_table(env, mode, seconds), ""]
+    return "\n".join(parts)
+
+
+def draw_chart(sections: list[Section], path: Path, title: str) -> None:
+    """Bars of every ratio, on a log scale: compute per kernel and engine, then the rest."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # one panel for the compute kernels (a series per engine), one for every other ratio
+    compute: dict[str, dict[str, float]] = defaultdict(dict)
+    others: dict[str, dict[str, float]] = defaultdict(dict)
+    for section in sections:
+        for ratio in section.ratios:
+            panel = compute if section.title == "Compute" else others
+            panel[ratio.group][ratio.label] = ratio.value
+    panels = [p for p in (compute, others) if p]
+    if not panels:
+        return
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        labels = list(dict.fromkeys(label for values in panel.values() for label in values))
+        width = 0.8 / len(panel)
+        for i, (group, values) in enumerate(panel.items()):
+            xs = [labels.index(label) + (i - (len(panel) - 1) / 2) * width for label in values]
+            bars = ax.bar(xs, list(values.values()), width, label=group)
+            ax.bar_label(bars, labels=[f"{v:.3g}" for v in values.values()], fontsize=7, rotation=90, padding=2)
+        ax.set_xticks(range(len(labels)), labels, rotation=0 if panel is compute else 20, ha="center" if panel is compute else "right", fontsize=8)
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_ylabel("ratio to same-run baseline (log; 1 = equal)")
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+        ax.margins(y=0.25)
+    axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(
+    output: Path, sections: list[Section], env: dict[str, Any], mode: Mode, seconds: float, command: str
+) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    report = output / REPORT
+    report.write_text(render(sections, env, mode, seconds, command))
+    draw_chart(sections, output / CHART, f"teabox benchmark ratios — {summary_line(env)}")
+    data = {
+        "environment": env,
+        "mode": "quick" if mode.quick else "full",
+        "seconds": seconds,
+        "sections": [s.to_dict() for s in sections],
+    }
+    (output / DATA).write_text(json.dumps(data, indent=1, default=str) + "\n")
+    return report

@@ -1,0 +1,104 @@
+"""The benchmark suite computes the right thing: kernels build, and every engine agrees with native code.
+
+Correctness only: no timing is asserted here (timings belong in bench/results/).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # bench/ is a directory of the repository, not part of the installed package
+    sys.path.insert(0, str(ROOT))
+
+from bench import compute, engines, report, stats  # noqa: E402
+from bench.section import Mode, Section  # noqa: E402
+from bench.workloads import KERNELS, Kernel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def engine_set(tmp_path_factory: pytest.TempPathFactory) -> list[engines.ComputeEngine]:
+    return engines.all_engines(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_every_engine_returns_the_native_checksum(kernel: Kernel, engine_set: list[engines.ComputeEngine]) -> None:
+    native = engines.Native().run(kernel, kernel.tiny)
+    assert native.checksum != 0  # a kernel that computes nothing would agree with everything
+    checked = []
+    for engine in engine_set:
+        if engine.name == "native" or engine.unavailable():
+            continue
+        result = engine.run(kernel, kernel.tiny)
+        assert result.checksum == native.checksum, f"{engine.label} computed {kernel.name}({kernel.tiny}) differently"
+        checked.append(engine.name)
+    assert {"wasmtime", "wasmtime_epoch", "teabox", "teabox_fuel"} <= set(checked)
+
+
+@pytest.mark.parametrize("engine_name", ["wasm3", "pywasm"])
+def test_the_interpreters_are_installed(engine_name: str, engine_set: list[engines.ComputeEngine]) -> None:
+    engine = next(e for e in engine_set if e.name == engine_name)
+    reason = engine.unavailable()
+    if reason:
+        pytest.skip(reason)
+
+
+def test_checksums_differ_between_sizes() -> None:
+    """Sizes matter: a kernel ignoring n would pass the agreement test while measuring nothing."""
+    native = engines.Native()
+    for kernel in KERNELS:
+        bigger = kernel.tiny + max(1, kernel.tiny // 2)
+        assert native.run(kernel, kernel.tiny).checksum != native.run(kernel, bigger).checksum, kernel.name
+
+
+def test_payload_refuses_a_missing_size(engine_set: list[engines.ComputeEngine]) -> None:
+    teabox = next(e for e in engine_set if e.name == "teabox")
+    assert isinstance(teabox, engines.Teabox)
+    payload = engines.build.payload(KERNELS[0].source)
+    assert teabox.executor.run(payload, {}).return_value == "-1"
+    assert teabox.executor.run(payload, {"n": "12x"}).return_value == "-1"
+
+
+def test_a_wrong_checksum_is_reported() -> None:
+    kernel = KERNELS[0]
+    result = compute.KernelResult(kernel)
+    result.native[5] = compute.Cell(5, [engines.Run(111, 1.0)])
+    result.cells["native"] = result.native[5]
+    result.cells["teabox"] = compute.Cell(5, [engines.Run(111, 1.0), engines.Run(222, 1.0)])
+    problems = compute._check_checksums(result)
+    assert len(problems) == 1 and "teabox" in problems[0] and "222" in problems[0]
+
+
+def test_summary_and_geometric_mean() -> None:
+    summary = stats.summarize([3.0, 1.0, 2.0, 10.0])
+    assert summary.median == 2.5 and summary.minimum == 1.0 and summary.maximum == 10.0
+    assert stats.geometric_mean([2.0, 0.5]) == pytest.approx(1.0)
+    assert stats.percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.99) == 5.0
+    with pytest.raises(ValueError):
+        stats.summarize([])
+
+
+def test_report_writes_markdown_chart_and_data(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bench.section import Ratio, Target
+
+    section = Section(
+        "Compute", "a table\n", {"x": 1},
+        [Target("warm run", 100.0, "<=", "µs", 150.0)],
+        [Ratio("teabox / native", "fib", 1.2), Ratio("teabox / native", "sort", 0.9)],
+    )
+    other = Section("Invocation", "text\n", {}, [Target("runs per second", 200.0, ">=", "/s", None)],
+                    [Ratio("teabox / wasmtime", "warm run", 3.0)])
+    env = {"date": "2026-01-01 00:00 UTC", "cpu": "test cpu", "cores": 2, "memory_gib": 1.0, "os": "Linux",
+           "python": "3.11", "packages": {"teabox": "0.1.0"}}
+    path = report.write(tmp_path, [section, other], env, Mode(quick=True), 1.0, "python bench/run.py --quick")
+    text = path.read_text()
+    assert "| warm run | <= 100 µs | 150 µs | **not met** |" in text
+    assert "| runs per second | >= 200 /s | not measured | not measured |" in text
+    assert (tmp_path / report.CHART).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((tmp_path / report.DATA).read_text())
+    assert data["sections"][0]["targets"][0]["met"] is False
