@@ -12,6 +12,8 @@ import click
 
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
+    "serve": "teabox.cli.serve:serve_command",
+    "admin": "teabox.cli.admin:admin_group",
     "build": "teabox.cli.build:build_command",
     "sdk-path": "teabox.cli.build:sdk_path_command",
     "inspect": "teabox.cli.run:inspect_command",

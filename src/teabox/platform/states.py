@@ -7,6 +7,7 @@ the table below is the whole state machine; the tests walk every cell of it.
 from __future__ import annotations
 
 from enum import Enum
+from typing import NoReturn
 
 from teabox.platform.errors import Conflict
 
@@ -65,8 +66,12 @@ def can_move(current: TaskStatus, target: TaskStatus) -> bool:
 
 def check_transition(current: TaskStatus, target: TaskStatus, action: str) -> None:
     """Refuse ``action`` with 409 unless it may move a task from ``current`` to ``target``."""
-    if can_move(current, target):
-        return
+    if not can_move(current, target):
+        refuse(current, action)
+
+
+def refuse(current: TaskStatus, action: str) -> NoReturn:
+    """Refuse ``action`` on a task in state ``current`` with 409, naming the state."""
     if current.ended:
         raise Conflict(f"cannot {action}: the task has already ended ({current.value})", "task_ended")
     raise Conflict(f"cannot {action} a task in state {current.value}", "invalid_state")

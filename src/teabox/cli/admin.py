@@ -1,0 +1,61 @@
+"""``teabox admin``: operator commands that work on a data directory directly, not over HTTP.
+
+There is no default administrator password: the first PlatformAdmin is
+created here, by someone who can write to the data directory.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_DATA_DIR = "teabox-data"
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    envvar="TEABOX_DATA_DIR",
+    show_default=True,
+    help="The platform's data directory (database, blobs, staging).",
+)
+
+
+@click.group("admin")
+def admin_group() -> None:
+    """Operator commands on a data directory: create the first admin, apply migrations."""
+
+
+@admin_group.command("create")
+@data_dir_option
+@click.option("--user-id", required=True, help="The new PlatformAdmin's user id.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
+    """Create a PlatformAdmin (prompting for the password unless --password-stdin)."""
+    from teabox.platform.core import Platform
+    from teabox.platform.errors import PlatformError
+    from teabox.platform.storage import Storage
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    storage = Storage.open(data_dir)
+    try:
+        Platform(storage).create_admin(user_id, password)
+    except PlatformError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        storage.close()
+    click.echo(f"created PlatformAdmin '{user_id}' in {data_dir}")
+
+
+@admin_group.command("migrate")
+@data_dir_option
+def migrate_command(data_dir: Path) -> None:
+    """Create or upgrade the database schema (teabox serve also does this at start)."""
+    from teabox.platform.storage import Storage
+
+    Storage.open(data_dir).close()
+    click.echo(f"the database in {data_dir} is at the newest schema")

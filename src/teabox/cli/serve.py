@@ -1,0 +1,74 @@
+"""``teabox serve``: the HTTP service and the worker pool, in one command.
+
+The service runs in this process (uvicorn); the workers are separate
+processes supervised by :mod:`teabox.worker.pool`. They share nothing but the
+data directory: the database (claims, leases, results) and the blob store.
+Ctrl-C (or SIGTERM) stops the service, then the pool, cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from teabox.cli.admin import data_dir_option
+
+DEFAULT_PORT = 7777
+
+
+@click.command("serve")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none).")
+@click.option(
+    "--allow-file-dir",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
+)
+@click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
+@click.option("--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds.")
+@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+def serve_command(
+    data_dir: Path,
+    host: str,
+    port: int,
+    workers: int,
+    allow_file_dir: tuple[Path, ...],
+    max_upload_bytes: int,
+    token_ttl: float,
+    log_level: str,
+) -> None:
+    """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
+    import uvicorn
+
+    from teabox.platform.core import Platform
+    from teabox.platform.settings import Settings
+    from teabox.platform.storage import Storage
+    from teabox.service.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    storage = Storage.open(data_dir)
+    settings = Settings(token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir)
+    platform = Platform(storage, settings)
+    app = create_app(platform, background=[storage.queue.requeue_expired])
+    pool = _start_pool(storage.data_dir, workers, settings) if workers else None
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", lifespan="on")
+    )
+    click.echo(f"teabox serving http://{host}:{port} with {workers} workers, data in {storage.data_dir}", err=True)
+    try:
+        server.run()
+    finally:
+        if pool is not None:
+            pool.stop()
+        storage.close()
+
+
+def _start_pool(data_dir: Path, workers: int, settings: object) -> object:
+    from teabox.worker.pool import start_pool
+
+    return start_pool(data_dir, workers, settings)

@@ -1,0 +1,54 @@
+"""The audit log: who did what to which object, with what outcome, and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from teabox.platform.context import Ctx, operation
+from teabox.platform.errors import Invalid
+from teabox.platform.models import AuditEntry
+from teabox.platform.timefmt import iso
+
+
+def record(session: Session, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str) -> None:
+    session.add(
+        AuditEntry(
+            timestamp=now, user_id=user_id, action=action, object_id=object_id, outcome=outcome, message=message[:2000]
+        )
+    )
+
+
+@operation("query_audit_logs")
+def query_audit_logs(
+    ctx: Ctx, *, message: str = "", limit: int = 100, user_id: str | None = None, action: str | None = None
+) -> dict[str, Any]:
+    if not 1 <= limit <= 10000:
+        raise Invalid("limit must be between 1 and 10000", "invalid_limit")
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if message:
+        pattern = f"%{message}%"
+        query = query.where(
+            or_(AuditEntry.action.like(pattern), AuditEntry.object_id.like(pattern), AuditEntry.message.like(pattern))
+        )
+    if user_id is not None:
+        query = query.where(AuditEntry.user_id == user_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    entries = ctx.session.scalars(query).all()
+    return {
+        "logs": [
+            {
+                "id": entry.id,
+                "timestamp": iso(entry.timestamp),
+                "user_id": entry.user_id,
+                "action": entry.action,
+                "object_id": entry.object_id,
+                "outcome": entry.outcome,
+                "message": entry.message,
+            }
+            for entry in entries
+        ]
+    }

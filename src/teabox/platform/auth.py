@@ -1,0 +1,55 @@
+"""Passwords and tokens.
+
+Passwords are hashed with argon2id (memory-hard), only at registration, login
+and password changes. Tokens are 256 random bits; only their sha256 is
+stored, so checking one on each request is a single indexed lookup and a
+stolen database does not yield usable tokens. Tokens live in the database,
+so they survive a restart and can be revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from teabox.platform.errors import Invalid
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so that a login for an unknown id costs the same.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+
+
+def check_password_rules(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise Invalid(f"a password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters long", "invalid_password")
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token and the hash to store for it."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def random_password() -> str:
+    return secrets.token_urlsafe(18)

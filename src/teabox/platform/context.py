@@ -1,0 +1,65 @@
+"""What every domain operation receives: the caller, one transaction, and the platform's settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from teabox.platform.blobs import BlobStore
+from teabox.platform.roles import Role
+from teabox.platform.settings import Settings
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    role: Role
+    token_hash: str | None = None  # the token this request came with, so that logout can revoke it
+
+
+@dataclass
+class Ctx:
+    session: Session
+    actor: Actor | None
+    settings: Settings
+    blobs: BlobStore
+    now: float
+    object_id: str | None = None  # the object the audit entry names; operations set it
+    note: str = ""  # extra detail for the audit entry (never secrets)
+
+    @property
+    def user(self) -> Actor:
+        assert self.actor is not None, "only user_login runs without a caller"
+        return self.actor
+
+
+Handler = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    handler: Handler
+    authenticated: bool = True
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str, *, authenticated: bool = True) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as the platform operation ``name`` (the SDK method of the same name)."""
+
+    def register(handler: Handler) -> Handler:
+        OPERATIONS[name] = Operation(name, handler, authenticated)
+        return handler
+
+    return register
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+

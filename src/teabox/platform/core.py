@@ -1,0 +1,104 @@
+"""The platform as one object: authenticate a caller, run an operation, audit it.
+
+Every operation runs in one write transaction together with its audit entry,
+so a change is never recorded without its entry nor the reverse. A refused
+operation rolls back whole (nothing half-applied) and is then audited in a
+transaction of its own, with the refusal's code as its outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from teabox.platform import audit, files, functions, tasks, users  # noqa: F401 - they register the operations
+from teabox.platform.auth import token_hash
+from teabox.platform.blobs import BlobStore
+from teabox.platform.context import OPERATIONS, Actor, Ctx
+from teabox.platform.errors import NotFound, PlatformError, Unauthenticated
+from teabox.platform.models import Task
+from teabox.platform.roles import Role, RoleKind, check_api
+from teabox.platform.settings import Settings
+from teabox.platform.states import ENDED
+from teabox.platform.storage import Storage
+
+_OBJECT_KEYS = ("task_id", "function_id", "data_id", "user_id", "url", "name")
+_ENDED = [status.value for status in ENDED]
+
+
+class Platform:
+    def __init__(self, storage: Storage, settings: Settings | None = None) -> None:
+        self.storage = storage
+        self.settings = settings or Settings()
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.storage.blobs
+
+    def _ctx(self, session: Any, actor: Actor | None, now: float) -> Ctx:
+        return Ctx(session, actor, self.settings, self.storage.blobs, now)
+
+    def authenticate(self, token: str | None) -> Actor:
+        """The caller behind a bearer token; one indexed lookup, no hashing beyond sha256."""
+        if not token:
+            raise Unauthenticated("this call needs a token: send 'Authorization: Bearer <token>' (see user_login)")
+        with self.storage.database.read() as session:
+            actor = users.actor_for_token(self._ctx(session, None, time.time()), token_hash(token))
+        if actor is None:
+            raise Unauthenticated("the token is unknown, expired or revoked; log in again", "invalid_token")
+        return actor
+
+    def call(self, name: str, actor: Actor | None, params: dict[str, Any]) -> dict[str, Any]:
+        """Run operation ``name`` for ``actor`` with ``params``; raise PlatformError if refused."""
+        operation = OPERATIONS.get(name)
+        if operation is None:
+            raise NotFound(f"there is no operation '{name}'")
+        now = time.time()
+        ctx: Ctx | None = None
+        try:
+            if operation.authenticated:
+                if actor is None:
+                    raise Unauthenticated(f"{name} needs a token")
+                check_api(actor.role, name)
+            with self.storage.database.write() as session:
+                ctx = self._ctx(session, actor, now)
+                result = operation.handler(ctx, **params)
+                audit.record(session, now, self._who(actor, params), name, ctx.object_id, "ok", ctx.note)
+            return result
+        except PlatformError as exc:
+            object_id = ctx.object_id if ctx is not None and ctx.object_id else _object_of(params)
+            with self.storage.database.write() as session:
+                audit.record(session, now, self._who(actor, params), name, object_id, exc.code, exc.message)
+            raise
+
+    @staticmethod
+    def _who(actor: Actor | None, params: dict[str, Any]) -> str | None:
+        return actor.user_id if actor is not None else params.get("user_id")
+
+    def ended_tasks(self, task_ids: list[str]) -> set[str]:
+        """Which of ``task_ids`` have ended; the long-poll's one cheap query."""
+        with self.storage.database.read() as session:
+            return set(session.scalars(select(Task.id).where(Task.id.in_(task_ids), Task.status.in_(_ENDED))))
+
+    def task_result(self, task_id: str) -> dict[str, Any]:
+        """The result answer for a task whose access was already checked (not audited again)."""
+        with self.storage.database.read() as session:
+            return tasks.task_result(tasks.get_task_row(self._ctx(session, None, time.time()), task_id))
+
+    def create_admin(self, user_id: str, password: str) -> None:
+        """Create a PlatformAdmin directly (``teabox admin create``): there is no default admin."""
+        now = time.time()
+        with self.storage.database.write() as session:
+            ctx = self._ctx(session, None, now)
+            users.create_user(ctx, user_id, password, Role(RoleKind.PLATFORM_ADMIN))
+            audit.record(session, now, None, "admin_create", user_id, "ok", "created from the command line")
+
+
+def _object_of(params: dict[str, Any]) -> str | None:
+    for key in _OBJECT_KEYS:
+        value = params.get(key)
+        if isinstance(value, str):
+            return value
+    return None

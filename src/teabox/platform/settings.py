@@ -1,0 +1,21 @@
+"""The operator's choices for one platform instance, with safe defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES
+
+
+@dataclass(frozen=True)
+class Settings:
+    token_ttl_seconds: float = 24 * 3600.0
+    max_upload_bytes: int = 256 * 1024 * 1024
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    # file:// URLs are accepted only under these directories; none means file:// is refused.
+    allowed_file_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    max_wait_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed_file_dirs", tuple(Path(d).resolve() for d in self.allowed_file_dirs))

@@ -1,0 +1,385 @@
+"""Tasks: creation, data assignment, approval, invocation, cancellation and reading results.
+
+Teaclave's rules, with its faults fixed: a run that fails ends ``Failed`` with
+a kind and a reason (never ``Finished``); the allowlist is checked by user id;
+an output that holds a cmac, or is bound to another task still alive, cannot
+be assigned (outputs are write-once); a disabled function cannot be used; the
+admin may read every task (the operator sees everything anyway, so hiding it
+would be pretence) and cancel it, but not approve or invoke for others; a
+task runs the payload it was created with, so an owner cannot swap the code
+after the data owners approved it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, select, update
+
+from teabox.platform.context import Ctx, new_id, operation
+from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from teabox.platform.files import get_file_row, owners_of
+from teabox.platform.functions import executor_name, get_function_row, may_use
+from teabox.platform.models import Function, Task, TaskData, TaskParticipant, User
+from teabox.platform.states import ENDED, WAITING, TaskStatus, check_transition, refuse
+from teabox.platform.timefmt import iso
+
+_S = TaskStatus
+ARGUMENT_TYPES = (str, int, float, bool)
+
+
+def get_task_row(ctx: Ctx, task_id: str) -> Task:
+    task = ctx.session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"there is no task '{task_id}'", "unknown_task")
+    return task
+
+
+def participants(ctx: Ctx, task_id: str) -> dict[str, bool]:
+    """user id -> whether they approved."""
+    rows = ctx.session.execute(
+        select(TaskParticipant.user_id, TaskParticipant.approved).where(TaskParticipant.task_id == task_id)
+    )
+    return {user: approved for user, approved in rows}
+
+
+def _is_participant(ctx: Ctx, task_id: str) -> bool:
+    return ctx.session.get(TaskParticipant, (task_id, ctx.user.user_id)) is not None
+
+
+def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False) -> Task:
+    ctx.object_id = task_id
+    task = get_task_row(ctx, task_id)
+    if not (_is_participant(ctx, task_id) or (admin_reads and ctx.user.role.is_admin)):
+        raise Forbidden(f"you do not take part in {task_id}, so you may not {action} it")
+    return task
+
+
+def _bindings(ctx: Ctx, task_id: str) -> dict[tuple[str, str], str]:
+    rows = ctx.session.execute(
+        select(TaskData.direction, TaskData.data_name, TaskData.file_id).where(TaskData.task_id == task_id)
+    )
+    return {(direction, name): file_id for direction, name, file_id in rows}
+
+
+def _data_complete(task: Task, bound: dict[tuple[str, str], str]) -> bool:
+    return all(("input", name) in bound for name in task.inputs_ownership) and all(
+        ("output", name) in bound for name in task.outputs_ownership
+    )
+
+
+def _missing_data(task: Task, bound: dict[tuple[str, str], str]) -> list[str]:
+    return [name for name in task.inputs_ownership if ("input", name) not in bound] + [
+        name for name in task.outputs_ownership if ("output", name) not in bound
+    ]
+
+
+def _set_status(task: Task, target: TaskStatus, action: str, now: float) -> None:
+    current = TaskStatus(task.status)
+    if current is not target:
+        check_transition(current, target, action)
+        task.status = target.value
+    task.updated_at = now
+
+
+# -- creation --------------------------------------------------------------------------------
+
+
+def _merge_arguments(function: Function, given: dict[str, Any]) -> dict[str, Any]:
+    overwritable = {a["key"] for a in function.arguments if a.get("allow_overwrite", True)}
+    missing, extra = sorted(overwritable - set(given)), sorted(set(given) - overwritable)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"not overwritable or unknown: {', '.join(extra)}")
+        raise Invalid(
+            "function_arguments must set exactly the function's overwritable arguments (" + "; ".join(parts) + ")",
+            "invalid_arguments",
+        )
+    for key, value in given.items():
+        if not isinstance(value, ARGUMENT_TYPES) or (isinstance(value, str) and "\x00" in value):
+            raise Invalid(f"argument '{key}' must be a string, number or boolean without NUL bytes", "invalid_arguments")
+    merged = {a["key"]: a.get("default_value", "") for a in function.arguments if not a.get("allow_overwrite", True)}
+    merged.update(given)
+    return dict(sorted(merged.items()))
+
+
+def _ownership(ctx: Ctx, kind: str, declared: list[dict[str, Any]], given: list[dict[str, Any]]) -> dict[str, list[str]]:
+    names = {d["name"] for d in declared}
+    required = {d["name"] for d in declared if not d.get("optional", False)}
+    result: dict[str, list[str]] = {}
+    for entry in given:
+        name, uids = entry["data_name"], sorted(set(entry["uids"]))
+        if name not in names:
+            raise Invalid(f"the function declares no {kind} named '{name}'", "invalid_ownership")
+        if name in result:
+            raise Invalid(f"{kind} '{name}' appears twice in {kind}s_ownership", "invalid_ownership")
+        if not uids:
+            raise Invalid(f"{kind} '{name}' needs at least one owner", "invalid_ownership")
+        result[name] = uids
+    missing = sorted(required - set(result))
+    if missing:
+        raise Invalid(f"{kind}s_ownership must name an owner for {', '.join(missing)}", "invalid_ownership")
+    everyone = {uid for uids in result.values() for uid in uids}
+    known = set(ctx.session.scalars(select(User.id).where(User.id.in_(everyone)))) if everyone else set()
+    if everyone - known:
+        raise Invalid(f"{kind}s_ownership names unknown users: {', '.join(sorted(everyone - known))}", "invalid_ownership")
+    return dict(sorted(result.items()))
+
+
+@operation("create_task")
+def create_task(
+    ctx: Ctx,
+    *,
+    function_id: str,
+    function_arguments: dict[str, Any],
+    executor: str,
+    inputs_ownership: list[dict[str, Any]],
+    outputs_ownership: list[dict[str, Any]],
+) -> dict[str, Any]:
+    ctx.object_id = function_id
+    function = get_function_row(ctx, function_id)
+    if not may_use(ctx, function):
+        raise Forbidden(f"the function {function_id} is private and you are not on its allowlist")
+    if function.disabled:
+        raise Conflict(f"the function {function_id} is disabled", "function_disabled")
+    if executor_name(executor) != function.executor_type:
+        raise Invalid(f"executor '{executor}' does not run functions of type '{function.executor_type}'", "invalid_executor")
+    arguments = _merge_arguments(function, function_arguments)
+    inputs = _ownership(ctx, "input", function.inputs, inputs_ownership)
+    outputs = _ownership(ctx, "output", function.outputs, outputs_ownership)
+    people = {uid for uids in (*inputs.values(), *outputs.values()) for uid in uids} | {ctx.user.user_id}
+    if not function.public:
+        people.add(function.owner)
+    task = Task(
+        id=new_id("task"),
+        creator=ctx.user.user_id,
+        function_id=function.id,
+        function_owner=function.owner,
+        executor=function.executor_type,
+        payload_sha256=function.payload_sha256,
+        limits=dict(function.limits),
+        function_arguments=arguments,
+        inputs_ownership=inputs,
+        outputs_ownership=outputs,
+        status=_S.CREATED.value,
+        attempt=0,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    ctx.session.add(task)
+    ctx.session.flush()
+    ctx.session.add_all(TaskParticipant(task_id=task.id, user_id=user, approved=False) for user in sorted(people))
+    ctx.object_id = task.id
+    ctx.note = f"function {function_id}"
+    return {"task_id": task.id}
+
+
+# -- assignment, approval, invocation, cancel ---------------------------------------------------
+
+
+def _output_in_use(ctx: Ctx, file_id: str) -> bool:
+    """Whether another task that has not failed or been canceled already has this output bound."""
+    alive = [s.value for s in TaskStatus if s not in (_S.CANCELED, _S.FAILED)]
+    return bool(
+        ctx.session.scalar(
+            select(
+                exists().where(
+                    and_(TaskData.file_id == file_id, TaskData.direction == "output", Task.id == TaskData.task_id, Task.status.in_(alive))
+                )
+            )
+        )
+    )
+
+
+@operation("assign_data_to_task")
+def assign_data_to_task(
+    ctx: Ctx, *, task_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    task = _task_for(ctx, task_id, "assign data to")
+    if TaskStatus(task.status) is not _S.CREATED:
+        refuse(TaskStatus(task.status), "assign data to")
+    bound = _bindings(ctx, task_id)
+    me = ctx.user.user_id
+    seen: set[tuple[str, str]] = set()
+    for kind, entries, declared in (("input", inputs, task.inputs_ownership), ("output", outputs, task.outputs_ownership)):
+        for entry in entries:
+            name, data_id = entry["data_name"], entry["data_id"]
+            if name not in declared:
+                raise Invalid(f"the task declares no {kind} named '{name}'", "invalid_data_name")
+            if (kind, name) in bound or (kind, name) in seen:
+                raise Conflict(f"{kind} '{name}' is already assigned", "already_assigned")
+            seen.add((kind, name))
+            record = get_file_row(ctx, data_id, kind)
+            owners = owners_of(ctx, data_id)
+            if me not in owners:
+                raise Forbidden(f"you are not an owner of {data_id}")
+            if owners != set(declared[name]):
+                raise Forbidden(
+                    f"{data_id} is owned by {', '.join(sorted(owners))} but the task declares "
+                    f"{kind} '{name}' owned by {', '.join(declared[name])}",
+                    "ownership_mismatch",
+                )
+            if kind == "output" and record.cmac is not None:
+                raise Conflict(f"{data_id} has already been written by a task; outputs are write-once", "output_already_written")
+            if kind == "output" and _output_in_use(ctx, data_id):
+                raise Conflict(f"{data_id} is already assigned to another task", "output_already_assigned")
+            ctx.session.add(TaskData(task_id=task_id, direction=kind, data_name=name, file_id=data_id))
+            bound[(kind, name)] = data_id
+    if not seen:
+        raise Invalid("assign at least one input or output", "invalid_request")
+    if _data_complete(task, bound):
+        _set_status(task, _S.DATA_ASSIGNED, "assign data to", ctx.now)
+    task.updated_at = ctx.now
+    ctx.note = ", ".join(f"{kind} {name}" for kind, name in sorted(seen))
+    return {}
+
+
+@operation("approve_task")
+def approve_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
+    task = _task_for(ctx, task_id, "approve")
+    status = TaskStatus(task.status)
+    if status not in (_S.CREATED, _S.DATA_ASSIGNED):
+        refuse(status, "approve")
+    bound = _bindings(ctx, task_id)
+    if not _data_complete(task, bound):
+        raise Conflict(f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete")
+    people = participants(ctx, task_id)
+    if people[ctx.user.user_id]:
+        raise Conflict("you have already approved this task", "already_approved")
+    ctx.session.execute(
+        update(TaskParticipant)
+        .where(TaskParticipant.task_id == task_id, TaskParticipant.user_id == ctx.user.user_id)
+        .values(approved=True)
+    )
+    people[ctx.user.user_id] = True
+    _set_status(task, _S.APPROVED if all(people.values()) else _S.DATA_ASSIGNED, "approve", ctx.now)
+    return {}
+
+
+@operation("invoke_task")
+def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
+    task = _task_for(ctx, task_id, "invoke")
+    if task.creator != ctx.user.user_id:
+        raise Forbidden(f"only the creator of {task_id} ({task.creator}) may invoke it")
+    status = TaskStatus(task.status)
+    if status not in WAITING:
+        refuse(status, "invoke")
+    bound = _bindings(ctx, task_id)
+    if not _data_complete(task, bound):
+        raise Conflict(f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete")
+    people = participants(ctx, task_id)
+    waiting = sorted(user for user, approved in people.items() if not approved)
+    if len(people) > 1 and waiting:
+        raise Conflict(f"the task still waits for approval from {', '.join(waiting)}", "not_approved")
+    function = ctx.session.get(Function, task.function_id)
+    if function is None or function.disabled:
+        raise Conflict(f"the function {task.function_id} has been disabled or deleted", "function_disabled")
+    counted = ctx.session.execute(
+        update(Function)
+        .where(Function.id == function.id)
+        .where((Function.usage_quota.is_(None)) | (Function.usage_count < Function.usage_quota))
+        .values(usage_count=Function.usage_count + 1)
+    ).rowcount
+    if counted != 1:
+        raise Conflict(f"the function {function.id} has used up its quota of {function.usage_quota} runs", "quota_exceeded")
+    _set_status(task, _S.STAGED, "invoke", ctx.now)
+    task.staged_at = ctx.now
+    return {}
+
+
+@operation("cancel_task")
+def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
+    ctx.object_id = task_id
+    task = get_task_row(ctx, task_id)
+    if task.creator != ctx.user.user_id and not ctx.user.role.is_admin:
+        raise Forbidden(f"only the creator of {task_id} or an admin may cancel it")
+    _set_status(task, _S.CANCELED, "cancel", ctx.now)
+    task.reason = f"canceled by {ctx.user.user_id}"
+    task.ended_at = ctx.now
+    # A running task keeps its worker_id: the worker learns of the cancel at its next heartbeat,
+    # and the pool finds it through TaskQueue.canceled_running_tasks().
+    return {}
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def result_view(task: Task) -> dict[str, Any]:
+    return {
+        "status": task.status,
+        "status_code": TaskStatus(task.status).code,
+        "return_value": task.return_value,
+        "tags_map": dict(task.tags or {}),
+        "failure_kind": task.failure_kind,
+        "reason": task.reason,
+        "metrics": dict(task.metrics or {}),
+    }
+
+
+def task_view(ctx: Ctx, task: Task) -> dict[str, Any]:
+    people = participants(ctx, task.id)
+    bound = _bindings(ctx, task.id)
+    ended = TaskStatus(task.status) in ENDED
+    return {
+        "task_id": task.id,
+        "creator": task.creator,
+        "function_id": task.function_id,
+        "function_owner": task.function_owner,
+        "function_arguments": task.function_arguments,
+        "executor": task.executor,
+        "inputs_ownership": [{"data_name": n, "uids": u} for n, u in task.inputs_ownership.items()],
+        "outputs_ownership": [{"data_name": n, "uids": u} for n, u in task.outputs_ownership.items()],
+        "participants": sorted(people),
+        "approved_users": sorted(user for user, approved in people.items() if approved),
+        "assigned_inputs": [{"data_name": n, "data_id": f} for (d, n), f in sorted(bound.items()) if d == "input"],
+        "assigned_outputs": [{"data_name": n, "data_id": f} for (d, n), f in sorted(bound.items()) if d == "output"],
+        "status": task.status,
+        "status_code": TaskStatus(task.status).code,
+        "attempt": task.attempt,
+        "result": result_view(task) if ended else None,
+        "created_at": iso(task.created_at),
+        "updated_at": iso(task.updated_at),
+    }
+
+
+@operation("get_task")
+def get_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
+    return task_view(ctx, _task_for(ctx, task_id, "read", admin_reads=True))
+
+
+@operation("get_task_result")
+def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Check access and answer with the result now; the service waits and re-reads if it has not ended."""
+    task = _task_for(ctx, task_id, "read", admin_reads=True)
+    return task_result(task)
+
+
+def task_result(task: Task) -> dict[str, Any]:
+    status = TaskStatus(task.status)
+    if status in ENDED:
+        return {"task_id": task.id, "done": True, **result_view(task)}
+    return {"task_id": task.id, "done": False, "status": status.value, "status_code": status.code}
+
+
+@operation("get_output_cmac_by_tag")
+def get_output_cmac_by_tag(ctx: Ctx, *, task_id: str, tag: str) -> dict[str, Any]:
+    task = _task_for(ctx, task_id, "read", admin_reads=True)
+    if task.status != _S.FINISHED.value:
+        raise Conflict(f"the task is {task.status}, not Finished, so it has no output tags", "invalid_state")
+    tags = task.tags or {}
+    if tag not in tags:
+        raise NotFound(f"the task has no output named '{tag}'", "unknown_tag")
+    return {"cmac": tags[tag]}
+
+
+@operation("list_tasks")
+def list_tasks(ctx: Ctx) -> dict[str, Any]:
+    query = select(Task.id).order_by(Task.created_at)
+    if not ctx.user.role.is_admin:
+        query = query.join(TaskParticipant, TaskParticipant.task_id == Task.id).where(
+            TaskParticipant.user_id == ctx.user.user_id
+        )
+    return {"task_ids": list(ctx.session.scalars(query))}

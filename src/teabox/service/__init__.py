@@ -1,0 +1,1 @@
+"""The HTTP service: parse, authenticate, call the platform, map its errors."""
