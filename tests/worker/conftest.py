@@ -103,6 +103,6 @@ def allowed_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def transfers(allowed_dir: Path) -> Iterator[Transfers]:
-    t = Transfers(TransferPolicy(allowed_dirs=(allowed_dir,), max_input_bytes=1000, max_output_bytes=1000, timeout_seconds=1.0))
+    t = Transfers(TransferPolicy(allowed_dirs=(allowed_dir,), max_input_bytes=10_000, max_output_bytes=10_000, timeout_seconds=1.0))
     yield t
     t.close()

@@ -49,8 +49,8 @@ def test_a_missing_file_is_named(transfers: Transfers, allowed_dir: Path, tmp_pa
 
 
 def test_an_oversized_file_is_refused(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
-    (allowed_dir / "big").write_bytes(b"x" * 1001)
-    with pytest.raises(TransferError, match="larger than the 1000-byte limit"):
+    (allowed_dir / "big").write_bytes(b"x" * 10_001)
+    with pytest.raises(TransferError, match="larger than the 10000-byte limit"):
         transfers.download((allowed_dir / "big").as_uri(), tmp_path / "got")
 
 
@@ -74,8 +74,8 @@ def test_http_500_is_an_error(transfers: Transfers, file_server, tmp_path: Path)
 
 
 def test_http_oversized_is_refused(transfers: Transfers, file_server, tmp_path: Path) -> None:
-    file_server.files["/big"] = b"x" * 5000
-    with pytest.raises(TransferError, match="larger than the 1000-byte limit"):
+    file_server.files["/big"] = b"x" * 20_000
+    with pytest.raises(TransferError, match="larger than the 10000-byte limit"):
         transfers.download(file_server.url("/big"), tmp_path / "got")
 
 
@@ -97,8 +97,8 @@ def test_data_urls(transfers: Transfers, tmp_path: Path) -> None:
     assert (tmp_path / "a").read_bytes() == b"\x00\x01binary"
     transfers.download("data:text/plain,4211037", tmp_path / "b")
     assert (tmp_path / "b").read_bytes() == b"4211037"
-    with pytest.raises(TransferError, match="larger than the 1000-byte limit"):
-        transfers.download("data:text/plain," + "x" * 1001, tmp_path / "c")
+    with pytest.raises(TransferError, match="larger than the 10000-byte limit"):
+        transfers.download("data:text/plain," + "x" * 10_001, tmp_path / "c")
 
 
 def test_unsupported_schemes_are_refused(transfers: Transfers, tmp_path: Path) -> None:
@@ -135,8 +135,8 @@ def test_file_upload_outside_allowed_directories_is_refused(transfers: Transfers
 
 
 def test_oversized_output_is_refused(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
-    (tmp_path / "sealed").write_bytes(b"x" * 1001)
-    with pytest.raises(TransferError, match="over the 1000-byte limit for outputs"):
+    (tmp_path / "sealed").write_bytes(b"x" * 10_001)
+    with pytest.raises(TransferError, match="over the 10000-byte limit for outputs"):
         transfers.stage_upload(tmp_path / "sealed", (allowed_dir / "out").as_uri())
 
 

@@ -1,0 +1,132 @@
+"""Building blocks for the worker tests: payloads from WebAssembly text, encrypted files, staged tasks."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import wasmtime
+
+from teabox.executor import Executor, RunResult
+from teabox.formats import CryptoInfo, encrypt
+from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput, StagedTask, TaskLimits
+from teabox.worker.fetch import Transfers
+from teabox.worker.payloads import PayloadCache
+from teabox.worker.run_task import WorkerContext
+from teabox.worker.staging import WorkerStaging
+
+
+class CountingExecutor(Executor):
+    """The real executor, counting its runs, to prove that a payload never started."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        super().__init__(cache_dir)
+        self.runs = 0
+
+    def run(self, *args, **kwargs) -> RunResult:  # type: ignore[no-untyped-def]
+        self.runs += 1
+        return super().run(*args, **kwargs)
+
+
+def make_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes]) -> WorkerContext:
+    return WorkerContext(
+        staging=WorkerStaging(tmp_path / "data", "test-worker"),
+        transfers=transfers,
+        payloads=PayloadCache(lambda sha: payloads[sha]),
+        executor=CountingExecutor(tmp_path / "module-cache"),
+    )
+
+
+def sha(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def spec(info: CryptoInfo) -> CryptoSpec:
+    return CryptoSpec(info.schema, info.key, info.iv)
+
+
+def encrypted_file(path: Path, plaintext: bytes, schema: str = "teaclave-file-128") -> tuple[CryptoSpec, bytes]:
+    """Write ``plaintext`` encrypted at ``path`` (bound to its basename); returns the crypto and tag."""
+    info = CryptoInfo.random(schema)
+    plain = path.with_name(path.name + ".plain-source")
+    plain.write_bytes(plaintext)
+    tag = encrypt(info, plain, path)
+    plain.unlink()
+    return spec(info), tag
+
+
+def task_of(
+    payload: bytes,
+    inputs: list[StagedInput] = (),  # type: ignore[assignment]
+    outputs: list[StagedOutput] = (),  # type: ignore[assignment]
+    *,
+    timeout: float = 10.0,
+    task_id: str = "task-test",
+) -> StagedTask:
+    return StagedTask(
+        task_id=task_id,
+        attempt=1,
+        function_id="function-test",
+        payload_sha256=sha(payload),
+        arguments={},
+        inputs=list(inputs),
+        outputs=list(outputs),
+        limits=TaskLimits(timeout_seconds=timeout),
+    )
+
+_IMPORTS = """
+  (import "env" "teaclave_open_input" (func $open (param i32) (result i32)))
+  (import "env" "teaclave_create_output" (func $create (param i32) (result i32)))
+  (import "env" "teaclave_read_file" (func $read (param i32 i32 i32) (result i32)))
+  (import "env" "teaclave_write_file" (func $write (param i32 i32 i32) (result i32)))
+  (import "env" "teaclave_close_file" (func $close (param i32) (result i32)))
+"""
+
+
+def concat_payload(inputs: list[str], outputs: list[str]) -> bytes:
+    """Writes the concatenation of ``inputs`` to each of ``outputs``; returns the bytes read."""
+    names: dict[str, int] = {}
+    data = []
+    offset = 0
+    for name in inputs + outputs:
+        names[name] = offset
+        data.append(f'(data (i32.const {offset}) "{name}\\00")')
+        offset += len(name.encode()) + 1
+    buffer = 4096
+    body = []
+    for name in outputs:
+        body.append(f"(local.set $fd (call $create (i32.const {names[name]})))")
+        body.append(f"(call $write_inputs (local.get $fd))")
+        body.append("(drop (call $close (local.get $fd)))")
+    copy_inputs = "\n".join(
+        f"""(local.set $in (call $open (i32.const {names[name]})))
+            (block $done{i} (loop $next{i}
+              (local.set $n (call $read (local.get $in) (i32.const {buffer}) (i32.const 4096)))
+              (br_if $done{i} (i32.le_s (local.get $n) (i32.const 0)))
+              (drop (call $write (local.get $out) (i32.const {buffer}) (local.get $n)))
+              (global.set $total (i32.add (global.get $total) (local.get $n)))
+              (br $next{i})))
+            (drop (call $close (local.get $in)))"""
+        for i, name in enumerate(inputs)
+    )
+    text = f"""(module {_IMPORTS}
+      (memory (export "memory") 1)
+      (global $total (mut i32) (i32.const 0))
+      {' '.join(data)}
+      (func $write_inputs (param $out i32) (local $in i32) (local $n i32)
+        {copy_inputs})
+      (func (export "entrypoint") (param i32 i32) (result i32) (local $fd i32)
+        {' '.join(body)}
+        (global.get $total)))"""
+    return wasmtime.wat2wasm(text)
+
+
+def endless_payload() -> bytes:
+    """Never returns: only a limit, a cancel or a kill stops it."""
+    return wasmtime.wat2wasm(
+        f"""(module {_IMPORTS}
+          (memory (export "memory") 1)
+          (func (export "entrypoint") (param i32 i32) (result i32)
+            (loop $forever (br $forever))
+            (i32.const 0)))"""
+    )
