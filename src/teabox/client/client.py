@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from teabox.client.crypto import DEFAULT_SCHEMA, bound_name, decrypt_file, encrypt_file
+from teabox.client.crypto import DEFAULT_SCHEMA, bound_name, decrypt_file, encrypt_file, verify_file
 from teabox.client.errors import TaskCanceled, TaskFailed, TaskWaitTimeout
 from teabox.client.requests import (
     FunctionArgument,
@@ -243,9 +243,11 @@ class Client:
 
     # --- files ------------------------------------------------------------------------
 
-    def register_input_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike, cmac: BytesLike) -> str:
-        return self._call("register_input_file", url=url, schema=schema, key=to_hex(key, "key"),
-                          iv=to_hex(iv, "iv"), cmac=to_hex(cmac, "cmac"))["data_id"]
+    def register_input_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike,
+                            cmac: BytesLike | None) -> str:
+        """Register an encrypted file at ``url`` as an input; ``cmac`` is None only for ``raw``."""
+        return self._call("register_input_file", url=url, schema=schema, key=to_hex(key, "key"), iv=to_hex(iv, "iv"),
+                          cmac=None if cmac is None else to_hex(cmac, "cmac"))["data_id"]
 
     def register_output_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike) -> str:
         return self._call("register_output_file", url=url, schema=schema, key=to_hex(key, "key"),
@@ -310,10 +312,23 @@ class Client:
         name = name or path.name + ".enc"
         with tempfile.TemporaryDirectory(prefix="teabox-upload-") as tmp:
             encrypted = encrypt_file(path, Path(tmp) / name, crypto=crypto, schema=schema, name=name)
-            hosted = self.upload_file(encrypted.path, encrypted.name, progress=progress)
-        c = encrypted.crypto
-        data_id = self.register_input_file(hosted.url, c.schema, c.key, c.iv, encrypted.cmac)
-        return OwnedFile(data_id=data_id, url=hosted.url, crypto=c, cmac=encrypted.cmac)
+            return self.register_encrypted_input(encrypted.path, encrypted.crypto, name=name, progress=progress)
+
+    def register_encrypted_input(self, path: str | os.PathLike[str], crypto: CryptoInfo, *,
+                                 name: str | None = None, progress: Progress | None = None) -> OwnedFile:
+        """Upload a file that is already encrypted and register it as an input.
+
+        The file is verified here first, which also yields the cmac to register,
+        so a wrong key or a damaged file is refused before anything is sent.
+        ``name`` (default: the file's basename) is the name bound into a
+        teaclave-file-128 file.
+        """
+        path = Path(path)
+        name = name or path.name
+        cmac = verify_file(path, crypto=crypto, name=name)
+        hosted = self.upload_file(path, name, progress=progress)
+        data_id = self.register_input_file(hosted.url, crypto.schema, crypto.key, crypto.iv, cmac)
+        return OwnedFile(data_id=data_id, url=hosted.url, crypto=crypto, cmac=cmac)
 
     def register_hosted_output(self, name: str, *, crypto: CryptoInfo | None = None,
                                schema: str = DEFAULT_SCHEMA) -> OwnedFile:

@@ -1,0 +1,106 @@
+"""What every multi-party flow needs: narration, fresh users, example payloads, a script entry point.
+
+Teaclave's example flows print each party's step; its tests check the task's
+state after each one. A :class:`FlowLog` does both at once, so the same flow
+code serves ``teabox quickstart``, the scripts in ``examples/flows`` and the
+end-to-end tests, which assert on :attr:`FlowLog.statuses`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from teabox.client.client import Client
+
+# The example payload sources ship inside the package (``teabox/examples``).
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+@dataclass(frozen=True)
+class Step:
+    actor: str
+    action: str
+    status: str | None  # the task's status right after the step, when a task is involved
+
+
+@dataclass
+class FlowLog:
+    say: Callable[[str], None] = print
+    steps: list[Step] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        """Say something that is not a step (a heading, a result)."""
+        self.say(text)
+
+    def step(self, actor: Client | str, action: str, task_id: str | None = None) -> str | None:
+        """Record that ``actor`` did ``action``; with a task, read and show its status as the actor sees it."""
+        name = actor if isinstance(actor, str) else actor.user_id or "?"
+        status = actor.get_task(task_id).status if isinstance(actor, Client) and task_id is not None else None
+        self.steps.append(Step(name, action, status))
+        self.say(f"[+] {name}: {action}" + (f"  [task {status}]" if status else ""))
+        return status
+
+    @property
+    def statuses(self) -> list[str]:
+        """The task status after each step that involved a task, in order."""
+        return [s.status for s in self.steps if s.status is not None]
+
+
+def new_user(admin: Client, name: str, role: str, attribute: str = "") -> Client:
+    """Register ``name`` plus a random suffix (so a flow can run again on the same
+    platform) with a random password, and return the user's logged-in client."""
+    user_id = f"{name}-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(16)
+    admin.user_register(user_id, password, role, attribute)
+    client = Client(admin.url)
+    client.user_login(user_id, password)
+    return client
+
+
+def build_example(name: str) -> bytes:
+    """Build the payload ``examples/<name>`` (cached after the first build) and return its bytes."""
+    from teabox.toolchain import build
+
+    source = EXAMPLES_DIR / name
+    files: Any = source if (source / "Cargo.toml").exists() else sorted(
+        p for p in source.iterdir() if p.suffix in (".c", ".cc", ".cpp", ".zig")
+    )
+    return build(files).wasm
+
+
+Flow = Callable[[Client, FlowLog], Any]
+
+
+def run_flow_script(flow: Flow, argv: list[str] | None = None) -> Any:
+    """The command line of a flow script: run ``flow`` against a server, or a throw-away local one.
+
+    ``--url`` (or ``$TEABOX_URL``) names a running server whose PlatformAdmin
+    password is read from ``$TEABOX_ADMIN_PASSWORD``; without a URL, a local
+    platform is started for the run and stopped afterwards.
+    """
+    import argparse
+    import os
+
+    from teabox.client.local_server import LocalServer
+
+    parser = argparse.ArgumentParser(description=(flow.__doc__ or "").strip().splitlines()[0])
+    parser.add_argument("--url", default=os.environ.get("TEABOX_URL"),
+                        help="a running teabox server (default: start a local one)")
+    parser.add_argument("--admin", default=os.environ.get("TEABOX_ADMIN", "admin"), help="the PlatformAdmin's user id")
+    options = parser.parse_args(argv)
+    log = FlowLog()
+    if options.url:
+        password = os.environ.get("TEABOX_ADMIN_PASSWORD")
+        if not password:
+            parser.error("set TEABOX_ADMIN_PASSWORD to the PlatformAdmin's password")
+        with Client(options.url) as admin:
+            admin.user_login(options.admin, password)
+            return flow(admin, log)
+    with LocalServer() as server, Client(server.url) as admin:
+        log.note(f"[+] started a local platform at {server.url}")
+        admin.user_login(server.admin_id, server.admin_password)
+        return flow(admin, log)

@@ -1,0 +1,87 @@
+"""Pytest fixtures that run a real ``teabox serve`` process, for any test that talks HTTP.
+
+Loaded for the whole suite by ``tests/conftest.py``. ``platform_server`` is one
+server shared by a test session (most tests only need isolation by user and
+object ids, which are fresh per test); ``start_platform_server`` starts private
+ones for tests that stop, kill or restart the server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teabox.client import Client
+from teabox.client.local_server import LocalServer
+
+_user_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """A running platform: ``.url``, ``.admin_id``, ``.admin_password``, ``.data_dir``."""
+    server = LocalServer(tmp_path_factory.mktemp("platform"), workers=2)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_platform_server(tmp_path: Path) -> Iterator[Callable[..., LocalServer]]:
+    """Start a private server (keyword arguments go to ``LocalServer``); all are stopped afterwards."""
+    started: list[LocalServer] = []
+
+    def start(**options: Any) -> LocalServer:
+        server = LocalServer(tmp_path / f"platform-{len(started)}", **options)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def login(server: LocalServer, user_id: str, password: str) -> Client:
+    client = Client(server.url)
+    client.user_login(user_id, password)
+    return client
+
+
+@pytest.fixture
+def admin_client(platform_server: LocalServer) -> Iterator[Client]:
+    """The shared server's PlatformAdmin, logged in."""
+    with login(platform_server, platform_server.admin_id, platform_server.admin_password) as client:
+        yield client
+
+
+def unique_user_id(prefix: str) -> str:
+    """A user id no other test in this session uses."""
+    return f"{prefix}-{os.getpid()}-{next(_user_numbers)}"
+
+
+@pytest.fixture
+def make_user(platform_server: LocalServer, admin_client: Client) -> Iterator[Callable[..., Client]]:
+    """``make_user("alice", "DataOwner", "bank")``: register a fresh user (by the admin) and return their
+    logged-in client; ``client.user_id`` is the generated id."""
+    clients: list[Client] = []
+
+    def make(prefix: str, role: str, attribute: str = "", *, server: LocalServer | None = None,
+             admin: Client | None = None) -> Client:
+        user_id = unique_user_id(prefix)
+        password = f"pw-{user_id}"
+        (admin or admin_client).user_register(user_id, password, role, attribute)
+        client = login(server or platform_server, user_id, password)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
