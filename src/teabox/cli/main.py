@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "upload": "teabox.cli.platform_file:upload_command",
     "download": "teabox.cli.platform_file:download_command",
     "task": "teabox.cli.platform_task:task_group",
+    "quickstart": "teabox.cli.quickstart:quickstart_command",
     "encrypt": "teabox.cli.crypto:encrypt_command",
     "decrypt": "teabox.cli.crypto:decrypt_command",
     "verify": "teabox.cli.crypto:verify_command",
