@@ -1,7 +1,7 @@
 """Builds each kernel twice from one source: natively with gcc -O2, and as a teabox payload.
 
-Outputs go to bench/.build/, named by a hash of everything that goes into
-them, so an edited kernel is rebuilt and an unchanged one is not.
+Native binaries go to bench/.build/, named by a hash of everything that goes
+into them, so an edited kernel is rebuilt and an unchanged one is not.
 """
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from bench.workloads import KERNEL_DIR, NATIVE_MAIN
+from teabox import toolchain
+from teabox.toolchain.c_family import CFamilyBackend
+from teabox.toolchain.options import BuildOptions
+from teabox.toolchain.sources import Language
 
 BUILD_DIR = Path(__file__).resolve().parent / ".build"
 NATIVE_FLAGS = ["-O2"]
-ZIG_FLAGS = ["--target=wasm32-freestanding", "-O2", "-nostdlib", "-Wl,--no-entry", "-Wl,--export=entrypoint"]
 
 
 class BuildFailed(RuntimeError):
@@ -52,14 +54,16 @@ def native_binary(source: Path) -> Path:
     return _compile([gcc, *NATIVE_FLAGS, f"-I{KERNEL_DIR}", *map(str, sources)], output)
 
 
-def payload(source: Path) -> bytes:
-    """The wasm32 payload built from ``source``, as teabox users build theirs."""
-    output = BUILD_DIR / "wasm" / f"{source.stem}-{_digest([source], ZIG_FLAGS)}.wasm"
-    if not output.exists():
-        _compile([sys.executable, "-m", "ziglang", "cc", *ZIG_FLAGS, f"-I{KERNEL_DIR}", str(source)], output)
-    return output.read_bytes()
+def payload(source: Path, *, simd: bool = True) -> bytes:
+    """The payload built from ``source`` by ``teabox build`` (its own cache skips unchanged sources).
+
+    ``simd=False`` is ``teabox build --no-simd``, for the interpreters that
+    cannot run wasm SIMD (wasm3, WAMR's classic interpreter).
+    """
+    return toolchain.build([source], simd=simd).wasm
 
 
 def payload_builder() -> str:
     """How payloads were built, for the report."""
-    return "zig cc " + " ".join(ZIG_FLAGS)
+    recipe = CFamilyBackend(Language.C).recipe(BuildOptions())
+    return "`teabox build` (" + " ".join(str(part) for part in recipe) + ")"

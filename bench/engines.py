@@ -149,7 +149,7 @@ class Wasm3:
     """The wasm3 interpreter through pywasm3: bench_run(n) on a fresh runtime."""
 
     name, label, tier = "wasm3", "pywasm3 (wasm3 interpreter)", "quick"
-    note = "fresh runtime per run, clock around the call of bench_run(n)"
+    note = "payload built with `--no-simd` (wasm3 has no SIMD); fresh runtime per run, clock around bench_run(n)"
 
     def unavailable(self) -> str | None:
         try:
@@ -163,7 +163,7 @@ class Wasm3:
 
         env = wasm3.Environment()
         runtime = env.new_runtime(MiB)
-        runtime.load(env.parse_module(build.payload(kernel.source)))
+        runtime.load(env.parse_module(build.payload(kernel.source, simd=False)))
         function = runtime.find_function("bench_run")
         start = time.perf_counter()
         value = function(n)
@@ -174,7 +174,7 @@ class Pywasm:
     """The pure-Python interpreter pywasm: only at tiny sizes."""
 
     name, label, tier = "pywasm", "pywasm (pure Python)", "tiny"
-    note = "clock around Runtime.invocate of bench_run(n); tiny sizes only"
+    note = "payload built with `--no-simd`; clock around Runtime.invocate of bench_run(n); tiny sizes only"
 
     def unavailable(self) -> str | None:
         try:
@@ -187,7 +187,7 @@ class Pywasm:
         import pywasm
 
         runtime = pywasm.core.Runtime()
-        instance = runtime.instance(pywasm.core.ModuleDesc.from_reader(io.BytesIO(build.payload(kernel.source))))
+        instance = runtime.instance(pywasm.core.ModuleDesc.from_reader(io.BytesIO(build.payload(kernel.source, simd=False))))
         start = time.perf_counter()
         (value,) = runtime.invocate(instance, "bench_run", [n])
         return Run(value & 0xFFFFFFFF, time.perf_counter() - start)
@@ -197,7 +197,7 @@ class Iwasm:
     """WAMR's ``iwasm`` in interpreter mode, Teaclave's engine, when it is on the PATH."""
 
     name, label, tier = "iwasm", "WAMR iwasm (interpreter)", "quick"
-    note = "iwasm --interp -f bench_run; clock around the process (load included)"
+    note = "payload built with `--no-simd`; iwasm --interp -f bench_run; clock around the process (load included)"
     _RESULT = re.compile(r"0x([0-9a-fA-F]+):i32")
 
     def unavailable(self) -> str | None:
@@ -205,7 +205,8 @@ class Iwasm:
 
     def run(self, kernel: Kernel, n: int) -> Run:
         path = build.BUILD_DIR / "wasm" / f"{kernel.name}.iwasm.wasm"
-        path.write_bytes(build.payload(kernel.source))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(build.payload(kernel.source, simd=False))
         start = time.perf_counter()
         done = subprocess.run(
             ["iwasm", "--interp", "-f", "bench_run", str(path), str(n)], capture_output=True, text=True, check=False

@@ -32,27 +32,18 @@ static inline u32 xorshift32(u32 *state) {
 }
 
 #ifdef __wasm__
+#include "teabox.h"
+
 /*
  * The payload side: teabox passes the task's arguments as sorted key/value
- * pairs, so {"n": "123"} arrives as argv = ["n", "123"]. A missing or
+ * pairs, so {"n": 123} arrives as argv = ["n", "123"]. A missing or
  * malformed n makes the payload return -1 rather than run a default size.
  */
-static int parse_u32(const char *text, u32 *out) {
-    u32 value = 0;
-    if (!text || !*text) return 0;
-    for (; *text; ++text) {
-        if (*text < '0' || *text > '9') return 0;
-        value = value * 10u + (u32)(*text - '0');
-    }
-    *out = value;
-    return 1;
-}
-
-__attribute__((export_name("entrypoint")))
 int entrypoint(int argc, char *argv[]) {
-    u32 n;
-    if (argc != 2 || !parse_u32(argv[1], &n)) return -1;
-    return (int)run_kernel(n);
+    int64_t n;
+    const char *text = teabox_arg(argc, argv, "n");
+    if (text == NULL || teabox_parse_i64(text, &n) != 0 || n < 0 || n > 0xFFFFFFFF) return -1;
+    return (int)run_kernel((u32)n);
 }
 
 /* The same kernel called with n directly, for the engines whose embedding API

@@ -1,0 +1,212 @@
+"""Host calls: what one teaclave_read_file/teaclave_write_file costs, and file throughput through the API.
+
+The payload (bench/payloads/file_io.c) reads an input to its end, or writes
+an output, in chunks of a given size. One call's cost is the difference
+between a run making N one-byte calls and a run making (almost) none, over N;
+the baseline is the same Python file call the host function makes, without
+the payload around it.
+
+``python bench/hostcalls.py [--quick]`` prints µs per call alone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import build
+from bench.section import Log, Mode, Ratio, Section, Target
+from bench.stats import Summary, summarize
+from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
+
+TITLE = "Host calls and file throughput"
+PAYLOAD_SOURCE = Path(__file__).resolve().parent / "payloads" / "file_io.c"
+KiB, MiB = 1024, 1024 * 1024
+LIMITS = Limits(timeout=60.0)
+
+
+def file_io_payload() -> bytes:
+    return build.payload(PAYLOAD_SOURCE)
+
+
+class FileRuns:
+    """Runs the file_io payload against files in one scratch directory."""
+
+    def __init__(self, executor: Executor, workdir: Path) -> None:
+        self.executor, self.workdir = executor, workdir
+        self.payload = file_io_payload()
+
+    def input_of(self, size: int) -> Path:
+        path = self.workdir / f"input-{size}"
+        if not path.exists():
+            path.write_bytes(os.urandom(min(size, MiB)) * (size // MiB) + os.urandom(size % MiB))
+        return path
+
+    def _run(self, args: dict[str, object], inputs: FileInputs, outputs: FileOutputs, expected: int) -> RunResult:
+        result = self.executor.run(self.payload, args, inputs=inputs, outputs=outputs, limits=LIMITS)
+        if result.return_value != str(expected):
+            raise RuntimeError(f"file_io {args} returned {result.return_value} (expected {expected}): {result.failure}")
+        return result
+
+    def read(self, file_size: int, chunk: int) -> float:
+        """Seconds to read a ``file_size``-byte input to its end in ``chunk``-byte calls."""
+        inputs = FileInputs({"input": self.input_of(file_size)})
+        args = {"mode": "read", "size": chunk, "count": 0}
+        return self._run(args, inputs, FileOutputs(), file_size).wall_time
+
+    def write(self, total: int, chunk: int) -> float:
+        """Seconds to write ``total`` bytes in ``chunk``-byte calls to a new output file."""
+        output = self.workdir / "output"
+        args = {"mode": "write", "size": chunk, "count": total // chunk}
+        seconds = self._run(args, FileInputs(), FileOutputs({"output": output}), total).wall_time
+        output.unlink()
+        return seconds
+
+
+def per_call(runs: FileRuns, op: str, calls: int, repetitions: int) -> Summary:
+    """Seconds per one-byte call: (run with ``calls`` calls - run with ~none) / calls, paired."""
+    measure = runs.read if op == "read" else runs.write
+    measure(calls, 1)  # warm-up: compiles the payload, fills the page cache
+    estimates = []
+    for _ in range(repetitions):
+        empty = measure(0 if op == "read" else 1, 1)
+        full = measure(calls, 1)
+        estimates.append((full - empty) / calls)
+    return summarize(estimates)
+
+
+def python_per_call(path: Path, op: str, calls: int) -> float:
+    """The call the host function makes, alone: ``readinto``/``write`` of one byte on a buffered file."""
+    view = memoryview(bytearray(1))
+    with open(path, "rb") if op == "read" else open(path.with_suffix(".py-out"), "wb") as stream:
+        call = stream.readinto if op == "read" else stream.write  # type: ignore[union-attr]
+        start = time.perf_counter()
+        for _ in range(calls):
+            call(view)
+        elapsed = time.perf_counter() - start
+    path.with_suffix(".py-out").unlink(missing_ok=True)
+    return elapsed / calls
+
+
+def python_read(path: Path, chunk: int) -> float:
+    """Seconds for plain Python to read the same file with the same chunk size: the throughput baseline."""
+    view = memoryview(bytearray(chunk))
+    start = time.perf_counter()
+    with open(path, "rb") as stream:
+        while stream.readinto(view):
+            pass
+    return time.perf_counter() - start
+
+
+def python_write(path: Path, total: int, chunk: int) -> float:
+    data = bytes(chunk)
+    start = time.perf_counter()
+    with open(path, "wb") as stream:
+        for _ in range(total // chunk):
+            stream.write(data)
+    elapsed = time.perf_counter() - start
+    path.unlink()
+    return elapsed
+
+
+def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
+    calls = mode.reps(full=300_000, quick=50_000)
+    reps = mode.reps(full=7, quick=3)
+    volume = mode.reps(full=256, quick=32) * MiB
+    with tempfile.TemporaryDirectory(prefix="teabox-bench-files-") as scratch:
+        workdir = Path(scratch)
+        runs = FileRuns(Executor(cache_dir), workdir)
+        calls_table = {}
+        for op in ("read", "write"):
+            log(f"host calls: {op} one byte, {calls:,} calls x {reps}")
+            teabox = per_call(runs, op, calls, reps)
+            baseline = summarize([python_per_call(runs.input_of(calls), op, calls) for _ in range(reps)])
+            calls_table[op] = (teabox, baseline)
+        throughput = {}
+        for chunk in (4 * KiB, 64 * KiB):
+            log(f"host calls: {volume // MiB} MiB through the API in {chunk // KiB} KiB chunks x {reps}")
+            path = runs.input_of(volume)
+            runs.read(volume, chunk)  # warm-up
+            read_t, read_py, write_t, write_py = [], [], [], []
+            for _ in range(reps):
+                read_t.append(runs.read(volume, chunk))
+                read_py.append(python_read(path, chunk))
+                write_t.append(runs.write(volume, chunk))
+                write_py.append(python_write(workdir / "py-output", volume, chunk))
+            throughput[chunk] = {name: summarize([volume / t / 1e6 for t in times]) for name, times in
+                                 (("read", read_t), ("python read", read_py), ("write", write_t),
+                                  ("python write", write_py))}
+    return _section(calls_table, throughput, calls, volume)
+
+
+def _section(calls_table: dict[str, tuple[Summary, Summary]], throughput: dict[int, dict[str, Summary]],
+             calls: int, volume: int) -> Section:
+    lines = [
+        f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
+        "(so the run's fixed cost cancels out); median of paired repetitions. Baseline: the same "
+        "`readinto`/`write` on a buffered Python file that the host function performs, called from Python.",
+        "",
+        "| call | teabox, per call | min – max | Python file call alone | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    ratios = []
+    for op, (teabox, baseline) in calls_table.items():
+        ratio = teabox.median / baseline.median
+        lines.append(
+            f"| `teaclave_{op}_file`, 1 byte | {teabox.median * 1e6:.2f} µs | {teabox.minimum * 1e6:.2f} – "
+            f"{teabox.maximum * 1e6:.2f} µs | {baseline.median * 1e6:.3f} µs | ×{ratio:.1f} |"
+        )
+        ratios.append(Ratio("host call / Python file call", f"{op} call", ratio))
+    lines += [
+        "",
+        f"Throughput: {volume // MiB} MiB read from an input file (in the page cache) or written to an output "
+        "file, through the file API, in MB/s (10^6 bytes) of the whole run; baseline: plain Python reading or "
+        "writing the same file in the same chunk size.",
+        "",
+        "| chunk | read via API | Python read | ratio | write via API | Python write | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for chunk, figures in throughput.items():
+        r_ratio = figures["read"].median / figures["python read"].median
+        w_ratio = figures["write"].median / figures["python write"].median
+        lines.append(
+            f"| {chunk // KiB} KiB | {figures['read'].median:,.0f} MB/s | {figures['python read'].median:,.0f} MB/s "
+            f"| ×{r_ratio:.2f} | {figures['write'].median:,.0f} MB/s | {figures['python write'].median:,.0f} MB/s "
+            f"| ×{w_ratio:.2f} |"
+        )
+        ratios += [Ratio("API throughput / Python file I/O", f"read {chunk // KiB} KiB", r_ratio),
+                   Ratio("API throughput / Python file I/O", f"write {chunk // KiB} KiB", w_ratio)]
+    worst_call = max(teabox.median for teabox, _ in calls_table.values())
+    targets = [
+        Target("one file API host call", 3.0, "<=", "µs", worst_call * 1e6,
+               "the slower of read and write"),
+        Target("file read through the API, 64 KiB buffers", 1.0, ">=", "GB/s",
+               throughput[64 * KiB]["read"].median / 1000),
+    ]
+    data = {
+        "calls": calls, "bytes": volume,
+        "per_call_seconds": {op: {"teabox": t.to_dict(), "python": b.to_dict()} for op, (t, b) in calls_table.items()},
+        "throughput_mb_s": {str(chunk): {k: v.to_dict() for k, v in figures.items()} for chunk, figures in throughput.items()},
+    }
+    return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv[1:]
+    calls = 50_000 if quick else 300_000
+    with tempfile.TemporaryDirectory(prefix="teabox-bench-") as scratch:
+        runs = FileRuns(Executor(Path(scratch) / "cache"), Path(scratch))
+        for op in ("read", "write"):
+            s = per_call(runs, op, calls, 3 if quick else 7)
+            print(f"teaclave_{op}_file, 1 byte: {s.median * 1e6:.2f} µs per call "
+                  f"(min {s.minimum * 1e6:.2f}, max {s.maximum * 1e6:.2f})")
+
+
+if __name__ == "__main__":
+    main()
