@@ -31,7 +31,12 @@ _input = click.option(
 _output = click.option("-o", "--output-file", "destination", required=True, type=click.Path(dir_okay=False, path_type=Path))
 _algorithm = click.option("-a", "--algorithm", required=True, type=click.Choice(ALGORITHMS))
 _key = click.option("-k", "--key", required=True, metavar="HEX", help="The owner's key in hex (16 or 32 bytes).")
-_iv = click.option("--iv", metavar="HEX", help="AES-GCM only: the 12-byte IV in hex.")
+_iv = click.option(
+    "--iv",
+    metavar="HEX",
+    help="AES-GCM only: the 12-byte IV in hex. encrypt makes a fresh one if omitted; "
+    "never encrypt two different files with the same key and IV.",
+)
 _name = click.option(
     "--name",
     help="teaclave-file-128 only: the file name bound into the file "

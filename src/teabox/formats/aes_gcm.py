@@ -4,7 +4,7 @@ A file is the AES-GCM ciphertext of the whole plaintext followed by the 16-byte
 tag, with 8 zero bytes of additional authenticated data (Teaclave's choice;
 without them Teaclave's tags do not verify). The tag is the file's "cmac".
 
-Both directions stream through OpenSSL in 1 MiB chunks with reused buffers, so
+Both directions stream through OpenSSL in 256 KiB chunks with reused buffers, so
 memory stays constant and throughput is close to the cipher's own. Because a
 GCM tag can only be checked after the last byte, decryption must write into a
 staging destination that the caller releases only once this returns.

@@ -21,8 +21,9 @@ from typing import BinaryIO
 PathOrFile = str | os.PathLike[str] | BinaryIO
 Progress = Callable[[int], None]
 
-# Large enough that per-call overhead vanishes, small enough to stay cache-friendly.
-CHUNK = 1 << 20
+# Large enough that per-call overhead vanishes, small enough to stay in cache
+# (and, measured, 1 MiB buffers made every 1 MiB file noticeably slower here).
+CHUNK = 1 << 18
 
 
 @dataclass(frozen=True)
