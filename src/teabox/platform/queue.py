@@ -183,6 +183,19 @@ class TaskQueue:
             )
             return retried + lost
 
+    def release_worker(self, worker_id: str) -> int:
+        """End at once the leases held by a worker known to be dead; returns how many.
+
+        The next :meth:`requeue_expired` then retries (or fails) its run
+        without waiting for the lease to run out.
+        """
+        with self.database.write() as session:
+            return session.execute(
+                update(Task)
+                .where(Task.worker_id == worker_id, Task.lease_expires_at.is_not(None))
+                .values(lease_expires_at=time.time() - 1.0)
+            ).rowcount
+
     def canceled_running_tasks(self) -> list[ActiveRun]:
         """Runs still held by a worker although their task was canceled: the pool should stop them.
 
