@@ -118,15 +118,15 @@ def concat_payload(inputs: list[str], outputs: list[str]) -> bytes:
       (func (export "entrypoint") (param i32 i32) (result i32) (local $fd i32)
         {' '.join(body)}
         (global.get $total)))"""
-    return wasmtime.wat2wasm(text)
+    return bytes(wasmtime.wat2wasm(text))
 
 
 def endless_payload() -> bytes:
     """Never returns: only a limit, a cancel or a kill stops it."""
-    return wasmtime.wat2wasm(
+    return bytes(wasmtime.wat2wasm(
         f"""(module {_IMPORTS}
           (memory (export "memory") 1)
           (func (export "entrypoint") (param i32 i32) (result i32)
             (loop $forever (br $forever))
             (i32.const 0)))"""
-    )
+    ))

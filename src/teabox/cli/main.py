@@ -13,6 +13,7 @@ import click
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "serve": "teabox.cli.serve:serve_command",
+    "worker": "teabox.cli.worker:worker_command",
     "admin": "teabox.cli.admin:admin_group",
     "build": "teabox.cli.build:build_command",
     "sdk-path": "teabox.cli.build:sdk_path_command",

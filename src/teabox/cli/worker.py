@@ -1,0 +1,53 @@
+"""``teabox worker``: worker processes without the HTTP service.
+
+For running the workers apart from ``teabox serve --workers 0`` (for example
+under their own service manager); they share only the data directory with
+the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from teabox.cli.admin import data_dir_option
+
+
+@click.command("worker")
+@data_dir_option
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
+@click.option(
+    "--allow-file-dir",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
+)
+@click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
+@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+def worker_command(data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str) -> None:
+    """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
+    from teabox.worker.fetch import TransferPolicy
+    from teabox.worker.pool import WorkerPool
+    from teabox.worker.settings import WorkerSettings
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = WorkerSettings(
+        data_dir=data_dir,
+        transfers=TransferPolicy(allowed_dirs=allow_file_dir),
+        lease_seconds=lease,
+        heartbeat_seconds=lease / 5,
+    )
+    pool = WorkerPool(settings, workers).start()
+    click.echo(f"teabox: {workers} workers on {settings.data_dir}", err=True)
+
+    def _request_stop(_signum: int, _frame: FrameType | None) -> None:
+        pool.request_stop()
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    pool.wait()
+    pool.stop()

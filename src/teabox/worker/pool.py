@@ -1,0 +1,217 @@
+"""The supervisor: N worker processes, kept alive, stopped when their task is canceled.
+
+Used by ``teabox serve --workers N`` (in a thread of the server process) and
+by ``teabox worker`` (in the foreground). Each worker is a separate process
+(``spawn`` context: no state inherited from the server, no forked locks), so
+a payload that runs away, or a worker that crashes, harms nothing else. Every
+tenth of a second the supervisor
+
+* restarts a worker process that died, after ending its lease at once so the
+  task it held is retried (or failed with ``worker_lost`` after the last
+  attempt) within the same tick, and removes its abandoned staging directory;
+* kills (SIGKILL) the process running a task that was canceled, which stops
+  the payload within a second without touching other workers' tasks;
+* every second, recovers runs whose lease expired, wherever their worker was.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from teabox.platform.settings import Settings
+from teabox.platform.storage import Storage
+from teabox.worker.loop import open_worker
+from teabox.worker.settings import WorkerSettings
+from teabox.worker.staging import sweep_abandoned
+
+log = logging.getLogger(__name__)
+
+_TICK = 0.1
+_CANCEL_CHECK = 0.2
+_EXPIRY_CHECK = 1.0
+_FAST_RESTART = 1.0  # a worker that dies sooner than this after starting is restarted with back-off
+_MAX_BACKOFF = 30.0
+
+
+def worker_main(settings: WorkerSettings, worker_id: str) -> None:
+    """Entry point of one worker process: run the loop until SIGTERM."""
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
+    loop, storage = open_worker(settings, worker_id)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(loop.stop, os.getppid()), daemon=True).start()
+    try:
+        loop.run_forever()
+    finally:
+        loop.context.transfers.close()
+        loop.context.staging.close()
+        storage.close()
+
+
+def _stop_when_orphaned(stop: threading.Event, parent: int) -> None:
+    """A worker outliving its supervisor (killed server) would go on claiming tasks nobody watches."""
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            stop.set()
+
+
+@dataclass
+class _Slot:
+    index: int
+    generation: int = 0
+    process: BaseProcess | None = None
+    worker_id: str = ""
+    started_at: float = 0.0
+    backoff: float = 0.0
+    restart_at: float = 0.0
+
+
+@dataclass
+class WorkerPool:
+    """Starts, watches and stops ``workers`` worker processes on one data directory."""
+
+    settings: WorkerSettings
+    workers: int = 2
+    _slots: list[_Slot] = field(default_factory=list, init=False)
+    _storage: Storage | None = field(default=None, init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+    _context: multiprocessing.context.SpawnContext = field(
+        default_factory=lambda: multiprocessing.get_context("spawn"), init=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"a worker pool needs at least one worker, not {self.workers}")
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> WorkerPool:
+        """Open the data directory, clear what dead workers left, start the workers and the supervisor."""
+        self._storage = Storage.open(self.settings.data_dir)
+        sweep_abandoned(self.settings.data_dir)
+        self._slots = [_Slot(index) for index in range(self.workers)]
+        for slot in self._slots:
+            self._spawn(slot)
+        self._thread = threading.Thread(target=self._supervise, name="teabox-worker-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, grace_seconds: float = 10.0) -> None:
+        """Let each worker finish its current task (up to ``grace_seconds``), then kill what is left."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        for slot in self._slots:
+            if slot.process is not None and slot.process.is_alive():
+                os.kill(slot.process.pid, signal.SIGTERM)  # type: ignore[arg-type]
+        deadline = time.monotonic() + grace_seconds
+        for slot in self._slots:
+            if slot.process is not None:
+                slot.process.join(max(0.0, deadline - time.monotonic()))
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join()
+                    self._recover(slot)
+        if self._storage is not None:
+            self._storage.queue.requeue_expired(self.settings.max_attempts)
+            sweep_abandoned(self.settings.data_dir)
+            self._storage.close()
+
+    def __enter__(self) -> WorkerPool:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def worker_pids(self) -> dict[str, int]:
+        """Worker id -> process id of the workers now running (for operators and tests)."""
+        return {
+            slot.worker_id: slot.process.pid
+            for slot in self._slots
+            if slot.process is not None and slot.process.pid is not None and slot.process.is_alive()
+        }
+
+    def request_stop(self) -> None:
+        """Ask :meth:`wait` to return (safe from a signal handler); :meth:`stop` does the stopping."""
+        self._stopping.set()
+
+    def wait(self) -> None:
+        """Block until :meth:`request_stop` or :meth:`stop`."""
+        while not self._stopping.wait(0.5):
+            pass
+
+    # -- supervision ----------------------------------------------------------------------
+
+    def _spawn(self, slot: _Slot) -> None:
+        slot.generation += 1
+        slot.worker_id = f"{socket.gethostname()}-{os.getpid()}-w{slot.index}-{slot.generation}"
+        slot.process = self._context.Process(
+            target=worker_main, args=(self.settings, slot.worker_id), name=f"teabox-worker-{slot.index}", daemon=True
+        )
+        slot.process.start()
+        slot.started_at = time.monotonic()
+
+    def _supervise(self) -> None:
+        next_cancel_check = next_expiry_check = 0.0
+        while not self._stopping.wait(_TICK):
+            now = time.monotonic()
+            try:
+                if now >= next_cancel_check:
+                    self._stop_canceled()
+                    next_cancel_check = now + _CANCEL_CHECK
+                for slot in self._slots:
+                    self._tend(slot, now)
+                if now >= next_expiry_check:
+                    assert self._storage is not None
+                    self._storage.queue.requeue_expired(self.settings.max_attempts)
+                    next_expiry_check = now + _EXPIRY_CHECK
+            except Exception:  # noqa: BLE001 - the supervisor must outlive a database hiccup
+                log.exception("worker supervision failed; retrying")
+
+    def _stop_canceled(self) -> None:
+        assert self._storage is not None
+        by_id = {slot.worker_id: slot for slot in self._slots}
+        for run in self._storage.queue.canceled_running_tasks():
+            slot = by_id.get(run.worker_id)
+            if slot is not None and slot.process is not None and slot.process.is_alive():
+                log.info("stopping worker %s: its task %s was canceled", slot.worker_id, run.task_id)
+                slot.process.kill()
+                slot.process.join()
+
+    def _tend(self, slot: _Slot, now: float) -> None:
+        """Replace a dead worker, backing off if it keeps dying at start-up."""
+        assert slot.process is not None
+        if slot.process.is_alive():
+            return
+        if slot.restart_at == 0.0:
+            if slot.process.exitcode not in (0, -signal.SIGKILL):
+                log.warning("worker %s exited with code %s; restarting it", slot.worker_id, slot.process.exitcode)
+            self._recover(slot)
+            quick = now - slot.started_at < _FAST_RESTART
+            slot.backoff = min(_MAX_BACKOFF, max(_FAST_RESTART, slot.backoff * 2)) if quick else 0.0
+            slot.restart_at = now + slot.backoff
+        if now >= slot.restart_at:
+            slot.restart_at = 0.0
+            self._spawn(slot)
+
+    def _recover(self, slot: _Slot) -> None:
+        """What a dead worker cannot do itself: give up its lease and remove its staging directory."""
+        assert self._storage is not None
+        if self._storage.queue.release_worker(slot.worker_id):
+            self._storage.queue.requeue_expired(self.settings.max_attempts)
+        sweep_abandoned(self.settings.data_dir)
+
+
+def start_pool(data_dir: Path, workers: int, settings: Settings, **overrides: object) -> WorkerPool:
+    """Start ``workers`` workers on ``data_dir`` that obey the platform's ``settings``."""
+    return WorkerPool(WorkerSettings.for_platform(data_dir, settings, **overrides), workers).start()

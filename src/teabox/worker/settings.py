@@ -1,0 +1,43 @@
+"""How a worker process behaves: where its data lives, what it may touch, how it keeps its lease."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from teabox.platform.settings import Settings
+from teabox.worker.fetch import TransferPolicy
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Everything a worker process needs, picklable so that it crosses into spawned processes.
+
+    The lease is short and the heartbeat frequent so that a worker that dies
+    without a supervisor watching (another machine) is noticed within
+    seconds; the supervisor notices its own children at once.
+    """
+
+    data_dir: Path
+    transfers: TransferPolicy = field(default_factory=TransferPolicy)
+    lease_seconds: float = 5.0
+    heartbeat_seconds: float = 1.0
+    idle_poll_seconds: float = 0.005
+    max_attempts: int = 3
+    module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
+        if not 0 < self.heartbeat_seconds < self.lease_seconds:
+            raise ValueError(
+                f"the heartbeat interval ({self.heartbeat_seconds} s) must be positive and shorter than "
+                f"the lease ({self.lease_seconds} s)"
+            )
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+
+    @classmethod
+    def for_platform(cls, data_dir: Path, settings: Settings, **overrides: object) -> WorkerSettings:
+        """Worker settings that obey the operator's platform settings (allowed ``file://`` directories)."""
+        policy = TransferPolicy(allowed_dirs=settings.allowed_file_dirs)
+        return cls(data_dir=Path(data_dir), transfers=policy, **overrides)  # type: ignore[arg-type]
