@@ -296,6 +296,7 @@ def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     task = get_task_row(ctx, task_id)
     if task.creator != ctx.user.user_id and not ctx.user.role.is_admin:
         raise Forbidden(f"only the creator of {task_id} or an admin may cancel it")
+    check_transition(TaskStatus(task.status), _S.CANCELED, "cancel")
     _set_status(task, _S.CANCELED, "cancel", ctx.now)
     task.reason = f"canceled by {ctx.user.user_id}"
     task.ended_at = ctx.now

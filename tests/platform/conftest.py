@@ -1,0 +1,62 @@
+"""A platform server without workers (tests drive the queue themselves) and users of every role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from platform_support import Api, FakeWorker
+from teabox.client.local_server import LocalServer
+from teabox.platform.staged import Outcome
+from teabox.platform.storage import Storage
+
+MAX_UPLOAD = 64 * 1024
+
+
+def start_server(data_dir: Path, **options: object) -> LocalServer:
+    files = data_dir.parent / f"{data_dir.name}-files"
+    files.mkdir(parents=True, exist_ok=True)
+    server = LocalServer(
+        data_dir,
+        workers=0,
+        extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files)),
+        **options,  # type: ignore[arg-type]
+    )
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    running = start_server(tmp_path_factory.mktemp("service") / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(server: LocalServer) -> Api:
+    return Api(server.url).login(server.admin_id, server.admin_password)
+
+
+@pytest.fixture(scope="session")
+def storage(server: LocalServer) -> Iterator[Storage]:
+    opened = Storage.open(server.data_dir, migrate=False)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def worker(storage: Storage) -> FakeWorker:
+    """The queue, emptied of tasks earlier tests left staged, so that a claim gets this test's task."""
+    fake = FakeWorker(storage, "drain")
+    while (leftover := storage.queue.claim("drain", 30)) is not None:
+        fake.finish(leftover, Outcome(failure_kind="host_error", reason="left over by an earlier test"))
+    return FakeWorker(storage)
+
+
+@pytest.fixture
+def user(admin: Api) -> Callable[..., Api]:
+    """``user("DataOwner", "org")`` registers a fresh user (by the admin) and logs them in."""
+    return admin.new_user

@@ -1,0 +1,114 @@
+"""Talking to a real ``teabox serve`` over HTTP with httpx, and acting as a worker through the queue."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+import httpx
+import wasmtime
+
+from teabox.platform.staged import Outcome, StagedTask
+from teabox.platform.storage import Storage
+
+_ids = itertools.count(1)
+PASSWORD = "correct horse battery"
+ZERO_KEY = "00" * 16
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{os.getpid()}x{next(_ids)}"
+
+
+class ApiError(AssertionError):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status, self.body = status, body
+
+
+class Api:
+    """One user's session: ``api.call("create_task", function_id=...)`` returns the JSON answer."""
+
+    def __init__(self, url: str, user_id: str | None = None, token: str | None = None) -> None:
+        self.url, self.user_id, self.token = url, user_id, token
+        self.http = httpx.Client(base_url=url, timeout=90.0)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def raw(self, method: str, body: Any) -> httpx.Response:
+        return self.http.post(f"/api/v1/{method}", json=body, headers=self.headers())
+
+    def call(self, method: str, **body: Any) -> dict[str, Any]:
+        response = self.raw(method, body)
+        if response.status_code != 200:
+            raise ApiError(response.status_code, response.json())
+        return response.json()
+
+    def refused(self, method: str, status: int, code: str | None = None, **body: Any) -> str:
+        """Call and assert the refusal's status (and code); returns the message."""
+        response = self.raw(method, body)
+        assert response.status_code == status, f"{method}: expected {status}, got {response.status_code} {response.text}"
+        error = response.json()["error"]
+        assert error["message"], "every refusal names what was wrong"
+        if code is not None:
+            assert error["code"] == code, f"{method}: expected code {code}, got {error}"
+        return error["message"]
+
+    def login(self, user_id: str, password: str = PASSWORD) -> Api:
+        session = Api(self.url, user_id)
+        session.token = session.call("user_login", user_id=user_id, password=password)["token"]
+        return session
+
+    def new_user(self, role: str, attribute: str = "", prefix: str = "u") -> Api:
+        """Register a user with this session's rights and log them in."""
+        user_id = unique(prefix)
+        self.call("user_register", user_id=user_id, password=PASSWORD, role=role, attribute=attribute)
+        return self.login(user_id)
+
+
+def wat_payload(return_value: int = 7) -> bytes:
+    return wasmtime.wat2wasm(
+        f'(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const {return_value})))'
+    )
+
+
+def function_body(payload: bytes, **fields: Any) -> dict[str, Any]:
+    import base64
+
+    body: dict[str, Any] = {"name": "f", "description": "test", "executor_type": "wamr", "payload": base64.b64encode(payload).decode()}
+    body.update(fields)
+    return body
+
+
+def register_function(owner: Api, **fields: Any) -> str:
+    return owner.call("register_function", **function_body(wat_payload(), **fields))["function_id"]
+
+
+def input_file(owner: Api, name: str = "in.enc") -> str:
+    return owner.call(
+        "register_input_file", url=f"https://files.example/{name}", schema="teaclave-file-128", key=ZERO_KEY, iv="", cmac="11" * 16
+    )["data_id"]
+
+
+def output_file(owner: Api, name: str = "out.enc") -> str:
+    return owner.call("register_output_file", url=f"https://files.example/{name}", schema="teaclave-file-128", key=ZERO_KEY, iv="")[
+        "data_id"
+    ]
+
+
+class FakeWorker:
+    """The test process acting as a worker through the real queue (no payload runs)."""
+
+    def __init__(self, storage: Storage, worker_id: str = "test-worker") -> None:
+        self.queue = storage.queue
+        self.worker_id = worker_id
+
+    def claim(self, lease: float = 30.0) -> StagedTask:
+        task = self.queue.claim(self.worker_id, lease)
+        assert task is not None, "a staged task was expected"
+        return task
+
+    def finish(self, task: StagedTask, outcome: Outcome) -> bool:
+        return self.queue.finish(task.task_id, self.worker_id, task.attempt, outcome)
