@@ -29,7 +29,11 @@ class Step:
 
 @dataclass
 class FlowLog:
+    """``say`` prints each line; ``on_step`` runs after each step (tests use it to, say, restart
+    the server between two parties' steps)."""
+
     say: Callable[[str], None] = print
+    on_step: Callable[[Step], None] | None = None
     steps: list[Step] = field(default_factory=list)
 
     def note(self, text: str) -> None:
@@ -42,6 +46,8 @@ class FlowLog:
         status = actor.get_task(task_id).status if isinstance(actor, Client) and task_id is not None else None
         self.steps.append(Step(name, action, status))
         self.say(f"[+] {name}: {action}" + (f"  [task {status}]" if status else ""))
+        if self.on_step is not None:
+            self.on_step(self.steps[-1])
         return status
 
     @property
