@@ -37,8 +37,18 @@ def test_gcm_encrypt_equals_the_library_byte_for_byte(tmp_path: Path, plain: Pat
     assert result.stdout.strip() == cmac.hex()
     assert (tmp_path / "cli.enc").read_bytes() == (tmp_path / "lib.enc").read_bytes()
     result = teabox(
-        "decrypt", "--algorithm", algorithm, "--key", key, "--iv", iv,
-        "--input-file", tmp_path / "cli.enc", "--output-file", tmp_path / "cli.out", "--print-cmac",
+        "decrypt",
+        "--algorithm",
+        algorithm,
+        "--key",
+        key,
+        "--iv",
+        iv,
+        "--input-file",
+        tmp_path / "cli.enc",
+        "--output-file",
+        tmp_path / "cli.out",
+        "--print-cmac",
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == cmac.hex()
@@ -95,7 +105,9 @@ def test_usage_errors_name_the_problem(tmp_path: Path, plain: Path) -> None:
     assert no_iv.exit_code == 2 and "--iv is required" in no_iv.stderr
     short = teabox("encrypt", "-a", "aes-gcm-256", "-k", KEY, "-i", plain, "-o", tmp_path / "o")
     assert short.exit_code == 2 and "needs a 32-byte key" in short.stderr
-    iv_for_file = teabox("encrypt", "-a", "teaclave-file-128", "-k", KEY, "--iv", "00" * 12, "-i", plain, "-o", tmp_path / "o")
+    iv_for_file = teabox(
+        "encrypt", "-a", "teaclave-file-128", "-k", KEY, "--iv", "00" * 12, "-i", plain, "-o", tmp_path / "o"
+    )
     assert iv_for_file.exit_code == 2 and "takes no iv" in iv_for_file.stderr
     unknown = teabox("encrypt", "-a", "aes-cbc", "-k", KEY, "-i", plain, "-o", tmp_path / "o")
     assert unknown.exit_code == 2
@@ -105,9 +117,18 @@ def test_usage_errors_name_the_problem(tmp_path: Path, plain: Path) -> None:
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"Teaclave test vectors not found at {FIXTURES}")
 def test_cli_decrypts_a_teaclave_vector(tmp_path: Path) -> None:
     result = teabox(
-        "decrypt", "-a", "teaclave-file-128", "-k", "00" * 16,
-        "-i", FIXTURES / "py_logistic_reg" / "train.enc", "-o", tmp_path / "train.txt", "-c",
-        "--cmac", "00780510adc603725ec240ab979681f0",
+        "decrypt",
+        "-a",
+        "teaclave-file-128",
+        "-k",
+        "00" * 16,
+        "-i",
+        FIXTURES / "py_logistic_reg" / "train.enc",
+        "-o",
+        tmp_path / "train.txt",
+        "-c",
+        "--cmac",
+        "00780510adc603725ec240ab979681f0",
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "00780510adc603725ec240ab979681f0"

@@ -135,7 +135,19 @@ def _pfs_file(tmp_path: Path, size: int = 5000) -> tuple[CryptoInfo, Path, bytea
         (lambda d: d.__setitem__(slice(12, 14), struct.pack("<H", 1)), "reserved fields"),
         (lambda d: d.__setitem__(4000, 1), "node 0 padding"),
     ],
-    ids=["empty", "odd length", "truncated", "trailing", "file id", "major", "minor", "flags", "update", "reserved", "pad"],
+    ids=[
+        "empty",
+        "odd length",
+        "truncated",
+        "trailing",
+        "file id",
+        "major",
+        "minor",
+        "flags",
+        "update",
+        "reserved",
+        "pad",
+    ],
 )
 def test_teaclave_file_structure_policy(tmp_path: Path, edit, check: str) -> None:
     info, path, data = _pfs_file(tmp_path)

@@ -28,7 +28,9 @@ PROGRESS_THRESHOLD = 64 * 2**20
 _input = click.option(
     "-i", "--input-file", "source", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-_output = click.option("-o", "--output-file", "destination", required=True, type=click.Path(dir_okay=False, path_type=Path))
+_output = click.option(
+    "-o", "--output-file", "destination", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
 _algorithm = click.option("-a", "--algorithm", required=True, type=click.Choice(ALGORITHMS))
 _key = click.option("-k", "--key", required=True, metavar="HEX", help="The owner's key in hex (16 or 32 bytes).")
 _iv = click.option(

@@ -95,6 +95,8 @@ def decrypt_stream(
         decryptor.finalize_with_tag(tag)
     except InvalidTag:
         raise IntegrityError(
-            "gcm tag", "the tag does not authenticate the content: wrong key or IV, or the file was modified", file=label
+            "gcm tag",
+            "the tag does not authenticate the content: wrong key or IV, or the file was modified",
+            file=label,
         ) from None
     return tag

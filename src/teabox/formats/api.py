@@ -29,7 +29,9 @@ def _bound_name(name: str | None, file: PathOrFile) -> str:
         name = basename_of(file)
     if not name:
         raise FormatError(
-            "file name", "teaclave-file-128 binds a file name, and this stream has none: pass name=", file=describe(file)
+            "file name",
+            "teaclave-file-128 binds a file name, and this stream has none: pass name=",
+            file=describe(file),
         )
     encode_name(name, file=describe(file))
     return name

@@ -124,7 +124,8 @@ def check_header(node0: bytes, *, file: str) -> bytes:
     if policy or svn or any(cpu_svn) or any(attributes):
         raise FormatError(
             "reserved fields",
-            "key policy, ISV SVN, CPU SVN and attribute mask must be zero in a user-key file (they are not authenticated)",
+            "key policy, ISV SVN, CPU SVN and attribute mask must be zero in a user-key file "
+            "(they are not authenticated)",
             file=file,
         )
     if node0[HEADER.size + METADATA.size :] != NODE0_PADDING:

@@ -23,7 +23,6 @@ from teabox.formats.errors import FormatError, IntegrityError
 from teabox.formats.pfs_layout import (
     DATA_SLOTS,
     GMAC_RANGE,
-    GROUP_NODES,
     INLINE_SIZE,
     KEY_SIZE,
     METADATA_RANGE,
@@ -78,7 +77,9 @@ class _Reader:
             )
         if expected_cmac is not None and not hmac.compare_digest(gmac, expected_cmac):
             raise IntegrityError(
-                "cmac", f"the file's cmac {gmac.hex()} is not the registered cmac {expected_cmac.hex()}", file=self.label
+                "cmac",
+                f"the file's cmac {gmac.hex()} is not the registered cmac {expected_cmac.hex()}",
+                file=self.label,
             )
         meta = Metadata.unpack(plaintext, file=self.label)
         if meta.name != name:

@@ -98,7 +98,9 @@ class _Writer:
         half = bytearray(_DATA_HALF)
         out: list[bytes | memoryview] = []
         for i in range(count):
-            ciphertext, entry = _seal_node(keys[i * KEY_SIZE : (i + 1) * KEY_SIZE], chunks[i * NODE_SIZE : (i + 1) * NODE_SIZE])
+            ciphertext, entry = _seal_node(
+                keys[i * KEY_SIZE : (i + 1) * KEY_SIZE], chunks[i * NODE_SIZE : (i + 1) * NODE_SIZE]
+            )
             half[i * SLOT_SIZE : (i + 1) * SLOT_SIZE] = entry
             out.append(ciphertext)
         parked = self.parking.encrypt(m.to_bytes(12, "little"), bytes(half), None)
