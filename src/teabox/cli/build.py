@@ -60,6 +60,8 @@ def build_command(sources: tuple[Path, ...], output: Path | None, size: bool, no
         for fix in exc.fixes:
             click.echo(f"fix: {fix}", err=True)
         sys.exit(EXIT_TOOLCHAIN_MISSING if isinstance(exc, ToolchainMissing) else EXIT_BUILD_FAILED)
+    if "warning" in result.log:
+        click.echo(result.log.rstrip(), err=True)
     if as_json:
         click.echo(json.dumps({
             "output": str(result.path), "cached": result.cached, "language": result.language.value,

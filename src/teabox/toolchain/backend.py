@@ -14,10 +14,11 @@ from teabox.toolchain.sources import SourceSet
 
 @dataclass(frozen=True)
 class Compiled:
-    """A linked module, and every file the compiler read to make it (for cache validation)."""
+    """A linked module, every file the compiler read to make it (for cache validation), and its warnings."""
 
     wasm: bytes
     dependencies: tuple[Path, ...]
+    log: str = ""  # what the tools printed on success
 
 
 class Backend(Protocol):

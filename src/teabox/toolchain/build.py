@@ -30,6 +30,7 @@ class BuildResult:
     options: BuildOptions
     key: str
     seconds: float
+    log: str = ""  # the compiler's warnings and progress; empty when served from the cache
 
 
 def backend_for(language: Language) -> Backend:
@@ -87,19 +88,22 @@ def build(
         "language": source_set.language.value,
         "toolchain": backend.fingerprint(),
         "recipe": backend.recipe(options),
-        "sources": [[path.name, file_digest(path)] for path in backend.key_files(source_set)],
+        # Full paths: the same source elsewhere may include different headers next to it.
+        "sources": [[str(path), file_digest(path)] for path in backend.key_files(source_set)],
     })
     entry = cache.get(key)
     if entry is not None:
-        wasm, cached = entry.wasm, True
+        wasm, cached, log = entry.wasm, True, ""
+        report = _checked(wasm)
     else:
         with tempfile.TemporaryDirectory(prefix="teabox-build-") as workdir:
             compiled = backend.compile(source_set, options, Path(workdir))
-        wasm, cached = compiled.wasm, False
-    report = _checked(wasm)
-    if not cached:
+        wasm, cached, log = compiled.wasm, False, compiled.log
+        report = _checked(wasm)
         cache.put(key, wasm, {str(path): file_digest(path) for path in compiled.dependencies})
     path = Path(output) if output is not None else None
     if path is not None:
         _write_output(path, wasm)
-    return BuildResult(wasm, path, cached, report, source_set.language, options, key, time.monotonic() - started)
+    return BuildResult(
+        wasm, path, cached, report, source_set.language, options, key, time.monotonic() - started, log
+    )

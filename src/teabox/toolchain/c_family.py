@@ -62,6 +62,7 @@ class CFamilyBackend:
     def compile(self, sources: SourceSet, options: BuildOptions, workdir: Path) -> Compiled:
         objects: list[Path] = []
         dependencies: list[Path] = []
+        log: list[str] = []
         for index, source in enumerate(sources.paths):
             obj = workdir / f"{index}-{source.stem}.o"
             depfile = obj.with_suffix(".d")
@@ -77,6 +78,7 @@ class CFamilyBackend:
                     f"compiling {source.name} failed", output=run.output, fixes=compile_fixes(run.output)
                 )
             objects.append(obj)
+            log.append(run.output)
             dependencies += parse_make_dependencies(depfile.read_text())
         wasm = workdir / "payload.wasm"
         run = run_tool([*ZIG, self.driver, *objects, *self._link_flags(options), "-o", wasm])
@@ -85,4 +87,5 @@ class CFamilyBackend:
             for obj, source in zip(objects, sources.paths):
                 output = output.replace(str(obj), source.name)
             raise BuildError(link_summary(output), output=output, fixes=link_fixes(output))
-        return Compiled(wasm.read_bytes(), existing_unique([*sources.paths, *dependencies]))
+        log.append(run.output)
+        return Compiled(wasm.read_bytes(), existing_unique([*sources.paths, *dependencies]), "".join(log))

@@ -1,6 +1,6 @@
 """The build cache: a rebuild of unchanged sources with the same toolchain and flags is a lookup.
 
-An entry is found by a key over the sources' names and contents, the flags and
+An entry is found by a key over the sources' paths and contents, the flags and
 the toolchain's identity, and is used only if every file the compiler read for
 it (headers, @imported modules, the crate's other files) still has the
 contents it had. Entries are written atomically: a crashed build leaves no

@@ -224,4 +224,4 @@ class RustBackend:
             wasm = (release / f"{name}.wasm").read_bytes()
             depfile = release / f"{name}.d"
             dependencies = parse_make_dependencies(depfile.read_text()) if depfile.is_file() else []
-        return Compiled(wasm, existing_unique([*self.key_files(sources), *dependencies]))
+        return Compiled(wasm, existing_unique([*self.key_files(sources), *dependencies]), run.output)

@@ -65,4 +65,5 @@ class ZigBackend:
         )
         if not run.ok:
             raise BuildError(f"compiling {root.name} failed", output=run.output, fixes=link_fixes(run.output))
-        return Compiled(wasm.read_bytes(), existing_unique([*referenced_files(root), *referenced_files(ZIG_MODULE)]))
+        dependencies = existing_unique([*referenced_files(root), *referenced_files(ZIG_MODULE)])
+        return Compiled(wasm.read_bytes(), dependencies, run.output)

@@ -1,0 +1,72 @@
+"""``teabox build`` and ``teabox sdk-path`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from teabox.cli.main import main
+from teabox.toolchain import INCLUDE_DIR, RUST_CRATE, ZIG_MODULE
+from toolchain_support import EXAMPLES, cache_dir  # noqa: F401  (fixture)
+
+
+def teabox(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `teabox` command in a child process."""
+    return subprocess.run(
+        [sys.executable, "-c", "from teabox.cli.main import main; main()", *args],
+        cwd=cwd, env={**os.environ, "TEABOX_CACHE_DIR": str(cache)},
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_build_then_run_in_two_commands(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "add.c").write_bytes((EXAMPLES / "add-c" / "add.c").read_bytes())
+    built = teabox("build", "add.c", "-o", "add.wasm", cwd=tmp_path, cache=cache_dir)
+    assert built.returncode == 0, built.stderr
+    assert "valid teabox payload" in built.stdout
+    assert "export  entrypoint (i32, i32) -> (i32)" in built.stdout
+    assert f"{(tmp_path / 'add.wasm').stat().st_size} bytes" in built.stdout
+    ran = teabox("run", "add.wasm", "--arg", "a=35", "--arg", "b=7", cwd=tmp_path, cache=cache_dir)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "42"
+    again = teabox("build", "add.c", "-o", "add.wasm", cwd=tmp_path, cache=cache_dir)
+    assert "from cache" in again.stdout
+
+
+def test_output_name_defaults_to_the_source_name(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "twice.c").write_text("int entrypoint(int argc, char **argv) { return 2 * argc; }\n")
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path) as workdir:
+        result = runner.invoke(main, ["build", str(tmp_path / "twice.c")], catch_exceptions=False)
+        assert result.exit_code == 0
+        assert (Path(workdir) / "twice.wasm").is_file()
+
+
+def test_build_failure_prints_the_error_and_the_fix(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "bad.c").write_text("int nowhere(void);\nint entrypoint(int argc, char **argv) { return nowhere(); }\n")
+    failed = teabox("build", "bad.c", "-o", "bad.wasm", cwd=tmp_path, cache=cache_dir)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: linking failed: called but never defined: nowhere")
+    assert "fix: `nowhere` is called but defined nowhere" in failed.stderr
+    assert not (tmp_path / "bad.wasm").exists()
+
+
+def test_build_json(tmp_path: Path, cache_dir: Path) -> None:
+    (tmp_path / "one.c").write_text("int entrypoint(int argc, char **argv) { return 1; }\n")
+    result = CliRunner().invoke(main, ["build", str(tmp_path / "one.c"), "-o", str(tmp_path / "one.wasm"), "--json", "--size"])
+    data = json.loads(result.output)
+    assert data["goal"] == "size" and data["report"]["ok"] and data["language"] == "c"
+
+
+def test_sdk_path() -> None:
+    runner = CliRunner()
+    root = Path(runner.invoke(main, ["sdk-path"]).output.strip())
+    assert (root / "include" / "teabox.h").is_file() and (root / "include" / "teaclave_context.h").is_file()
+    assert Path(runner.invoke(main, ["sdk-path", "--include"]).output.strip()) == INCLUDE_DIR
+    assert Path(runner.invoke(main, ["sdk-path", "--zig"]).output.strip()) == ZIG_MODULE
+    assert Path(runner.invoke(main, ["sdk-path", "--rust"]).output.strip()) == RUST_CRATE

@@ -1,0 +1,55 @@
+"""Shared by the toolchain and example tests: an isolated cache, running a built payload, fixture paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teabox.executor import Executor, MemoryInputs, MemoryOutputs, RunResult
+from teabox.toolchain import ToolchainMissing
+from teabox.toolchain.rust import find_toolchain
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / ".." / "shared" / "fixtures" / "teaclave"
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One teabox cache for the session, so builds never touch the user's cache (and Rust's core is built once)."""
+    directory = tmp_path_factory.mktemp("teabox-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEABOX_CACHE_DIR", str(directory))
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def rust_available() -> None:
+    try:
+        find_toolchain()
+    except ToolchainMissing as exc:
+        pytest.skip(f"no Rust toolchain for wasm32 on this machine: {exc}")
+
+
+def fixtures_dir(name: str) -> Path:
+    path = FIXTURES / name
+    if not path.is_dir():
+        pytest.skip(f"Teaclave test vectors not found at {path}")
+    return path
+
+
+def run_payload(
+    wasm: bytes,
+    args: Mapping[str, Any] | None = None,
+    inputs: Mapping[str, bytes] | None = None,
+    outputs: tuple[str, ...] = (),
+    *,
+    cache: Path,
+) -> tuple[RunResult, dict[str, bytes]]:
+    """Run a payload on in-memory data; return the result and the outputs it produced."""
+    captured = MemoryOutputs(outputs)
+    result = Executor(cache).run(wasm, args or {}, MemoryInputs(inputs or {}), captured)
+    return result, captured.results
