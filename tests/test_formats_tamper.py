@@ -11,6 +11,7 @@ import pytest
 
 from teabox.formats import CryptoInfo, FileCheckError, FormatError, IntegrityError, decrypt, encrypt, verify
 from teabox.formats.pfs_layout import NODE_SIZE
+from teabox.formats.pfs_writer import write_stream
 
 
 def _encrypted(info: CryptoInfo, size: int, name: str = "small.enc") -> tuple[bytes, bytes]:
@@ -185,3 +186,17 @@ def test_teaclave_file_needs_a_name_and_a_seekable_source(tmp_path: Path) -> Non
     with os.fdopen(read_fd, "rb") as pipe, pytest.raises(FormatError) as err:
         verify(info, pipe, name="x.enc")
     assert err.value.check == "seekable source"
+
+
+def test_writer_detects_its_staging_file_changing_underneath() -> None:
+    """Parked MHT halves are sealed, so a staging file modified mid-write cannot yield a wrong file."""
+
+    class MeddlingFile(io.BytesIO):
+        def write(self, data) -> int:  # type: ignore[override]
+            if self.tell() == NODE_SIZE and len(data) == NODE_SIZE:  # the parked root MHT node
+                data = b"\xff" + bytes(data)[1:]
+            return super().write(data)
+
+    with pytest.raises(IntegrityError) as err:
+        write_stream(bytes(16), "x.enc", io.BytesIO(os.urandom(10_000)), MeddlingFile(), label="x.enc")
+    assert err.value.check == "staging file"

@@ -18,8 +18,10 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Protocol
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from teabox.formats.errors import IntegrityError
 from teabox.formats.pfs_layout import (
     CHILD_SLOTS,
     DATA_SLOTS,
@@ -80,8 +82,9 @@ def _seal_node(key: bytes, plaintext: bytes) -> tuple[memoryview, bytes]:
 
 
 class _Writer:
-    def __init__(self, dst: BinaryIO, keys: NodeKeys) -> None:
+    def __init__(self, dst: BinaryIO, keys: NodeKeys, label: str) -> None:
         self.dst = dst
+        self.label = label
         self.keys = keys
         # Seals parked MHT halves; it never leaves this object, and each nonce (the MHT number) is used once.
         self.parking = AESGCM(AESGCM.generate_key(bit_length=128))
@@ -120,7 +123,12 @@ class _Writer:
         physical = mht_physical(m)
         self.dst.seek(physical * NODE_SIZE)
         parked = read_full(self.dst, _DATA_HALF + TAG_SIZE)
-        half = self.parking.decrypt(m.to_bytes(12, "little"), parked, None)
+        try:
+            half = self.parking.decrypt(m.to_bytes(12, "little"), parked, None)
+        except InvalidTag:
+            raise IntegrityError(
+                "staging file", f"MHT node {m} changed on disk while the file was being written", file=self.label
+            ) from None
         ciphertext, entry = _seal_node(self.keys.mht_key(physical), half + bytes(children))
         self.dst.seek(physical * NODE_SIZE)
         self.dst.write(ciphertext)
@@ -143,7 +151,7 @@ def write_stream(
     are read back from it, and node 0 is written last at offset 0.
     """
     bound = encode_name(name, file=label)
-    writer = _Writer(dst, keys or RandomNodeKeys())
+    writer = _Writer(dst, keys or RandomNodeKeys(), label)
     inline = read_full(src, INLINE_SIZE)
     size = len(inline)
     if progress:
