@@ -128,16 +128,24 @@ class LocalServer:
         raise ServerStartError(f"`teabox serve` did not answer within {STARTUP_TIMEOUT:g} s:\n{self.log_tail()}")
 
     def stop(self, *, kill: bool = False) -> None:
-        """Stop the server (gracefully unless ``kill``); its process group goes with it."""
+        """Stop the server: SIGTERM lets it stop its workers itself; ``kill`` is a crash
+        (SIGKILL to the server and every worker at once). Whatever remains of its
+        process group after the grace period is killed."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            sig = signal.SIGKILL if kill else signal.SIGTERM
-            os.killpg(process.pid, sig)
+        if process is not None:
+            if kill:
+                os.killpg(process.pid, signal.SIGKILL)
+            elif process.poll() is None:
+                process.terminate()
             try:
                 process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                pass
+            try:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            except ProcessLookupError:
+                pass
+            process.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
