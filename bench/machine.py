@@ -53,6 +53,14 @@ def _version(package: str) -> str | None:
         return None
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: on a shared machine, how much else was running."""
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def describe() -> dict[str, Any]:
     commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     dirty = _first_line(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
@@ -66,6 +74,7 @@ def describe() -> dict[str, Any]:
         "gcc": _first_line(["gcc", "--version"]),
         "iwasm": _first_line(["iwasm", "--version"]),
         "packages": {name: _version(name) for name in PACKAGES},
+        "load_average": load_average(),
         "commit": f"{commit}{' (with local changes)' if dirty else ''}" if commit else None,
     }
 

@@ -46,6 +46,8 @@ def _environment_table(env: dict[str, Any], mode: Mode, seconds: float) -> str:
         ("duration", f"{seconds:.0f} s"),
         ("CPU", f"{env['cpu']} ({env['cores']} cores)"),
         ("memory", f"{env['memory_gib']:.1f} GiB" if env.get("memory_gib") else "unknown"),
+        ("load average (1/5/15 min) at start", env.get("load_average_at_start", "unknown")),
+        ("load average (1/5/15 min) at end", env.get("load_average", "unknown")),
         ("OS", env["os"]),
         ("Python", env["python"]),
         ("gcc", env.get("gcc") or "not found"),

@@ -74,11 +74,13 @@ def main(quick: bool, only: tuple[str, ...], output: Path | None) -> None:
     mode = Mode(quick=quick)
     output = output or (RESULTS_DIR / "quick" if quick else RESULTS_DIR)
     names = [name for name in SECTIONS if not only or name in only]
+    load_at_start = machine.load_average()
     started = time.perf_counter()
     sections = run_sections(names, mode, console_log())
     seconds = time.perf_counter() - started
     command = "python bench/run.py" + (" --quick" if quick else "") + "".join(f" --only {n}" for n in only)
-    path = report.write(output, sections, machine.describe(), mode, seconds, command)
+    env = machine.describe() | {"load_average_at_start": load_at_start}
+    path = report.write(output, sections, env, mode, seconds, command)
     click.echo(targets_table([t for s in sections for t in s.targets]))
     click.echo(f"\nreport: {path}\nchart:  {path.parent / report.CHART}\n({seconds:.0f} s)")
 
