@@ -69,9 +69,9 @@ class Api:
 
 
 def wat_payload(return_value: int = 7) -> bytes:
-    return wasmtime.wat2wasm(
+    return bytes(wasmtime.wat2wasm(
         f'(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const {return_value})))'
-    )
+    ))
 
 
 def function_body(payload: bytes, **fields: Any) -> dict[str, Any]:

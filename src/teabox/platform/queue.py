@@ -66,6 +66,11 @@ class TaskQueue:
         everything the run needs (payload hash, merged arguments, each file's
         URL and its owner's crypto, the function's limits).
         """
+        # An idle worker polls often: look first with a read, which takes no lock in WAL mode,
+        # so that polling never makes the service's writers wait.
+        with self.database.read() as session:
+            if session.execute(select(Task.id).where(Task.status == _STAGED).limit(1)).first() is None:
+                return None
         now = time.time()
         oldest = (
             select(Task.id)
