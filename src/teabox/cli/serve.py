@@ -9,6 +9,7 @@ Ctrl-C (or SIGTERM) stops the service, then the pool, cleanly.
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import click
@@ -60,6 +61,10 @@ def serve_command(
         uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", lifespan="on")
     )
     click.echo(f"teabox serving http://{host}:{port} with {workers} workers, data in {storage.data_dir}", err=True)
+    # uvicorn handles Ctrl-C and SIGTERM itself, then re-raises the signal to the handler that was
+    # installed before it; this one lets the pool stop in an orderly way instead of dying at once.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     try:
         server.run()
     finally:
