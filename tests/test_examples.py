@@ -9,10 +9,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from toolchain_support import (  # noqa: F401  (fixture)
+    EXAMPLES,
+    fixtures_dir,
+    isolated_cache,
+    run_payload,
+    rust_available,
+)
 
 from teabox.abi import check
 from teabox.cli.main import main
-from toolchain_support import EXAMPLES, cache_dir, fixtures_dir, run_payload, rust_available  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def teabox_build(source: Path, output: Path) -> bytes:
@@ -33,44 +41,45 @@ def test_every_example_has_a_readme_that_shows_how_to_build_and_run_it(directory
     assert "teabox build" in readme and "teabox run" in readme
 
 
-def test_add_c(tmp_path: Path, cache_dir: Path) -> None:
+def test_add_c(tmp_path: Path) -> None:
     wasm = teabox_build(EXAMPLES / "add-c" / "add.c", tmp_path / "add.wasm")
-    run, _ = run_payload(wasm, {"a": "35", "b": "7"}, cache=cache_dir)
+    run, _ = run_payload(wasm, {"a": "35", "b": "7"})
     assert run.return_value == "42"
-    run, _ = run_payload(wasm, {"a": -2_000_000_000, "b": "-100"}, cache=cache_dir)
+    run, _ = run_payload(wasm, {"a": -2_000_000_000, "b": "-100"})
     assert run.return_value == "-2000000100"
     for bad in ({"a": "1"}, {"a": "1", "b": "two"}, {"a": "2147483647", "b": "1"}):
-        run, _ = run_payload(wasm, bad, cache=cache_dir)
+        run, _ = run_payload(wasm, bad)
         assert run.failure is not None and run.failure.kind.value == "trap"
 
 
-def test_millionaire_c_with_teaclaves_vectors(tmp_path: Path, cache_dir: Path) -> None:
+def test_millionaire_c_with_teaclaves_vectors(tmp_path: Path) -> None:
     vectors = fixtures_dir("wamr_c_millionaire_problem")
     wasm = teabox_build(EXAMPLES / "millionaire-c" / "millionaire.c", tmp_path / "millionaire.wasm")
     inputs = {"pf_in_a": (vectors / "input_a.txt").read_bytes(), "pf_in_b": (vectors / "input_b.txt").read_bytes()}
-    run, outputs = run_payload(wasm, {}, inputs, ("pf_out",), cache=cache_dir)
+    run, outputs = run_payload(wasm, {}, inputs, ("pf_out",))
     assert run.ok, run.failure
     assert outputs["pf_out"] == (vectors / "expected_output.txt").read_bytes()
     assert run.return_value == "7"
 
 
-def test_millionaire_c_names_come_from_arguments(tmp_path: Path, cache_dir: Path) -> None:
+def test_millionaire_c_names_come_from_arguments(tmp_path: Path) -> None:
     wasm = teabox_build(EXAMPLES / "millionaire-c" / "millionaire.c", tmp_path / "millionaire.wasm")
     args = {"input_a": "alice", "input_b": "bob", "output": "verdict"}
     for a, b, verdict in ((b"10\n", b" 20 ", b"bob"), (b"30", b"20", b"alice"), (b"5", b"5", b"equal")):
-        run, outputs = run_payload(wasm, args, {"alice": a, "bob": b}, ("verdict",), cache=cache_dir)
+        run, outputs = run_payload(wasm, args, {"alice": a, "bob": b}, ("verdict",))
         assert outputs == {"verdict": verdict} and run.return_value == str(len(verdict))
-    run, _ = run_payload(wasm, args, {"alice": b"rich", "bob": b"1"}, cache=cache_dir)
+    run, _ = run_payload(wasm, args, {"alice": b"rich", "bob": b"1"})
     assert run.return_value == "-2"
-    run, _ = run_payload(wasm, args, {"alice": b"1"}, cache=cache_dir)
+    run, _ = run_payload(wasm, args, {"alice": b"1"})
     assert run.return_value == "-1"
 
 
-def test_psi_rust_with_teaclaves_vectors(tmp_path: Path, cache_dir: Path, rust_available: None) -> None:
+@pytest.mark.usefixtures("rust_available")
+def test_psi_rust_with_teaclaves_vectors(tmp_path: Path) -> None:
     vectors = fixtures_dir("wamr_rust_psi")
     wasm = teabox_build(EXAMPLES / "psi-rust", tmp_path / "psi.wasm")
     inputs = {"input1": (vectors / "psi0.txt").read_bytes(), "input2": (vectors / "psi1.txt").read_bytes()}
-    run, outputs = run_payload(wasm, {}, inputs, ("output1", "output2"), cache=cache_dir)
+    run, outputs = run_payload(wasm, {}, inputs, ("output1", "output2"))
     assert run.ok, run.failure
     expected = sorted(set(inputs["input1"].split()) & set(inputs["input2"].split()))
     assert [line.decode() for line in expected] == [
@@ -81,10 +90,10 @@ def test_psi_rust_with_teaclaves_vectors(tmp_path: Path, cache_dir: Path, rust_a
     assert run.return_value == "6"
 
 
-def test_wordcount_cpp(tmp_path: Path, cache_dir: Path) -> None:
+def test_wordcount_cpp(tmp_path: Path) -> None:
     wasm = teabox_build(EXAMPLES / "wordcount-cpp" / "wordcount.cc", tmp_path / "wordcount.wasm")
     text = (Path(__file__).resolve().parents[1] / "README.md").read_bytes() * 3 + b"\nThe the THE don't\r\n"
-    run, outputs = run_payload(wasm, {}, {"input": text}, ("output",), cache=cache_dir)
+    run, outputs = run_payload(wasm, {}, {"input": text}, ("output",))
     assert run.ok, run.failure
     counts = collections.Counter(w.lower() for w in re.findall(rb"[A-Za-z0-9']+", text))
     expected = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -92,22 +101,22 @@ def test_wordcount_cpp(tmp_path: Path, cache_dir: Path) -> None:
     assert run.return_value == str(len(counts))
 
 
-def test_checksum_zig(tmp_path: Path, cache_dir: Path) -> None:
+def test_checksum_zig(tmp_path: Path) -> None:
     wasm = teabox_build(EXAMPLES / "checksum-zig" / "checksum.zig", tmp_path / "checksum.wasm")
     data = bytes(range(256)) * 1000 + b"tail"  # several reads of the payload's 64 KiB chunk
     args = {"input": "blob", "output": "sum"}
-    run, outputs = run_payload(wasm, args, {"blob": data}, ("sum",), cache=cache_dir)
+    run, outputs = run_payload(wasm, args, {"blob": data}, ("sum",))
     assert run.ok, run.failure
     crc = zlib.crc32(data)
     assert outputs["sum"] == f"crc32 {crc:08x}\nbytes {len(data)}\n".encode()
     assert int(run.return_value) == crc - (1 << 32 if crc >= 1 << 31 else 0)
 
 
-def test_teaclave_style_source_builds_unchanged_and_runs(tmp_path: Path, cache_dir: Path) -> None:
+def test_teaclave_style_source_builds_unchanged_and_runs(tmp_path: Path) -> None:
     source = EXAMPLES / "teaclave-style-c" / "sum_lines.c"
     assert '#include "teaclave_context.h"' in source.read_text()
     wasm = teabox_build(source, tmp_path / "sum_lines.wasm")
     args = {"input_file_id": "numbers", "output_file_id": "report"}
-    run, outputs = run_payload(wasm, args, {"numbers": b"5\n10\n-3\n100\n"}, ("report",), cache=cache_dir)
+    run, outputs = run_payload(wasm, args, {"numbers": b"5\n10\n-3\n100\n"}, ("report",))
     assert run.ok, run.failure
     assert outputs == {"report": b"count=4 sum=112"} and run.return_value == "112"

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 import wasmtime
+from toolchain_support import isolated_cache, run_payload  # noqa: F401  (fixture)
 
 from teabox.abi import check
 from teabox.toolchain import BuildError, Language, build
-from toolchain_support import cache_dir, run_payload  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -19,7 +21,7 @@ def write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_module_satisfies_the_abi(tmp_path: Path, cache_dir: Path) -> None:
+def test_module_satisfies_the_abi(tmp_path: Path) -> None:
     source = write(tmp_path, "twice.c", '#include "teabox.h"\nint entrypoint(int argc, char *argv[]) { return 2 * argc; }\n')
     result = build([source], tmp_path / "twice.wasm")
     assert result.language is Language.C
@@ -27,11 +29,11 @@ def test_module_satisfies_the_abi(tmp_path: Path, cache_dir: Path) -> None:
     report = check(result.wasm)
     assert {e.name for e in report.exports} == {"entrypoint", "memory"}
     assert report.imports == []
-    run, _ = run_payload(result.wasm, {"x": 1, "y": 2}, cache=cache_dir)
+    run, _ = run_payload(result.wasm, {"x": 1, "y": 2})
     assert run.ok and run.return_value == "8"
 
 
-def test_declared_but_undefined_function_fails_naming_it(tmp_path: Path, cache_dir: Path) -> None:
+def test_declared_but_undefined_function_fails_naming_it(tmp_path: Path) -> None:
     source = write(tmp_path, "calls.c", "int helper_that_is_nowhere(int);\n"
                    "int entrypoint(int argc, char *argv[]) { return helper_that_is_nowhere(argc); }\n")
     with pytest.raises(BuildError) as caught:
@@ -42,7 +44,7 @@ def test_declared_but_undefined_function_fails_naming_it(tmp_path: Path, cache_d
     assert "undefined symbol: helper_that_is_nowhere" in error.output
 
 
-def test_library_call_without_declaration_says_there_is_no_libc(tmp_path: Path, cache_dir: Path) -> None:
+def test_library_call_without_declaration_says_there_is_no_libc(tmp_path: Path) -> None:
     source = write(tmp_path, "hello.c", 'int entrypoint(int argc, char *argv[]) { printf("hi"); return 0; }\n')
     with pytest.raises(BuildError) as caught:
         build([source])
@@ -50,7 +52,7 @@ def test_library_call_without_declaration_says_there_is_no_libc(tmp_path: Path, 
     assert any("no C library" in fix for fix in caught.value.fixes)
 
 
-def test_host_function_declared_without_the_header_is_explained(tmp_path: Path, cache_dir: Path) -> None:
+def test_host_function_declared_without_the_header_is_explained(tmp_path: Path) -> None:
     source = write(tmp_path, "own.c", "int teaclave_open_input(char *fid);\n"
                    'int entrypoint(int argc, char *argv[]) { return teaclave_open_input("x"); }\n')
     with pytest.raises(BuildError) as caught:
@@ -59,7 +61,7 @@ def test_host_function_declared_without_the_header_is_explained(tmp_path: Path, 
     assert any("teaclave_context.h" in fix for fix in caught.value.fixes)
 
 
-def test_compile_error_reports_the_compilers_message(tmp_path: Path, cache_dir: Path) -> None:
+def test_compile_error_reports_the_compilers_message(tmp_path: Path) -> None:
     source = write(tmp_path, "broken.c", "int entrypoint(int argc, char *argv[]) {\n  return argc + ;\n}\n")
     with pytest.raises(BuildError) as caught:
         build([source])
@@ -89,15 +91,15 @@ int entrypoint(int argc, char *argv[]) {
 """
 
 
-def test_memset_memcpy_memmove_are_supplied_not_imported(tmp_path: Path, cache_dir: Path) -> None:
+def test_memset_memcpy_memmove_are_supplied_not_imported(tmp_path: Path) -> None:
     result = build([write(tmp_path, "mem.c", MEM_USER)])
     assert result.report.imports == []
-    run, _ = run_payload(result.wasm, cache=cache_dir)
+    run, _ = run_payload(result.wasm)
     assert run.ok, run.failure
     assert run.return_value == str(7 * ord("x"))  # bytes 10..16 are 'x' after the overlapping move
 
 
-def test_a_payloads_own_libc_functions_win_over_the_builds(tmp_path: Path, cache_dir: Path) -> None:
+def test_a_payloads_own_libc_functions_win_over_the_builds(tmp_path: Path) -> None:
     # Teaclave-era sources define these themselves, with their own signatures.
     source = write(tmp_path, "own.c", r"""
 #include "teaclave_context.h"
@@ -111,11 +113,11 @@ int entrypoint(int argc, char *argv[]) {
 }
 """)
     result = build([source])
-    run, _ = run_payload(result.wasm, {"k": "20"}, cache=cache_dir)
+    run, _ = run_payload(result.wasm, {"k": "20"})
     assert run.return_value == str(1001 + 20 + ord("b"))
 
 
-def test_cxx_with_classes_and_templates(tmp_path: Path, cache_dir: Path) -> None:
+def test_cxx_with_classes_and_templates(tmp_path: Path) -> None:
     source = write(tmp_path, "shapes.cpp", r"""
 #include "teabox.h"
 template <typename T, int N> struct Stack { T items[N]; int size = 0; void push(T v) { items[size++] = v; } };
@@ -131,26 +133,26 @@ extern "C" int entrypoint(int argc, char *argv[]) {
 """)
     result = build([source])
     assert result.language is Language.CXX
-    run, _ = run_payload(result.wasm, {"a": "1", "b": "2"}, cache=cache_dir)
+    run, _ = run_payload(result.wasm, {"a": "1", "b": "2"})
     assert run.return_value == "25"
 
 
-def test_cxx_standard_library_header_gets_a_fix(tmp_path: Path, cache_dir: Path) -> None:
+def test_cxx_standard_library_header_gets_a_fix(tmp_path: Path) -> None:
     source = write(tmp_path, "vec.cc", '#include <vector>\nextern "C" int entrypoint(int, char**) { return 0; }\n')
     with pytest.raises(BuildError) as caught:
         build([source])
     assert any("C++ standard library" in fix for fix in caught.value.fixes)
 
 
-def test_c_and_cxx_sources_link_together(tmp_path: Path, cache_dir: Path) -> None:
+def test_c_and_cxx_sources_link_together(tmp_path: Path) -> None:
     c = write(tmp_path, "helper.c", "int triple(int x) { return 3 * x; }\n")
     cxx = write(tmp_path, "main.cc", 'extern "C" int triple(int);\nextern "C" int entrypoint(int argc, char **argv) { return triple(argc); }\n')
     result = build([cxx, c])
-    run, _ = run_payload(result.wasm, {"a": "1"}, cache=cache_dir)
+    run, _ = run_payload(result.wasm, {"a": "1"})
     assert run.return_value == "6"
 
 
-def test_header_helpers(tmp_path: Path, cache_dir: Path) -> None:
+def test_header_helpers(tmp_path: Path) -> None:
     source = write(tmp_path, "helpers.c", r"""
 #include "teabox.h"
 int entrypoint(int argc, char *argv[]) {
@@ -175,7 +177,7 @@ int entrypoint(int argc, char *argv[]) {
 """)
     result = build([source])
     run, outputs = run_payload(
-        result.wasm, {"out": "result", "zz": "1"}, {"data": b"abcdef"}, ("result",), cache=cache_dir
+        result.wasm, {"out": "result", "zz": "1"}, {"data": b"abcdef"}, ("result",)
     )
     assert run.ok, run.failure
     assert run.return_value == "0"
@@ -197,18 +199,18 @@ def _validates_without_simd(wasm: bytes) -> bool:
     return True
 
 
-def test_simd_by_default_and_off_on_request(tmp_path: Path, cache_dir: Path) -> None:
+def test_simd_by_default_and_off_on_request(tmp_path: Path) -> None:
     source = write(tmp_path, "loop.c", VECTOR_LOOP)
     vectorised = build([source])
     plain = build([source], simd=False)
     assert not _validates_without_simd(vectorised.wasm)  # it really uses SIMD
     assert _validates_without_simd(plain.wasm)
     for result in (vectorised, plain):
-        run, _ = run_payload(result.wasm, {"a": "1"}, cache=cache_dir)
+        run, _ = run_payload(result.wasm, {"a": "1"})
         assert run.return_value == str(2 * sum(range(4096)))
 
 
-def test_size_option_changes_the_build(tmp_path: Path, cache_dir: Path) -> None:
+def test_size_option_changes_the_build(tmp_path: Path) -> None:
     source = write(tmp_path, "loop.c", VECTOR_LOOP)
     fast, small = build([source]), build([source], size=True)
     assert fast.key != small.key

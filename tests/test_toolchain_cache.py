@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from toolchain_support import isolated_cache  # noqa: F401  (fixture)
+
 from teabox.toolchain import build, tool_invocations
 from teabox.toolchain.cache import BuildCache
-from toolchain_support import cache_dir  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 MAIN = '#include "teabox.h"\n#include "value.h"\nint entrypoint(int argc, char *argv[]) { return VALUE + argc; }\n'
 
@@ -19,7 +23,7 @@ def project(tmp_path: Path, value: int = 1) -> Path:
     return source
 
 
-def test_rebuild_of_unchanged_source_does_not_run_the_compiler(tmp_path: Path, cache_dir: Path) -> None:
+def test_rebuild_of_unchanged_source_does_not_run_the_compiler(tmp_path: Path) -> None:
     source = project(tmp_path)
     first = build([source], tmp_path / "a.wasm")
     assert not first.cached
@@ -30,7 +34,7 @@ def test_rebuild_of_unchanged_source_does_not_run_the_compiler(tmp_path: Path, c
     assert second.wasm == first.wasm == (tmp_path / "b.wasm").read_bytes()
 
 
-def test_changing_an_included_header_rebuilds(tmp_path: Path, cache_dir: Path) -> None:
+def test_changing_an_included_header_rebuilds(tmp_path: Path) -> None:
     source = project(tmp_path, 1)
     first = build([source])
     (tmp_path / "value.h").write_text("#define VALUE 2\n")
@@ -39,7 +43,7 @@ def test_changing_an_included_header_rebuilds(tmp_path: Path, cache_dir: Path) -
     assert build([source]).cached
 
 
-def test_changing_the_source_or_the_options_rebuilds(tmp_path: Path, cache_dir: Path) -> None:
+def test_changing_the_source_or_the_options_rebuilds(tmp_path: Path) -> None:
     source = project(tmp_path)
     build([source])
     assert not build([source], size=True).cached
@@ -48,7 +52,7 @@ def test_changing_the_source_or_the_options_rebuilds(tmp_path: Path, cache_dir: 
     assert not build([source]).cached
 
 
-def test_same_source_next_to_a_different_header_is_built_for_its_own_header(tmp_path: Path, cache_dir: Path) -> None:
+def test_same_source_next_to_a_different_header_is_built_for_its_own_header(tmp_path: Path) -> None:
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     first = build([project(tmp_path / "one", 5)])
@@ -56,7 +60,7 @@ def test_same_source_next_to_a_different_header_is_built_for_its_own_header(tmp_
     assert not second.cached and second.wasm != first.wasm
 
 
-def test_a_damaged_entry_is_rebuilt_not_used(tmp_path: Path, cache_dir: Path) -> None:
+def test_a_damaged_entry_is_rebuilt_not_used(tmp_path: Path) -> None:
     source = project(tmp_path)
     first = build([source])
     cache = BuildCache()

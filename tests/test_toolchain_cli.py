@@ -3,42 +3,44 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from toolchain_support import EXAMPLES, isolated_cache  # noqa: F401  (fixture)
 
 from teabox.cli.main import main
 from teabox.toolchain import INCLUDE_DIR, RUST_CRATE, ZIG_MODULE
-from toolchain_support import EXAMPLES, cache_dir  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
-def teabox(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    """Run the real `teabox` command in a child process."""
+def teabox(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `teabox` command in a child process (it inherits the isolated cache)."""
     return subprocess.run(
         [sys.executable, "-c", "from teabox.cli.main import main; main()", *args],
-        cwd=cwd, env={**os.environ, "TEABOX_CACHE_DIR": str(cache)},
+        cwd=cwd, check=False,
         capture_output=True, text=True, timeout=300,
     )
 
 
-def test_build_then_run_in_two_commands(tmp_path: Path, cache_dir: Path) -> None:
+def test_build_then_run_in_two_commands(tmp_path: Path) -> None:
     (tmp_path / "add.c").write_bytes((EXAMPLES / "add-c" / "add.c").read_bytes())
-    built = teabox("build", "add.c", "-o", "add.wasm", cwd=tmp_path, cache=cache_dir)
+    built = teabox("build", "add.c", "-o", "add.wasm", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     assert "valid teabox payload" in built.stdout
     assert "export  entrypoint (i32, i32) -> (i32)" in built.stdout
     assert f"{(tmp_path / 'add.wasm').stat().st_size} bytes" in built.stdout
-    ran = teabox("run", "add.wasm", "--arg", "a=35", "--arg", "b=7", cwd=tmp_path, cache=cache_dir)
+    ran = teabox("run", "add.wasm", "--arg", "a=35", "--arg", "b=7", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "42"
-    again = teabox("build", "add.c", "-o", "add.wasm", cwd=tmp_path, cache=cache_dir)
+    again = teabox("build", "add.c", "-o", "add.wasm", cwd=tmp_path)
     assert "from cache" in again.stdout
 
 
-def test_output_name_defaults_to_the_source_name(tmp_path: Path, cache_dir: Path) -> None:
+def test_output_name_defaults_to_the_source_name(tmp_path: Path) -> None:
     (tmp_path / "twice.c").write_text("int entrypoint(int argc, char **argv) { return 2 * argc; }\n")
     runner = CliRunner()
     with runner.isolated_filesystem(temp_dir=tmp_path) as workdir:
@@ -47,16 +49,16 @@ def test_output_name_defaults_to_the_source_name(tmp_path: Path, cache_dir: Path
         assert (Path(workdir) / "twice.wasm").is_file()
 
 
-def test_build_failure_prints_the_error_and_the_fix(tmp_path: Path, cache_dir: Path) -> None:
+def test_build_failure_prints_the_error_and_the_fix(tmp_path: Path) -> None:
     (tmp_path / "bad.c").write_text("int nowhere(void);\nint entrypoint(int argc, char **argv) { return nowhere(); }\n")
-    failed = teabox("build", "bad.c", "-o", "bad.wasm", cwd=tmp_path, cache=cache_dir)
+    failed = teabox("build", "bad.c", "-o", "bad.wasm", cwd=tmp_path)
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: linking failed: called but never defined: nowhere")
     assert "fix: `nowhere` is called but defined nowhere" in failed.stderr
     assert not (tmp_path / "bad.wasm").exists()
 
 
-def test_build_json(tmp_path: Path, cache_dir: Path) -> None:
+def test_build_json(tmp_path: Path) -> None:
     (tmp_path / "one.c").write_text("int entrypoint(int argc, char **argv) { return 1; }\n")
     result = CliRunner().invoke(main, ["build", str(tmp_path / "one.c"), "-o", str(tmp_path / "one.wasm"), "--json", "--size"])
     data = json.loads(result.output)

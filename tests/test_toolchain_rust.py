@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from toolchain_support import isolated_cache, run_payload, rust_available  # noqa: F401  (fixture)
 
-from teabox.toolchain import RUST_CRATE, BuildError, Language, ToolchainMissing, build, tool_invocations
-from teabox.toolchain import rust
-from toolchain_support import cache_dir, run_payload, rust_available  # noqa: F401  (fixtures)
+from teabox.toolchain import (
+    RUST_CRATE,
+    BuildError,
+    Language,
+    ToolchainMissing,
+    build,
+    rust,
+    tool_invocations,
+)
+
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 GUEST_DEP = f'teabox-guest = {{ path = "{RUST_CRATE}" }}'
 
@@ -40,26 +49,28 @@ entrypoint!(run);
 """
 
 
-def test_rust_crate_with_teabox_guest(tmp_path: Path, cache_dir: Path, rust_available: None) -> None:
+@pytest.mark.usefixtures("rust_available")
+def test_rust_crate_with_teabox_guest(tmp_path: Path) -> None:
     result = build(crate(tmp_path / "probe", ARGS_AND_FILES))
     assert result.language is Language.RUST
     assert {i.module for i in result.report.imports} == {"env"}
-    run, outputs = run_payload(result.wasm, {"n": "41", "out": "o"}, {"in": b"abc"}, ("o",), cache=cache_dir)
+    run, outputs = run_payload(result.wasm, {"n": "41", "out": "o"}, {"in": b"abc"}, ("o",))
     assert run.ok, run.failure
     assert run.return_value == "41" and outputs == {"o": b"2:3abc"}
-    missing, _ = run_payload(result.wasm, {"out": "o"}, {}, cache=cache_dir)
+    missing, _ = run_payload(result.wasm, {"out": "o"}, {})
     assert missing.return_value == "-1"
-    too_big, _ = run_payload(result.wasm, {"out": "o"}, {"in": b"x" * 33}, cache=cache_dir)
+    too_big, _ = run_payload(result.wasm, {"out": "o"}, {"in": b"x" * 33})
     assert too_big.return_value == "-5"
     before = tool_invocations()
     assert build(tmp_path / "probe").cached and tool_invocations() == before
 
 
-def test_panic_is_a_failed_run(tmp_path: Path, cache_dir: Path, rust_available: None) -> None:
+@pytest.mark.usefixtures("rust_available")
+def test_panic_is_a_failed_run(tmp_path: Path) -> None:
     source = "#![no_std]\n#[no_mangle]\npub extern \"C\" fn entrypoint(argc: i32, _argv: i32) -> i32 {\n" \
              "    let table = [1, 2, 3];\n    table[argc as usize]\n}\nuse teabox_guest as _;\n"
     result = build(crate(tmp_path / "panics", source))
-    run, _ = run_payload(result.wasm, {"a": "1", "b": "2"}, cache=cache_dir)
+    run, _ = run_payload(result.wasm, {"a": "1", "b": "2"})
     assert not run.ok and run.failure.kind.value == "trap"
 
 
@@ -70,7 +81,8 @@ def test_crate_that_is_not_a_cdylib_gets_the_fix(tmp_path: Path) -> None:
     assert any('crate-type = ["cdylib"]' in fix for fix in caught.value.fixes)
 
 
-def test_rust_compile_error_is_reported(tmp_path: Path, cache_dir: Path, rust_available: None) -> None:
+@pytest.mark.usefixtures("rust_available")
+def test_rust_compile_error_is_reported(tmp_path: Path) -> None:
     source = "#![no_std]\nuse teabox_guest as _;\n#[no_mangle]\npub extern \"C\" fn entrypoint(a: i32, b: i32) -> i32 { a + missing }\n"
     with pytest.raises(BuildError) as caught:
         build(crate(tmp_path / "broken", source))
@@ -79,7 +91,7 @@ def test_rust_compile_error_is_reported(tmp_path: Path, cache_dir: Path, rust_av
 
 
 def test_missing_rust_toolchain_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(rust, "_candidates", lambda: [])
+    monkeypatch.setattr(rust, "_candidates", list)
     rust.find_toolchain.cache_clear()
     try:
         with pytest.raises(ToolchainMissing) as caught:

@@ -18,7 +18,7 @@ FIXTURES = ROOT / ".." / "shared" / "fixtures" / "teaclave"
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One teabox cache for the session, so builds never touch the user's cache (and Rust's core is built once)."""
     directory = tmp_path_factory.mktemp("teabox-cache")
     with pytest.MonkeyPatch.context() as patch:
@@ -46,10 +46,8 @@ def run_payload(
     args: Mapping[str, Any] | None = None,
     inputs: Mapping[str, bytes] | None = None,
     outputs: tuple[str, ...] = (),
-    *,
-    cache: Path,
 ) -> tuple[RunResult, dict[str, bytes]]:
     """Run a payload on in-memory data; return the result and the outputs it produced."""
     captured = MemoryOutputs(outputs)
-    result = Executor(cache).run(wasm, args or {}, MemoryInputs(inputs or {}), captured)
+    result = Executor().run(wasm, args or {}, MemoryInputs(inputs or {}), captured)
     return result, captured.results

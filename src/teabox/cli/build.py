@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from teabox.toolchain import GUEST_DIR, INCLUDE_DIR, RUST_CRATE, ZIG_MODULE, BuildError, BuildResult, ToolchainMissing, build
+from teabox.toolchain import (
+    GUEST_DIR,
+    INCLUDE_DIR,
+    RUST_CRATE,
+    ZIG_MODULE,
+    BuildError,
+    BuildResult,
+    ToolchainMissing,
+    build,
+)
 
 EXIT_BUILD_FAILED = 1
 EXIT_TOOLCHAIN_MISSING = 3

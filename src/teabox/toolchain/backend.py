@@ -48,7 +48,7 @@ def parse_make_dependencies(text: str) -> list[Path]:
     joined = text.replace("\\\n", " ")
     paths: list[Path] = []
     for line in joined.splitlines():
-        target, sep, rest = line.partition(": ")
+        _target, sep, rest = line.partition(": ")
         if not sep:
             continue
         current = ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -33,6 +34,7 @@ from teabox.toolchain.errors import BuildError, ToolchainMissing
 from teabox.toolchain.options import BuildOptions
 from teabox.toolchain.process import ZIG, run_tool
 from teabox.toolchain.sources import SourceSet
+from teabox.toolchain.zig_toolchain import zig_fingerprint
 
 TARGET = "wasm32-unknown-unknown"
 INSTALL_FIXES = [
@@ -105,7 +107,7 @@ def _linker_wrapper() -> Path:
     script = (
         "#!/bin/sh\n"
         'if [ "$1" = "-flavor" ]; then shift 2; fi\n'
-        f"exec {' '.join(ZIG)} wasm-ld \"$@\"\n"
+        f"exec {shlex.join(ZIG)} wasm-ld \"$@\"\n"
     )
     if not wrapper.is_file() or wrapper.read_text() != script:
         temporary = wrapper.with_name(f".{wrapper.name}.{os.getpid()}")
@@ -150,7 +152,7 @@ class RustBackend:
     def fingerprint(self) -> str:
         toolchain = find_toolchain()
         mode = "build-std" if toolchain.library_sources else "prebuilt"
-        return f"{toolchain.version}\nmode={mode}\nlinker={ZIG[-1]}"
+        return f"{toolchain.version}\nmode={mode}\nlinker=wasm-ld of {zig_fingerprint()}"
 
     def recipe(self, options: BuildOptions) -> list[str]:
         return [
