@@ -22,7 +22,9 @@ from pathlib import Path
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
 from teabox.client.flows import FlowLog, build_example, new_user, run_flow_script
 
-FIXTURES = Path(os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "teaclave")
+# Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
+FIXTURES = Path(os.environ.get("TEABOX_FIXTURES")
+                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave")
 ZERO_KEY = CryptoInfo("teaclave-file-128", bytes(16), b"")
 BANKS = ("bank_a", "bank_b", "bank_c")
 
@@ -31,7 +33,8 @@ def join_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[st
     """Three-party private join and compute: shared customers and their summed amounts."""
     data = fixtures / "private_join_and_compute" / "three_party_data"
     parties = len(BANKS)
-    with new_user(admin, "vendor", "FunctionOwner") as vendor, new_user(admin, "analyst", "DataOwner", "audit") as analyst:
+    with new_user(admin, "vendor", "FunctionOwner") as vendor, \
+            new_user(admin, "analyst", "DataOwner", "audit") as analyst:
         banks = [new_user(admin, name, "DataOwner", name) for name in BANKS]
         try:
             function_id = vendor.register_function(

@@ -22,7 +22,9 @@ from pathlib import Path
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
 from teabox.client.flows import FlowLog, build_example, new_user, run_flow_script
 
-FIXTURES = Path(os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "teaclave")
+# Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
+FIXTURES = Path(os.environ.get("TEABOX_FIXTURES")
+                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave")
 ZERO_KEY = CryptoInfo("teaclave-file-128", bytes(16), b"")
 
 
@@ -38,15 +40,18 @@ def psi_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[str
             arguments=[FunctionArgument("input1"), FunctionArgument("input2"),
                        FunctionArgument("output1"), FunctionArgument("output2")],
             inputs=[FunctionInput("input_data1", "Client 0 data."), FunctionInput("input_data2", "Client 1 data.")],
-            outputs=[FunctionOutput("output_result1", "Output data."), FunctionOutput("output_result2", "Output data.")],
+            outputs=[FunctionOutput("output_result1", "Output data."),
+                     FunctionOutput("output_result2", "Output data.")],
         )
         log.step(vendor, f"registered {function_id}")
 
         task_id = user0.create_task(
             function_id,
-            {"input1": "input_data1", "input2": "input_data2", "output1": "output_result1", "output2": "output_result2"},
+            {"input1": "input_data1", "input2": "input_data2",
+             "output1": "output_result1", "output2": "output_result2"},
             "wamr",
-            inputs_ownership=[OwnerList("input_data1", [user0.user_id]), OwnerList("input_data2", [user1.user_id])],
+            inputs_ownership=[OwnerList("input_data1", [user0.user_id]),
+                              OwnerList("input_data2", [user1.user_id])],
             outputs_ownership=[OwnerList("output_result1", [user0.user_id]),
                                OwnerList("output_result2", [user1.user_id])],
         )

@@ -1,7 +1,8 @@
 """``teabox file ...`` (registrations, hosted inputs and outputs) and ``teabox upload``/``download``.
 
-Local encryption alone is ``teabox encrypt``/``decrypt``. Keys are given and shown as hex. The server never returns a key, so the
-commands that draw a fresh one print it once, in their JSON answer: keep it.
+Local encryption alone is ``teabox encrypt``/``decrypt``. Keys are given and shown as hex.
+The server never returns a key, so the commands that draw a fresh one print it once, in
+their JSON answer: keep it.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def _definition_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--name", required=True),
         click.option("--description", default=""),
         click.option("--executor-type", default="wamr", show_default=True),
-        click.option("--payload", "payload", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        click.option("--payload", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="The WebAssembly module (.wasm)."),
         click.option("--private", is_flag=True, help="Only the owner and allowlisted users may use it."),
         click.option("--argument", "arguments", multiple=True, metavar="KEY[=DEFAULT]",
