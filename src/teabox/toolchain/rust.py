@@ -33,6 +33,7 @@ from teabox.toolchain.diagnostics import link_fixes
 from teabox.toolchain.errors import BuildError, ToolchainMissing
 from teabox.toolchain.options import BuildOptions
 from teabox.toolchain.process import ZIG, run_tool
+from teabox.toolchain.sdk import RUST_CRATE
 from teabox.toolchain.sources import SourceSet
 from teabox.toolchain.zig_toolchain import zig_fingerprint
 
@@ -140,7 +141,11 @@ def _fixes(output: str) -> list[str]:
     fixes = link_fixes(output)
     if "can't find crate for `std`" in output:
         fixes.append("payload crates are #![no_std]: add `#![no_std]` and use teabox-guest for files, arguments and panics")
-    if "no matching package named" in output or "failed to get" in output:
+    if "teabox-guest" in output and ("failed to read" in output or "failed to load source" in output):
+        fixes.append(
+            f"the teabox-guest path dependency points nowhere: set it to {RUST_CRATE} (`teabox sdk-path --rust`)"
+        )
+    elif "no matching package named" in output or "failed to get" in output:
         fixes.append(
             "payload crates cannot use crates.io dependencies here (the build is offline); "
             "depend only on teabox-guest (a path dependency) and your own path crates"
