@@ -9,6 +9,7 @@ ratio divides two medians measured at the same size in this run.
 
 from __future__ import annotations
 
+import math
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ def _size(engine: ComputeEngine, kernel: Kernel, mode: Mode) -> int:
 def _repetitions(engine: ComputeEngine, mode: Mode) -> int:
     if engine.tier == "tiny":
         return mode.reps(full=2, quick=1)
-    if engine.tier == "quick":  # an interpreter: ten times slower, and far steadier than the JIT engines' spread
+    if engine.tier == "quick":  # an interpreter: each run takes about ten times as long
         return mode.reps(full=3, quick=2)
     return mode.reps(full=5, quick=3)
 
@@ -184,6 +185,7 @@ def _section(
             f"| {labels[name]} | {'–' if g_native is None else f'{g_native:.2f}'} | "
             f"{'–' if g_engine is None else f'{g_engine:.2f}'} |"
         )
+    lines += ["", _overhead_note(results)]
     lines += ["", "How each engine was run:", ""]
     lines += [f"- **{e.label}**: {e.note}." for e in engines]
     lines += [f"- **{name}**: skipped — {reason}." for name, reason in skipped.items()]
@@ -233,6 +235,26 @@ def _section(
         "checksum_problems": problems,
     }
     return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)
+
+
+def _overhead_note(results: list[KernelResult]) -> str:
+    """Where teabox's cost over the bare engine comes from, measured rather than guessed."""
+    teabox = _geomean(results, "teabox", "wasmtime")
+    epoch = _geomean(results, "wasmtime_epoch", "wasmtime")
+    if teabox is None or epoch is None:
+        return ""
+    worst = max(results, key=lambda r: r.ratio("wasmtime_epoch", "wasmtime") or 0.0)
+    share = math.log(epoch) / math.log(teabox) if teabox > 1 and epoch > 1 else 0.0
+    return (
+        f"Where teabox's overhead over the bare engine comes from: the same engine with only epoch interruption "
+        f"switched on (the mechanism behind teabox's wall-clock timeout, no teabox code involved) is already "
+        f"×{epoch:.2f} the bare engine (geometric mean; worst `{worst.kernel.name}` "
+        f"×{worst.ratio('wasmtime_epoch', 'wasmtime') or 0:.2f}), against ×{teabox:.2f} for teabox with its limits"
+        + (f", so the epoch checks account for about {min(share, 1.0):.0%} of teabox's overhead (on a log scale)."
+           if share else ".")
+        + " Epoch interruption makes compiled code load and compare the epoch counter at every loop back-edge "
+        "and function entry, which costs most in tight inner loops and call-heavy code."
+    )
 
 
 def _interpreter_note(results: list[KernelResult], interpreters: list[ComputeEngine]) -> str:

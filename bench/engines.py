@@ -25,10 +25,13 @@ from teabox.executor import Executor, Limits
 
 PAGE = 65536
 MiB = 1024 * 1024
-# The limits a production task runs with: the executor's defaults (a 5 s wall
-# clock, 64 MiB of linear memory, 1 MiB of wasm stack, no fuel metering).
-PRODUCTION_LIMITS = Limits()
-FUEL_LIMITS = Limits(fuel=10**13)
+# The limits a production task runs with: the executor's defaults (64 MiB of
+# linear memory, 1 MiB of wasm stack, no fuel metering) and a wall-clock
+# timeout. The timeout's value changes nothing in the compiled code or the
+# checks it runs, so it is generous here: a loaded machine must not turn a
+# slow repetition into a failed one.
+PRODUCTION_LIMITS = Limits(timeout=60.0)
+FUEL_LIMITS = Limits(timeout=60.0, fuel=10**13)
 
 
 class EngineFailed(RuntimeError):

@@ -15,19 +15,24 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 if __name__ == "__main__" and not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import wasmtime
+
 from bench import build
 from bench.section import Log, Mode, Ratio, Section, Target
 from bench.stats import Summary, summarize
+from teabox.abi.argv import argv_strings, layout_argv
 from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
 
 TITLE = "Host calls and file throughput"
 PAYLOAD_SOURCE = Path(__file__).resolve().parent / "payloads" / "file_io.c"
 KiB, MiB = 1024, 1024 * 1024
+PAGE = 65536
 LIMITS = Limits(timeout=60.0)
 
 
@@ -69,16 +74,66 @@ class FileRuns:
         return seconds
 
 
-def per_call(runs: FileRuns, op: str, calls: int, repetitions: int) -> Summary:
-    """Seconds per one-byte call: (run with ``calls`` calls - run with ~none) / calls, paired."""
-    measure = runs.read if op == "read" else runs.write
-    measure(calls, 1)  # warm-up: compiles the payload, fills the page cache
+def per_call(measure: Callable[[int], float], calls: int, repetitions: int) -> Summary:
+    """Seconds per call: (a run making ``calls`` calls - a run making none) / calls, paired."""
+    measure(calls)  # warm-up: compiles the payload, fills the page cache
     estimates = []
     for _ in range(repetitions):
-        empty = measure(0 if op == "read" else 1, 1)
-        full = measure(calls, 1)
+        empty = measure(0)
+        full = measure(calls)
         estimates.append((full - empty) / calls)
     return summarize(estimates)
+
+
+def teabox_one_byte_calls(runs: FileRuns, op: str) -> Callable[[int], float]:
+    return (lambda calls: runs.read(calls, 1)) if op == "read" else (lambda calls: runs.write(calls, 1))
+
+
+class BareEngineCalls:
+    """The same payload under wasmtime alone, its imports bound to Python functions that do nothing.
+
+    This is the floor for a host call written with wasmtime's standard Python
+    bindings: the wasm -> Python -> wasm transition and nothing else.
+    """
+
+    def __init__(self, payload: bytes) -> None:
+        self.engine = wasmtime.Engine()
+        self.module = wasmtime.Module(self.engine, payload)
+        self.linker = wasmtime.Linker(self.engine)
+        self.left = 0
+        i32 = wasmtime.ValType.i32()
+        unary, ternary = wasmtime.FuncType([i32], [i32]), wasmtime.FuncType([i32] * 3, [i32])
+        self.linker.define_func("env", "teaclave_open_input", unary, lambda fid: 1)
+        self.linker.define_func("env", "teaclave_create_output", unary, lambda fid: 0x40000002)
+        self.linker.define_func("env", "teaclave_read_file", ternary, self._read)
+        self.linker.define_func("env", "teaclave_write_file", ternary, lambda fd, buf, size: size)
+        self.linker.define_func("env", "teaclave_close_file", unary, lambda fd: 0)
+
+    def _read(self, fd: int, buf: int, size: int) -> int:
+        if self.left <= 0:
+            return 0
+        self.left -= 1
+        return 1
+
+    def one_byte_calls(self, op: str) -> Callable[[int], float]:
+        def run(calls: int) -> float:
+            self.left = calls
+            store = wasmtime.Store(self.engine)
+            exports = self.linker.instantiate(store, self.module).exports(store)
+            memory = exports["memory"]
+            assert isinstance(memory, wasmtime.Memory)
+            base = memory.data_len(store)
+            block = layout_argv(argv_strings({"mode": op, "size": 1, "count": calls}), base)
+            memory.grow(store, -(-len(block.data) // PAGE))
+            memory.write(store, block.data, base)
+            start = time.perf_counter()
+            value = exports["entrypoint"](store, block.argc, block.argv_address)  # type: ignore[operator]
+            elapsed = time.perf_counter() - start
+            if value != calls:
+                raise RuntimeError(f"file_io {op} under wasmtime alone returned {value}, expected {calls}")
+            return elapsed
+
+        return run
 
 
 def python_per_call(path: Path, op: str, calls: int) -> float:
@@ -123,11 +178,13 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
         workdir = Path(scratch)
         runs = FileRuns(Executor(cache_dir), workdir)
         calls_table = {}
+        bare = BareEngineCalls(runs.payload)
         for op in ("read", "write"):
             log(f"host calls: {op} one byte, {calls:,} calls x {reps}")
-            teabox = per_call(runs, op, calls, reps)
+            teabox = per_call(teabox_one_byte_calls(runs, op), calls, reps)
+            floor = per_call(bare.one_byte_calls(op), calls, reps)
             baseline = summarize([python_per_call(runs.input_of(calls), op, calls) for _ in range(reps)])
-            calls_table[op] = (teabox, baseline)
+            calls_table[op] = (teabox, floor, baseline)
         throughput = {}
         for chunk in (4 * KiB, 64 * KiB):
             log(f"host calls: {volume // MiB} MiB through the API in {chunk // KiB} KiB chunks x {reps}")
@@ -145,24 +202,28 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
     return _section(calls_table, throughput, calls, volume)
 
 
-def _section(calls_table: dict[str, tuple[Summary, Summary]], throughput: dict[int, dict[str, Summary]],
+def _section(calls_table: dict[str, tuple[Summary, Summary, Summary]], throughput: dict[int, dict[str, Summary]],
              calls: int, volume: int) -> Section:
     lines = [
         f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
-        "(so the run's fixed cost cancels out); median of paired repetitions. Baseline: the same "
-        "`readinto`/`write` on a buffered Python file that the host function performs, called from Python.",
+        "(so the run's fixed cost cancels out); median of paired repetitions. Baselines: the same payload "
+        "under wasmtime alone with each import bound, through wasmtime's standard Python bindings, to a Python "
+        "function that does nothing (the floor for a host call written the usual way); and the "
+        "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python.",
         "",
-        "| call | teabox, per call | min – max | Python file call alone | ratio |",
-        "|---|---|---|---|---|",
+        "| call | teabox, per call | min – max | wasmtime alone, do-nothing Python import | ratio | "
+        "Python file call alone |",
+        "|---|---|---|---|---|---|",
     ]
     ratios = []
-    for op, (teabox, baseline) in calls_table.items():
-        ratio = teabox.median / baseline.median
+    for op, (teabox, floor, baseline) in calls_table.items():
+        ratio = teabox.median / floor.median
         lines.append(
             f"| `teaclave_{op}_file`, 1 byte | {teabox.median * 1e6:.2f} µs | {teabox.minimum * 1e6:.2f} – "
-            f"{teabox.maximum * 1e6:.2f} µs | {baseline.median * 1e6:.3f} µs | ×{ratio:.1f} |"
+            f"{teabox.maximum * 1e6:.2f} µs | {floor.median * 1e6:.2f} µs | ×{ratio:.2f} | "
+            f"{baseline.median * 1e6:.3f} µs |"
         )
-        ratios.append(Ratio("host call / Python file call", f"{op} call", ratio))
+        ratios.append(Ratio("teabox host call / do-nothing import, wasmtime alone", f"{op} call", ratio))
     lines += [
         "",
         f"Throughput: {volume // MiB} MiB read from an input file (in the page cache) or written to an output "
@@ -182,7 +243,7 @@ def _section(calls_table: dict[str, tuple[Summary, Summary]], throughput: dict[i
         )
         ratios += [Ratio("API throughput / Python file I/O", f"read {chunk // KiB} KiB", r_ratio),
                    Ratio("API throughput / Python file I/O", f"write {chunk // KiB} KiB", w_ratio)]
-    worst_call = max(teabox.median for teabox, _ in calls_table.values())
+    worst_call = max(teabox.median for teabox, _, _ in calls_table.values())
     targets = [
         Target("one file API host call", 3.0, "<=", "µs", worst_call * 1e6,
                "the slower of read and write"),
@@ -191,7 +252,8 @@ def _section(calls_table: dict[str, tuple[Summary, Summary]], throughput: dict[i
     ]
     data = {
         "calls": calls, "bytes": volume,
-        "per_call_seconds": {op: {"teabox": t.to_dict(), "python": b.to_dict()} for op, (t, b) in calls_table.items()},
+        "per_call_seconds": {op: {"teabox": t.to_dict(), "wasmtime_alone_noop": f.to_dict(), "python": b.to_dict()}
+                             for op, (t, f, b) in calls_table.items()},
         "throughput_mb_s": {str(chunk): {k: v.to_dict() for k, v in figures.items()} for chunk, figures in throughput.items()},
     }
     return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)
@@ -203,7 +265,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="teabox-bench-") as scratch:
         runs = FileRuns(Executor(Path(scratch) / "cache"), Path(scratch))
         for op in ("read", "write"):
-            s = per_call(runs, op, calls, 3 if quick else 7)
+            s = per_call(teabox_one_byte_calls(runs, op), calls, 3 if quick else 7)
             print(f"teaclave_{op}_file, 1 byte: {s.median * 1e6:.2f} µs per call "
                   f"(min {s.minimum * 1e6:.2f}, max {s.maximum * 1e6:.2f})")
 

@@ -157,7 +157,7 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
 
 
 def _us(seconds: float) -> str:
-    return f"{seconds * 1e6:,.1f} µs"
+    return f"{seconds * 1e6:,.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:,.2f} ms"
 
 
 def _row(name: str, s: Summary, note: str = "") -> str:
