@@ -102,3 +102,36 @@ def test_report_writes_markdown_chart_and_data(tmp_path: Path) -> None:
     assert (tmp_path / report.CHART).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((tmp_path / report.DATA).read_text())
     assert data["sections"][0]["targets"][0]["met"] is False
+
+
+def test_file_io_payload_reads_and_writes_what_it_should(tmp_path: Path) -> None:
+    from bench import hostcalls
+    from teabox.executor import Executor
+
+    runs = hostcalls.FileRuns(Executor(tmp_path / "cache"), tmp_path)
+    assert runs.read(100_000, 4096) > 0  # raises unless the payload read exactly the file's size
+    assert runs.write(64 * 1024, 4096) > 0  # raises unless it wrote every byte
+    bare = hostcalls.BareEngineCalls(runs.payload)
+    for op in ("read", "write"):
+        assert bare.one_byte_calls(op)(1000) > 0  # raises unless the payload made 1000 calls
+
+
+def test_invocation_paths_return_the_trivial_result(tmp_path: Path) -> None:
+    from bench import invocation
+    from teabox.executor import Executor
+
+    payload = invocation.trivial_payload()
+    assert invocation.engine_alone_call(payload)() == "2"
+    outer, inner = invocation.warm_runs(Executor(tmp_path / "cache"), payload, 5)
+    assert len(outer) == len(inner) == 5
+    compiled, from_disk = invocation.cold_runs(payload, 1, tmp_path / "cold")  # asserts where each module came from
+    assert len(compiled) == len(from_disk) == 1
+
+
+def test_end_to_end_tasks_finish_with_the_right_output(tmp_path: Path) -> None:
+    from bench import end_to_end
+
+    with end_to_end.running_platform(tmp_path) as platform:
+        assert end_to_end.check_two_party_output(platform) == "pf_in_a"
+        timing = end_to_end.invoke_to_result(platform, end_to_end.prepare_trivial(platform))
+        assert timing.total >= timing.invoke > 0
