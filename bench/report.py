@@ -97,24 +97,39 @@ def draw_chart(sections: list[Section], path: Path, title: str) -> None:
     panels = [p for p in (compute, others) if p]
     if not panels:
         return
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(13, 4.6 * len(panels)), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, panel in zip(axes[:, 0], panels):
-        labels = list(dict.fromkeys(label for values in panel.values() for label in values))
-        width = 0.8 / len(panel)
-        for i, (group, values) in enumerate(panel.items()):
-            xs = [labels.index(label) + (i - (len(panel) - 1) / 2) * width for label in values]
-            bars = ax.bar(xs, list(values.values()), width, label=group)
-            ax.bar_label(bars, labels=[f"{v:.3g}" for v in values.values()], fontsize=7, rotation=90, padding=2)
-        ax.set_xticks(range(len(labels)), labels, rotation=0 if panel is compute else 20, ha="center" if panel is compute else "right", fontsize=8)
+        if panel is compute:  # kernels along x, one bar per engine beside each other
+            labels = list(dict.fromkeys(label for values in panel.values() for label in values))
+            width = 0.8 / len(panel)
+            for i, (group, values) in enumerate(panel.items()):
+                xs = [labels.index(label) + (i - (len(panel) - 1) / 2) * width for label in values]
+                _bars(ax, xs, list(values.values()), width, group, colors[i % len(colors)])
+            ax.set_xticks(range(len(labels)), labels, fontsize=9)
+        else:  # every ratio its own bar, coloured by what it compares
+            x = 0
+            ticks: list[str] = []
+            for i, (group, values) in enumerate(panel.items()):
+                xs = list(range(x, x + len(values)))
+                _bars(ax, xs, list(values.values()), 0.7, group, colors[i % len(colors)])
+                ticks += list(values)
+                x += len(values)
+            ax.set_xticks(range(len(ticks)), ticks, rotation=25, ha="right", fontsize=8)
         ax.set_yscale("log")
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_ylabel("ratio to same-run baseline (log; 1 = equal)")
-        ax.legend(fontsize=7, loc="upper left", ncol=2)
-        ax.margins(y=0.25)
+        ax.set_ylabel("ratio to its same-run baseline\n(log scale; 1 = equal)", fontsize=8)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        ax.margins(y=0.3)
     axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _bars(ax: Any, xs: list[float], values: list[float], width: float, label: str, color: str) -> None:
+    bars = ax.bar(xs, values, width, label=label, color=color)
+    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=6, rotation=90, padding=2)
 
 
 def write(
