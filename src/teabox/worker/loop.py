@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from teabox.executor import Executor
 from teabox.platform.queue import TaskQueue
@@ -27,40 +27,53 @@ from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import TaskRun, WorkerContext, run_task
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import WorkerStaging
+from teabox.worker.wakeup import QueueBell
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Renews a claimed task's lease from a background thread while the payload runs.
+    """Renews the lease of the task this worker holds, from one background thread.
 
     The payload runs in native code that releases the GIL, so the thread keeps
-    beating even while a run is busy. It stops beating once the platform
-    answers that the task was canceled or its lease passed to someone else;
-    the run's outcome will then be refused by ``finish``.
+    beating even while a run is busy. It stops beating for a task once the
+    platform answers that the task was canceled or its lease passed to
+    someone else; ``finish`` will then refuse the run's outcome. One thread
+    serves every task of the process: starting a thread per task would cost
+    more than a trivial task's whole run.
     """
 
-    def __init__(self, queue: TaskQueue, task: StagedTask, worker_id: str, interval: float) -> None:
-        self._queue, self._task, self._worker_id, self._interval = queue, task, worker_id, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{task.task_id}", daemon=True)
+    def __init__(self, queue: TaskQueue, worker_id: str, interval: float) -> None:
+        self._queue, self._worker_id, self._interval = queue, worker_id, interval
+        self._current: StagedTask | None = None
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    @contextmanager
+    def holding(self, task: StagedTask) -> Iterator[None]:
+        self._current = task
+        try:
+            yield
+        finally:
+            self._current = None
 
     def _beat(self) -> None:
-        while not self._stop.wait(self._interval):
+        given_up: tuple[str, int] | None = None
+        while not self._closed.wait(self._interval):
+            task = self._current
+            if task is None or (task.task_id, task.attempt) == given_up:
+                continue
             try:
-                alive = self._queue.heartbeat(self._task.task_id, self._worker_id, self._task.attempt)
+                alive = self._queue.heartbeat(task.task_id, self._worker_id, task.attempt)
             except Exception:  # noqa: BLE001 - a database hiccup must not end the run; the lease has slack
-                log.warning("heartbeat for %s failed", self._task.task_id, exc_info=True)
+                log.warning("heartbeat for %s failed", task.task_id, exc_info=True)
                 continue
             if not alive:
-                return
+                given_up = (task.task_id, task.attempt)
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._stop.set()
+    def close(self) -> None:
+        self._closed.set()
         self._thread.join()
 
 
@@ -72,16 +85,19 @@ def _internal_failure(exc: BaseException) -> TaskRun:
 class WorkerLoop:
     """Claims and runs tasks until ``stop`` is set."""
 
-    def __init__(self, settings: WorkerSettings, queue: TaskQueue, context: WorkerContext, worker_id: str) -> None:
-        self.settings, self.queue, self.context, self.worker_id = settings, queue, context, worker_id
+    def __init__(
+        self, settings: WorkerSettings, queue: TaskQueue, context: WorkerContext, worker_id: str, bell: QueueBell
+    ) -> None:
+        self.settings, self.queue, self.context, self.worker_id, self.bell = settings, queue, context, worker_id, bell
         self.stop = threading.Event()
+        self.heartbeat = Heartbeat(queue, worker_id, settings.heartbeat_seconds)
 
     def run_once(self) -> bool:
         """Claim and run at most one task; returns whether there was one."""
         task = self.queue.claim(self.worker_id, self.settings.lease_seconds)
         if task is None:
             return False
-        with Heartbeat(self.queue, task, self.worker_id, self.settings.heartbeat_seconds):
+        with self.heartbeat.holding(task):
             try:
                 run = run_task(task, self.context)
             except Exception as exc:  # noqa: BLE001 - see _internal_failure
@@ -93,16 +109,22 @@ class WorkerLoop:
         return True
 
     def run_forever(self) -> None:
-        idle = self.settings.idle_poll_seconds
         while not self.stop.is_set():
+            mark = self.bell.mark()
             try:
                 busy = self.run_once()
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable; keep serving
                 log.exception("worker %s could not claim or finish a task", self.worker_id)
-                busy = False
-                time.sleep(1.0)
+                self.stop.wait(1.0)
+                continue
             if not busy:
-                self.stop.wait(idle)
+                self.bell.wait(mark, self.stop)
+
+    def close(self) -> None:
+        self.heartbeat.close()
+        self.bell.close()
+        self.context.transfers.close()
+        self.context.staging.close()
 
 
 def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
@@ -114,4 +136,5 @@ def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, S
         payloads=PayloadCache(storage.blobs.read),
         executor=Executor(settings.module_cache_dir),
     )
-    return WorkerLoop(settings, storage.queue, context, worker_id), storage
+    bell = QueueBell(storage.database, poll_seconds=settings.idle_poll_seconds)
+    return WorkerLoop(settings, storage.queue, context, worker_id, bell), storage

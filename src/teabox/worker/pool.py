@@ -52,8 +52,7 @@ def worker_main(settings: WorkerSettings, worker_id: str) -> None:
     try:
         loop.run_forever()
     finally:
-        loop.context.transfers.close()
-        loop.context.staging.close()
+        loop.close()
         storage.close()
 
 

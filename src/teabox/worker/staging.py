@@ -2,8 +2,8 @@
 
 Each worker process owns one directory under ``<data dir>/staging/`` (mode
 0700) and holds an exclusive ``flock`` on a lock file beside it for as long as
-it lives. Each task it runs gets a sub-directory (mode 0700) that is removed
-when the task ends, whatever happens. A process that is killed cannot clean
+it lives. Each task it runs gets a sub-directory (mode 0700), created when
+the task first stores a file and removed when the task ends, whatever happens. A process that is killed cannot clean
 up after itself, so :func:`sweep_abandoned` removes every worker directory
 whose lock nobody holds any more: the supervisor calls it when a worker dies
 and when it starts.
@@ -58,6 +58,8 @@ class TaskArea:
         return self._slot("sealed", index) / name
 
     def _parent(self, kind: str) -> Path:
+        if not self.root.is_dir():
+            _private_dir(self.root)  # created on first use: a task without files never touches the disk
         path = self.root / kind
         if not path.is_dir():
             _private_dir(path)
@@ -84,11 +86,12 @@ class WorkerStaging:
     @contextmanager
     def task_area(self, task_id: str, attempt: int) -> Iterator[TaskArea]:
         """A fresh private directory for one attempt, removed on the way out even on error."""
-        area = TaskArea(_private_dir(self.root / f"{_safe(task_id)}.{attempt}"))
+        area = TaskArea(self.root / f"{_safe(task_id)}.{attempt}")
         try:
             yield area
         finally:
-            shutil.rmtree(area.root, ignore_errors=True)
+            if area.root.exists():
+                shutil.rmtree(area.root, ignore_errors=True)
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
