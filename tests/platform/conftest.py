@@ -15,13 +15,13 @@ from teabox.platform.storage import Storage
 MAX_UPLOAD = 64 * 1024
 
 
-def start_server(data_dir: Path, **options: object) -> LocalServer:
+def start_server(data_dir: Path, *extra: str, **options: object) -> LocalServer:
     files = data_dir.parent / f"{data_dir.name}-files"
     files.mkdir(parents=True, exist_ok=True)
     server = LocalServer(
         data_dir,
         workers=0,
-        extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files)),
+        extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files), *extra),
         **options,  # type: ignore[arg-type]
     )
     server.start()

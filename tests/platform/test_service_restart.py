@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -58,5 +59,16 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         assert me.login(me.user_id).call("list_tasks")["task_ids"] == [waiting, finished, queued]
         actions = {entry["action"] for entry in admin.call("query_audit_logs", user_id=me.user_id, limit=200)["logs"]}
         assert {"create_task", "invoke_task", "upload_file", "get_task"} <= actions
+    finally:
+        server.stop()
+
+
+def test_tokens_expire(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--token-ttl", "1")
+    try:
+        admin = Api(server.url).login(server.admin_id, server.admin_password)
+        admin.call("get_current_user")
+        time.sleep(1.2)
+        admin.refused("get_current_user", 401, "invalid_token")
     finally:
         server.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-POLL_SECONDS = 0.004
+POLL_SECONDS = 0.002
 
 
 class ResultWaiter:
