@@ -22,7 +22,8 @@ from teabox.platform.core import Platform
 from teabox.platform.errors import BadRequest, TooLarge
 from teabox.platform.roles import check_api
 from teabox.service import errors
-from teabox.service.schemas import ENDPOINTS, GetTaskResult, Request as Body, params_of
+from teabox.service.schemas import ENDPOINTS, GetTaskResult, params_of
+from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
 
 PREFIX = "/api/v1"

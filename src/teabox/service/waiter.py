@@ -10,6 +10,7 @@ many requests wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 POLL_SECONDS = 0.002
@@ -51,7 +52,5 @@ class ResultWaiter:
     async def close(self) -> None:
         if self._poller is not None:
             self._poller.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-            except asyncio.CancelledError:
-                pass
