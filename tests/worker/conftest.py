@@ -10,7 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from worker_support import LocalPlatform
 
+from teabox.platform.core import Platform
+from teabox.platform.settings import Settings
+from teabox.platform.storage import Storage
 from teabox.worker.fetch import TransferPolicy, Transfers
 
 
@@ -106,3 +110,15 @@ def transfers(allowed_dir: Path) -> Iterator[Transfers]:
     t = Transfers(TransferPolicy(allowed_dirs=(allowed_dir,), max_input_bytes=10_000, max_output_bytes=10_000, timeout_seconds=1.0))
     yield t
     t.close()
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[LocalPlatform]:
+    files = tmp_path / "files"
+    files.mkdir()
+    storage = Storage.open(tmp_path / "data")
+    platform = Platform(storage, Settings(allowed_file_dirs=(files,)))
+    platform.create_admin("admin", "admin-password")
+    admin = platform.authenticate(platform.call("user_login", None, {"user_id": "admin", "password": "admin-password"})["token"])
+    yield LocalPlatform(platform, admin, files)
+    storage.close()

@@ -10,103 +10,15 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
-import wasmtime
-from worker_support import concat_payload, encrypted_file, endless_payload
+from worker_support import DEADLINE, LocalPlatform, concat_payload, encrypted_file, endless_payload, spin_payload
 
 from teabox.formats import CryptoInfo, decrypt
-from teabox.platform.core import Platform
-from teabox.platform.context import Actor
-from teabox.platform.models import Task
-from teabox.platform.settings import Settings
-from teabox.platform.storage import Storage
 from teabox.worker.fetch import TransferPolicy
 from teabox.worker.pool import WorkerPool
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import staging_base
-
-DEADLINE = 60.0  # generous: the tests wait for events, they do not time them
-
-
-def spin_payload(iterations: int = 4_000_000_000) -> bytes:
-    """Busy for a few seconds, then returns: long enough to be caught running."""
-    return bytes(wasmtime.wat2wasm(
-        f"""(module (memory (export "memory") 1)
-          (func (export "entrypoint") (param i32 i32) (result i32) (local $i i32)
-            (loop $l
-              (local.set $i (i32.add (local.get $i) (i32.const 1)))
-              (i32.store (i32.const 0) (local.get $i))
-              (br_if $l (i32.lt_u (local.get $i) (i32.const {iterations}))))
-            (i32.const 7)))"""
-    ))
-
-
-@dataclass
-class LocalPlatform:
-    platform: Platform
-    user: Actor  # an admin may call every operation, which keeps these tests about the worker
-    files: Path
-
-    def call(self, operation: str, /, **params: Any) -> dict[str, Any]:
-        return self.platform.call(operation, self.user, params)
-
-    def function(self, payload: bytes, *, inputs: list[str] = (), outputs: list[str] = (), timeout: float = 60.0) -> str:  # type: ignore[assignment]
-        return self.call(
-            "register_function", name="f", description="", executor_type="wamr", public=True, payload_id=None,
-            payload=payload, arguments=[], user_allowlist=[], usage_quota=None,
-            inputs=[{"name": n, "description": "", "optional": False} for n in inputs],
-            outputs=[{"name": n, "description": "", "optional": False} for n in outputs],
-            limits={"timeout_seconds": timeout},
-        )["function_id"]
-
-    def run(self, function_id: str, inputs: dict[str, str] = {}, outputs: dict[str, str] = {}) -> str:  # noqa: B006
-        own = lambda names: [{"data_name": n, "uids": [self.user.user_id]} for n in names]  # noqa: E731
-        task_id = self.call(
-            "create_task", function_id=function_id, function_arguments={}, executor="wamr",
-            inputs_ownership=own(inputs), outputs_ownership=own(outputs),
-        )["task_id"]
-        if inputs or outputs:
-            self.call(
-                "assign_data_to_task", task_id=task_id,
-                inputs=[{"data_name": n, "data_id": d} for n, d in inputs.items()],
-                outputs=[{"data_name": n, "data_id": d} for n, d in outputs.items()],
-            )
-        self.call("invoke_task", task_id=task_id)
-        return task_id
-
-    def row(self, task_id: str) -> Task:
-        with self.platform.storage.database.read() as session:
-            return session.get_one(Task, task_id)
-
-    def wait_for(self, task_id: str, condition: Callable[[Task], bool]) -> Task:
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            row = self.row(task_id)
-            if condition(row):
-                return row
-            time.sleep(0.02)
-        raise AssertionError(f"{task_id} never met the condition; it is {self.row(task_id).status}")
-
-    def wait_ended(self, task_id: str) -> Task:
-        return self.wait_for(task_id, lambda row: row.status in ("Finished", "Failed", "Canceled"))
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalPlatform]:
-    files = tmp_path / "files"
-    files.mkdir()
-    storage = Storage.open(tmp_path / "data")
-    platform = Platform(storage, Settings(allowed_file_dirs=(files,)))
-    platform.create_admin("admin", "admin-password")
-    admin = platform.authenticate(platform.call("user_login", None, {"user_id": "admin", "password": "admin-password"})["token"])
-    yield LocalPlatform(platform, admin, files)
-    storage.close()
-
 
 def _pool(local: LocalPlatform, workers: int, **overrides: Any) -> WorkerPool:
     settings = WorkerSettings(

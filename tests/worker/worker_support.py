@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
 from teabox.executor import Executor, RunResult
 from teabox.formats import CryptoInfo, encrypt
+from teabox.platform.context import Actor
+from teabox.platform.core import Platform
+from teabox.platform.models import Task
 from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.worker.fetch import Transfers
 from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import WorkerContext
 from teabox.worker.staging import WorkerStaging
+
+
+DEADLINE = 60.0  # generous: tests wait for events, they do not time them
 
 
 class CountingExecutor(Executor):
@@ -130,3 +140,77 @@ def endless_payload() -> bytes:
             (loop $forever (br $forever))
             (i32.const 0)))"""
     ))
+
+
+def spin_payload(iterations: int = 4_000_000_000, output: str | None = None) -> bytes:
+    """Busy for a few seconds, then (optionally) writes ``ok`` to ``output`` and returns 7."""
+    write = (
+        f"""(local.set $fd (call $create (i32.const 16)))
+            (drop (call $write (local.get $fd) (i32.const 32) (i32.const 2)))
+            (drop (call $close (local.get $fd)))"""
+        if output
+        else ""
+    )
+    return bytes(wasmtime.wat2wasm(
+        f"""(module {_IMPORTS}
+          (memory (export "memory") 1)
+          (data (i32.const 16) "{output or ''}\\00")
+          (data (i32.const 32) "ok")
+          (func (export "entrypoint") (param i32 i32) (result i32) (local $i i32) (local $fd i32)
+            (loop $l
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (i32.store (i32.const 0) (local.get $i))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const {iterations}))))
+            {write}
+            (i32.const 7)))"""
+    ))
+
+
+@dataclass
+class LocalPlatform:
+    platform: Platform
+    user: Actor  # an admin may call every operation, which keeps these tests about the worker
+    files: Path
+
+    def call(self, operation: str, /, **params: Any) -> dict[str, Any]:
+        return self.platform.call(operation, self.user, params)
+
+    def function(self, payload: bytes, *, inputs: list[str] = (), outputs: list[str] = (), timeout: float = 60.0) -> str:  # type: ignore[assignment]
+        return self.call(
+            "register_function", name="f", description="", executor_type="wamr", public=True, payload_id=None,
+            payload=payload, arguments=[], user_allowlist=[], usage_quota=None,
+            inputs=[{"name": n, "description": "", "optional": False} for n in inputs],
+            outputs=[{"name": n, "description": "", "optional": False} for n in outputs],
+            limits={"timeout_seconds": timeout},
+        )["function_id"]
+
+    def run(self, function_id: str, inputs: dict[str, str] = {}, outputs: dict[str, str] = {}) -> str:  # noqa: B006
+        own = lambda names: [{"data_name": n, "uids": [self.user.user_id]} for n in names]  # noqa: E731
+        task_id = self.call(
+            "create_task", function_id=function_id, function_arguments={}, executor="wamr",
+            inputs_ownership=own(inputs), outputs_ownership=own(outputs),
+        )["task_id"]
+        if inputs or outputs:
+            self.call(
+                "assign_data_to_task", task_id=task_id,
+                inputs=[{"data_name": n, "data_id": d} for n, d in inputs.items()],
+                outputs=[{"data_name": n, "data_id": d} for n, d in outputs.items()],
+            )
+        self.call("invoke_task", task_id=task_id)
+        return task_id
+
+    def row(self, task_id: str) -> Task:
+        with self.platform.storage.database.read() as session:
+            return session.get_one(Task, task_id)
+
+    def wait_for(self, task_id: str, condition: Callable[[Task], bool]) -> Task:
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            row = self.row(task_id)
+            if condition(row):
+                return row
+            time.sleep(0.02)
+        raise AssertionError(f"{task_id} never met the condition; it is {self.row(task_id).status}")
+
+    def wait_ended(self, task_id: str) -> Task:
+        return self.wait_for(task_id, lambda row: row.status in ("Finished", "Failed", "Canceled"))

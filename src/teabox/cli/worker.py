@@ -42,7 +42,8 @@ def worker_command(data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...
         heartbeat_seconds=lease / 5,
     )
     pool = WorkerPool(settings, workers).start()
-    click.echo(f"teabox: {workers} workers on {settings.data_dir}", err=True)
+    plural = "es" if workers != 1 else ""
+    click.echo(f"teabox worker: {workers} worker process{plural} on {settings.data_dir} (Ctrl-C stops)", err=True)
 
     def _request_stop(_signum: int, _frame: FrameType | None) -> None:
         pool.request_stop()
