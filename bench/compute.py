@@ -131,6 +131,8 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
 
 
 def _fmt_seconds(seconds: float) -> str:
+    if seconds >= 100:
+        return f"{seconds:,.0f} s"
     if seconds >= 1:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:

@@ -15,6 +15,7 @@ cores as the server and its workers.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import threading
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 if __name__ == "__main__" and not __package__:
@@ -162,20 +163,46 @@ def latencies(p: Platform, prepare: Callable[[Platform], Prepared], count: int) 
     return [invoke_to_result(p, prepare(p)) for _ in range(count)]
 
 
-def throughput(p: Platform, prepare: Callable[[Platform], Prepared], count: int, include_create: bool) -> float:
-    """Tasks per second with CLIENT_THREADS clients invoking at once.
+def group_cpu_seconds(group: int) -> float:
+    """CPU time used so far by the live processes of process group ``group`` (the server and its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == group:  # fields after the command name: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+@dataclass(frozen=True)
+class Throughput:
+    per_second: float
+    platform_cpu: float  # CPU seconds per task used by the server and its worker processes
+    client_cpu: float  # CPU seconds per task used by this process, the load generator
+
+
+def throughput(p: Platform, prepare: Callable[[Platform], Prepared], count: int, include_create: bool) -> Throughput:
+    """Tasks per second with CLIENT_THREADS clients invoking at once, and the CPU each task cost.
 
     Without ``include_create`` every task is prepared first and the clock
     covers invoke -> result only; with it, each client creates its task too.
     """
+    assert p.server.process is not None
+    group = p.server.process.pid  # the server runs in its own session: its pid is its group
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         ready = [] if include_create else list(pool.map(lambda _: prepare(p), range(count)))
+        platform_before, client_before = group_cpu_seconds(group), time.process_time()
         start = time.perf_counter()
         if include_create:
             list(pool.map(lambda _: invoke_to_result(p, prepare(p)), range(count)))
         else:
             list(pool.map(lambda task: invoke_to_result(p, task), ready))
-        return count / (time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        platform_cpu, client_cpu = group_cpu_seconds(group) - platform_before, time.process_time() - client_before
+    return Throughput(count / elapsed, platform_cpu / count, client_cpu / count)
 
 
 def check_two_party_output(p: Platform) -> str:
@@ -244,7 +271,8 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
         lat: Summary = f["latency"]  # type: ignore[assignment]
         lines.append(
             f"| {labels[name]} | {_ms(lat.median)} | {_ms(percentile(lat.values, 0.99))} | {_ms(lat.minimum)} – "
-            f"{_ms(lat.maximum)} | {len(lat.values)} | {f['per_second']:.0f} | {f['per_second_with_setup']:.1f} |"
+            f"{_ms(lat.maximum)} | {len(lat.values)} | {f['per_second'].per_second:.0f} | "  # type: ignore[attr-defined]
+            f"{f['per_second_with_setup'].per_second:.1f} |"  # type: ignore[attr-defined]
         )
     trivial: Summary = figures["trivial"]["latency"]  # type: ignore[assignment]
     two: Summary = figures["two_party"]["latency"]  # type: ignore[assignment]
@@ -263,6 +291,20 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
             f"| {labels[name]} | {_ms(f['invoke'].median)} | {_ms(f['worker'].median)} | "  # type: ignore[attr-defined]
             f"{_ms(f['between'].median)} | {_ms(f['latency'].median)} |"  # type: ignore[attr-defined]
         )
+    cores = os.cpu_count() or 1
+    lines += [
+        "",
+        "CPU per task during the invoke → result throughput runs (from /proc: the server and its worker "
+        "processes; `process_time` for the clients in this process). With every core busy, "
+        f"{cores} cores can complete at most {cores} CPU-seconds' worth of tasks per second:",
+        "",
+        "| task | platform CPU per task | client CPU per task | ceiling on this machine |",
+        "|---|---|---|---|",
+    ]
+    for name, f in figures.items():
+        t: Throughput = f["per_second"]  # type: ignore[assignment]
+        ceiling = cores / (t.platform_cpu + t.client_cpu) if t.platform_cpu + t.client_cpu else float("inf")
+        lines.append(f"| {labels[name]} | {_ms(t.platform_cpu)} | {_ms(t.client_cpu)} | {ceiling:.0f} tasks/s |")
     lines += [
         "",
         f"For scale: the same trivial payload run directly by `Executor.run` (warm) takes {direct.median * 1e6:.0f} µs "
@@ -273,7 +315,7 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     targets = [
         Target("end to end, trivial task, invoke → result, p50", 15.0, "<=", "ms", trivial.median * 1e3),
         Target(f"end to end, trivial tasks per second, {WORKERS} workers", 200.0, ">=", "/s",
-               figures["trivial"]["per_second"]),  # type: ignore[arg-type]
+               figures["trivial"]["per_second"].per_second),  # type: ignore[attr-defined]
     ]
     ratios = [
         Ratio("end to end / direct Executor.run", "trivial p50", trivial.median / direct.median),
@@ -283,7 +325,8 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
         name: {"latency_seconds": f["latency"].to_dict(),  # type: ignore[attr-defined]
                "breakdown_median_seconds": {k: f[k].median for k in ("invoke", "worker", "between")},  # type: ignore[attr-defined]
                "p99_seconds": percentile(f["latency"].values, 0.99),  # type: ignore[attr-defined]
-               "tasks_per_second": f["per_second"], "tasks_per_second_with_setup": f["per_second_with_setup"]}
+               "throughput": asdict(f["per_second"]),  # type: ignore[call-overload]
+               "throughput_with_setup": asdict(f["per_second_with_setup"])}  # type: ignore[call-overload]
         for name, f in figures.items()
     } | {"direct_executor_seconds": direct.to_dict()}
     return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)

@@ -182,7 +182,8 @@ def _section(outer: Summary, inner: Summary, bare: Summary, compiled: Summary, f
         "",
         f"Runs per second (warm, {seconds} s each, every process with its own `Executor`): "
         f"**{one:,.0f}/s** in one process, **{pool:,.0f}/s** in {cores} processes (one per core; "
-        f"{pool / one:.2f}× one process).",
+        f"{pool / one:.2f}× one process; the processes scale only as far as the other core is free, see the "
+        "load average under Machine and versions).",
     ]
     targets = [Target("warm run of a trivial payload", 100.0, "<=", "µs", outer.median * 1e6)]
     ratios = [
