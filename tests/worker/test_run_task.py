@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -207,3 +208,10 @@ def test_an_unknown_payload_is_a_host_error(tmp_path: Path, transfers: Transfers
     payload = concat_payload([], [])
     outcome = run_task(task_of(payload), make_context(tmp_path, transfers, {})).outcome
     assert outcome.failure_kind == "host_error" and sha(payload) in outcome.reason
+
+
+def test_arguments_the_payload_cannot_receive_fail_the_task_with_a_reason(tmp_path: Path, transfers: Transfers) -> None:
+    payload = concat_payload([], [])
+    task = dataclasses.replace(task_of(payload), arguments={"key": "a\x00b"})
+    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    assert outcome.failure_kind == "host_error" and "NUL" in outcome.reason

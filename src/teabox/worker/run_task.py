@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from teabox.errors import InvalidArguments
 from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
 from teabox.formats import FileCheckError, decrypt
 from teabox.platform.staged import Outcome, StagedInput, StagedTask, TaskLimits
@@ -84,12 +85,15 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
             return TaskRun(Outcome(failure_kind="host_error", reason=str(exc), metrics={"stages": clock.stages}))
 
         outputs = FileOutputs({o.data_name: area.plain_output(j) for j, o in enumerate(task.outputs)})
-        result: RunResult = clock.timed(
-            "run",
-            lambda: context.executor.run(
-                payload, task.arguments, inputs=inputs, outputs=outputs, limits=executor_limits(task.limits)
-            ),
-        )
+        try:
+            limits = executor_limits(task.limits)
+            result: RunResult = clock.timed(
+                "run", lambda: context.executor.run(payload, task.arguments, inputs=inputs, outputs=outputs, limits=limits)
+            )
+        except (InvalidArguments, ValueError) as exc:
+            # The platform validates both before staging; this guards against records it did not write.
+            reason = f"the task's arguments or limits cannot be used: {exc}"
+            return TaskRun(Outcome(failure_kind="host_error", reason=reason, metrics={"stages": clock.stages}))
         metrics = _metrics(result, clock)
         if result.failure is not None:
             return TaskRun(Outcome(failure_kind=result.failure.kind.value, reason=result.failure.message, metrics=metrics))
