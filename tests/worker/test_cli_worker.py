@@ -33,6 +33,6 @@ def test_teabox_worker_runs_tasks_and_stops_cleanly_on_sigterm(local: LocalPlatf
 
 def test_teabox_worker_refuses_bad_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "teabox.cli", "worker", "--workers", "0"], capture_output=True, text=True, timeout=DEADLINE
+        [sys.executable, "-m", "teabox.cli", "worker", "--workers", "0"], capture_output=True, text=True, timeout=DEADLINE, check=False
     )
     assert result.returncode == 2 and "--workers" in result.stderr

@@ -20,6 +20,7 @@ from teabox.worker.pool import WorkerPool
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import staging_base
 
+
 def _pool(local: LocalPlatform, workers: int, **overrides: Any) -> WorkerPool:
     settings = WorkerSettings(
         data_dir=local.platform.storage.data_dir,

@@ -124,7 +124,7 @@ def test_a_tampered_input_fails_before_the_payload_runs(
 def test_an_intact_file_under_a_different_registered_cmac_is_refused(
     tmp_path: Path, allowed_dir: Path, transfers: Transfers
 ) -> None:
-    crypto, tag = encrypted_file(allowed_dir / "a.enc", b"genuine")
+    crypto, _ = encrypted_file(allowed_dir / "a.enc", b"genuine")
     _, other_tag = encrypted_file(allowed_dir / "other.enc", b"genuine")
     payload = concat_payload(["a"], [])
     task = task_of(payload, [StagedInput("a", "input-a", (allowed_dir / "a.enc").as_uri(), crypto, other_tag)])

@@ -34,10 +34,9 @@ def test_task_area_is_private_and_removed_afterwards(tmp_path: Path) -> None:
 
 def test_task_area_is_removed_when_the_task_raises(tmp_path: Path) -> None:
     staging = WorkerStaging(tmp_path, "w1")
-    with pytest.raises(ZeroDivisionError):
-        with staging.task_area("task-1", 2) as area:
-            area.plain_input(0).write_bytes(b"plaintext")
-            1 / 0
+    with pytest.raises(RuntimeError, match="the task broke"), staging.task_area("task-1", 2) as area:
+        area.plain_input(0).write_bytes(b"plaintext")
+        raise RuntimeError("the task broke")
     assert not area.root.exists()
     staging.close()
 

@@ -22,7 +22,6 @@ from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import WorkerContext
 from teabox.worker.staging import WorkerStaging
 
-
 DEADLINE = 60.0  # generous: tests wait for events, they do not time them
 
 
@@ -106,7 +105,7 @@ def concat_payload(inputs: list[str], outputs: list[str]) -> bytes:
     body = []
     for name in outputs:
         body.append(f"(local.set $fd (call $create (i32.const {names[name]})))")
-        body.append(f"(call $write_inputs (local.get $fd))")
+        body.append("(call $write_inputs (local.get $fd))")
         body.append("(drop (call $close (local.get $fd)))")
     copy_inputs = "\n".join(
         f"""(local.set $in (call $open (i32.const {names[name]})))
@@ -145,7 +144,7 @@ def endless_payload() -> bytes:
 def spin_payload(iterations: int = 4_000_000_000, output: str | None = None) -> bytes:
     """Busy for a few seconds, then (optionally) writes ``ok`` to ``output`` and returns 7."""
     write = (
-        f"""(local.set $fd (call $create (i32.const 16)))
+        """(local.set $fd (call $create (i32.const 16)))
             (drop (call $write (local.get $fd) (i32.const 32) (i32.const 2)))
             (drop (call $close (local.get $fd)))"""
         if output
@@ -185,7 +184,7 @@ class LocalPlatform:
         )["function_id"]
 
     def run(self, function_id: str, inputs: dict[str, str] = {}, outputs: dict[str, str] = {}) -> str:  # noqa: B006
-        own = lambda names: [{"data_name": n, "uids": [self.user.user_id]} for n in names]  # noqa: E731
+        own = lambda names: [{"data_name": n, "uids": [self.user.user_id]} for n in names]
         task_id = self.call(
             "create_task", function_id=function_id, function_arguments={}, executor="wamr",
             inputs_ownership=own(inputs), outputs_ownership=own(outputs),

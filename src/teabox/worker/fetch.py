@@ -129,20 +129,24 @@ class Transfers:
     def download(self, url: str, dst: Path) -> int:
         """Write the file at ``url`` to ``dst``; returns its size in bytes."""
         scheme = urlsplit(url).scheme.lower()
-        hosted = self.hosted is not None and scheme == self.hosted.scheme
-        if scheme not in ("file", "http", "https", "data") and not hosted:
-            raise TransferError(f"{describe_url(url)}: inputs cannot be read from {scheme or 'scheme-less'} URLs")
         try:
-            with open(dst, "wb") as out:
-                if scheme in ("http", "https"):
+            if scheme in ("http", "https"):
+                with open(dst, "wb") as out:
                     return self._http_get(url, out)
-                if scheme == "data":
-                    return self._copy_limited(self._open_data(url), out, url)
-                opened = self.hosted.open_hosted(url) if hosted else open(self._local_path(url, must_exist=True), "rb")
-                with opened as src:
-                    return self._copy_limited(src, out, url)
+            source = self._open_source(scheme, url)
+            with source, open(dst, "wb") as out:
+                return self._copy_limited(source, out, url)
         except OSError as exc:
             raise TransferError(f"cannot read {describe_url(url)}: {exc.strerror or exc}") from exc
+
+    def _open_source(self, scheme: str, url: str) -> BinaryIO:
+        if scheme == "file":
+            return open(self._local_path(url, must_exist=True), "rb")
+        if scheme == "data":
+            return self._open_data(url)
+        if self.hosted is not None and scheme == self.hosted.scheme:
+            return self.hosted.open_hosted(url)
+        raise TransferError(f"{describe_url(url)}: inputs cannot be read from {scheme or 'scheme-less'} URLs")
 
     def _copy_limited(self, src: BinaryIO, out: BinaryIO, url: str) -> int:
         total = 0
@@ -171,20 +175,19 @@ class Transfers:
 
     def _http_get(self, url: str, out: BinaryIO) -> int:
         deadline = time.monotonic() + self.policy.timeout_seconds
-        with _HttpErrors("GET", url):
-            with self._client().stream("GET", url) as response:
-                _raise_for_status("GET", url, response)
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit():
-                    self._check_input_size(int(declared), url)
-                total = 0
-                for chunk in response.iter_bytes(_CHUNK):
-                    total += len(chunk)
-                    self._check_input_size(total, url)
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout("deadline passed")
-                    out.write(chunk)
-                return total
+        with _HttpErrors("GET", url), self._client().stream("GET", url) as response:
+            _raise_for_status("GET", url, response)
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit():
+                self._check_input_size(int(declared), url)
+            total = 0
+            for chunk in response.iter_bytes(_CHUNK):
+                total += len(chunk)
+                self._check_input_size(total, url)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("deadline passed")
+                out.write(chunk)
+            return total
 
     # -- outputs --------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class Heartbeat:
                 continue
             try:
                 alive = self._queue.heartbeat(task.task_id, self._worker_id, task.attempt)
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the run; the lease has slack
+            except Exception:
                 log.warning("heartbeat for %s failed", task.task_id, exc_info=True)
                 continue
             if not alive:
@@ -100,7 +100,7 @@ class WorkerLoop:
         with self.heartbeat.holding(task):
             try:
                 run = run_task(task, self.context)
-            except Exception as exc:  # noqa: BLE001 - see _internal_failure
+            except Exception as exc:
                 log.exception("task %s failed inside the worker", task.task_id)
                 run = _internal_failure(exc)
         if not self.queue.finish(task.task_id, self.worker_id, task.attempt, run.outcome):
@@ -113,7 +113,7 @@ class WorkerLoop:
             mark = self.bell.mark()
             try:
                 busy = self.run_once()
-            except Exception:  # noqa: BLE001 - the database may be briefly unavailable; keep serving
+            except Exception:
                 log.exception("worker %s could not claim or finish a task", self.worker_id)
                 self.stop.wait(1.0)
                 continue

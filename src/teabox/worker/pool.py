@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Self
 
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
@@ -94,7 +95,7 @@ class WorkerPool:
 
     # -- life cycle -----------------------------------------------------------------------
 
-    def start(self) -> WorkerPool:
+    def start(self) -> Self:
         """Open the data directory, clear what dead workers left, start the workers and the supervisor."""
         self._storage = Storage.open(self.settings.data_dir)
         sweep_abandoned(self.settings.data_dir)
@@ -126,7 +127,7 @@ class WorkerPool:
             sweep_abandoned(self.settings.data_dir)
             self._storage.close()
 
-    def __enter__(self) -> WorkerPool:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -174,7 +175,7 @@ class WorkerPool:
                     assert self._storage is not None
                     self._storage.queue.requeue_expired(self.settings.max_attempts)
                     next_expiry_check = now + _EXPIRY_CHECK
-            except Exception:  # noqa: BLE001 - the supervisor must outlive a database hiccup
+            except Exception:
                 log.exception("worker supervision failed; retrying")
 
     def _stop_canceled(self) -> None:

@@ -98,7 +98,7 @@ def publish(sealed: list[SealedOutput], transfers: Transfers) -> Publication:
     for position, (output, upload) in enumerate(ordered):
         try:
             upload.commit()
-        except Exception as exc:  # noqa: BLE001 - whatever broke this commit, the earlier ones must be undone
+        except Exception as exc:
             for earlier in reversed(done):
                 earlier.undo()
             for _, later in ordered[position:]:

@@ -11,9 +11,9 @@ happens inside the task's staging area, which is gone when this returns.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from teabox.errors import InvalidArguments
