@@ -1,0 +1,67 @@
+"""Platform-hosted files (``teabox://``) as a worker reads and writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from worker_support import LocalPlatform, concat_payload, encrypted_file, make_context, sha, spec, task_of
+
+from teabox.formats import CryptoInfo, decrypt
+from teabox.platform.staged import StagedInput, StagedOutput
+from teabox.worker.fetch import TransferPolicy, Transfers
+from teabox.worker.run_task import run_task
+
+
+def _upload(local: LocalPlatform, path: Path) -> str:
+    sha256, size = local.platform.storage.blobs.put(path)
+    return local.call("upload_file", name=path.name, sha256=sha256, size=size)["url"]
+
+
+def _transfers(local: LocalPlatform) -> Transfers:
+    return Transfers(TransferPolicy(), hosted=local.platform.storage.hosted)
+
+
+def test_hosted_input_and_output(local: LocalPlatform, tmp_path: Path) -> None:
+    crypto, tag = encrypted_file(tmp_path / "bank_a.enc", b"a : 100")
+    input_url = _upload(local, tmp_path / "bank_a.enc")
+    output_url = local.call("reserve_file", name="sum.enc")["url"]
+    out = CryptoInfo.random("teaclave-file-128")
+    payload = concat_payload(["in"], ["out"])
+    task = task_of(payload, [StagedInput("in", "input-1", input_url, crypto, tag)],
+                   [StagedOutput("out", "output-1", output_url, spec(out))])
+
+    outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
+
+    assert outcome.ok, outcome.reason
+    with local.platform.storage.hosted.open_hosted(output_url) as published:
+        (tmp_path / "sum.enc").write_bytes(published.read())
+    decrypt(out, tmp_path / "sum.enc", tmp_path / "sum.txt", expected_cmac=outcome.tags["out"])
+    assert (tmp_path / "sum.txt").read_bytes() == b"a : 100"
+
+
+def test_a_hosted_output_is_not_linked_when_another_output_fails(
+    local: LocalPlatform, tmp_path: Path, file_server
+) -> None:
+    file_server.fail["/refused.enc"] = 500
+    hosted_url = local.call("reserve_file", name="kept-back.enc")["url"]
+    payload = concat_payload([], ["a", "b"])
+    task = task_of(payload, [], [
+        StagedOutput("a", "output-a", hosted_url, spec(CryptoInfo.random("aes-gcm-128"))),
+        StagedOutput("b", "output-b", file_server.url("/refused.enc"), spec(CryptoInfo.random("aes-gcm-128"))),
+    ])
+    outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
+    assert outcome.failure_kind == "output_error" and "output 'b'" in outcome.reason
+    with pytest.raises(FileNotFoundError, match="has not been written yet"):
+        local.platform.storage.hosted.open_hosted(hosted_url)
+
+
+def test_a_user_uploaded_file_cannot_be_overwritten_by_a_task(local: LocalPlatform, tmp_path: Path) -> None:
+    (tmp_path / "mine.enc").write_bytes(b"the owner's bytes")
+    uploaded_url = _upload(local, tmp_path / "mine.enc")
+    payload = concat_payload([], ["a"])
+    task = task_of(payload, [], [StagedOutput("a", "output-a", uploaded_url, spec(CryptoInfo.random("aes-gcm-128")))])
+    outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
+    assert outcome.failure_kind == "output_error" and "uploaded by a user" in outcome.reason
+    with local.platform.storage.hosted.open_hosted(uploaded_url) as kept:
+        assert kept.read() == b"the owner's bytes"
