@@ -1,9 +1,9 @@
 """The FastAPI application: one POST endpoint per platform operation, plus streaming files and the wait.
 
-Handlers are plain (synchronous) functions run in the server's thread pool,
-because each one is a short database transaction (and login runs argon2);
-only the long-poll is asynchronous, so thousands of waiting clients cost no
-threads.
+Most handlers are one short database transaction and run on the event loop;
+those that hash passwords (argon2) or check payloads run in the thread pool.
+The long-poll waits without holding a thread, so many waiting clients cost
+nothing but a future each.
 """
 
 import asyncio
@@ -78,11 +78,10 @@ def create_app(platform: Platform, *, background: list[Callable[[], None]] | Non
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
-        actor = await run_in_threadpool(actor_of, authorization)
-        answer = await run_in_threadpool(platform.call, "get_task_result", actor, params_of(body))
+        answer = platform.call("get_task_result", actor_of(authorization), params_of(body))
         timeout = min(body.timeout, settings.max_wait_seconds)
         if not answer["done"] and timeout > 0 and await waiter.wait(body.task_id, timeout):
-            answer = await run_in_threadpool(platform.task_result, body.task_id)
+            answer = platform.task_result(body.task_id)
         return JSONResponse(answer)
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
@@ -134,12 +133,29 @@ class _JsonByDefault:
         await self.app(scope, receive, send)
 
 
+# Operations that hash passwords or check and store payloads: run in the thread pool. The others
+# are single short transactions, run on the event loop itself, which saves a thread hand-off per call.
+_SLOW = frozenset(
+    {"user_login", "user_register", "user_update", "user_change_password", "reset_user_password", "register_function", "update_function"}
+)
+
+
 def _add_rpc(app: FastAPI, platform: Platform, name: str, model: type[Body], actor_of: Callable[[str | None], Actor]) -> None:
     authenticated = name != "user_login"
 
-    def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:
+    def answer(body: Body, authorization: str | None) -> JSONResponse:
         actor = actor_of(authorization) if authenticated else None
         return JSONResponse(platform.call(name, actor, params_of(body)))
+
+    if name in _SLOW:
+
+        def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:
+            return answer(body, authorization)
+
+    else:
+
+        async def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:  # type: ignore[misc]
+            return answer(body, authorization)
 
     endpoint.__annotations__["body"] = model
     endpoint.__name__ = name
