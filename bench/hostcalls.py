@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 if __name__ == "__main__" and not __package__:
@@ -27,7 +28,7 @@ from bench import build
 from bench.section import Log, Mode, Ratio, Section, Target
 from bench.stats import Summary, summarize
 from teabox.abi.argv import argv_strings, layout_argv
-from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
+from teabox.executor import Executor, FileInputs, FileOutputs, Limits
 
 TITLE = "Host calls and file throughput"
 PAYLOAD_SOURCE = Path(__file__).resolve().parent / "payloads" / "file_io.c"
@@ -53,39 +54,61 @@ class FileRuns:
             path.write_bytes(os.urandom(min(size, MiB)) * (size // MiB) + os.urandom(size % MiB))
         return path
 
-    def _run(self, args: dict[str, object], inputs: FileInputs, outputs: FileOutputs, expected: int) -> RunResult:
+    def _run(self, args: dict[str, object], inputs: FileInputs, outputs: FileOutputs, expected: int) -> Timed:
+        cpu = time.thread_time()
         result = self.executor.run(self.payload, args, inputs=inputs, outputs=outputs, limits=LIMITS)
+        cpu = time.thread_time() - cpu
         if result.return_value != str(expected):
             raise RuntimeError(f"file_io {args} returned {result.return_value} (expected {expected}): {result.failure}")
-        return result
+        return Timed(result.wall_time, cpu)
 
-    def read(self, file_size: int, chunk: int) -> float:
-        """Seconds to read a ``file_size``-byte input to its end in ``chunk``-byte calls."""
+    def read(self, file_size: int, chunk: int) -> Timed:
+        """Time to read a ``file_size``-byte input to its end in ``chunk``-byte calls."""
         inputs = FileInputs({"input": self.input_of(file_size)})
         args = {"mode": "read", "size": chunk, "count": 0}
-        return self._run(args, inputs, FileOutputs(), file_size).wall_time
+        return self._run(args, inputs, FileOutputs(), file_size)
 
-    def write(self, total: int, chunk: int) -> float:
-        """Seconds to write ``total`` bytes in ``chunk``-byte calls to a new output file."""
+    def write(self, total: int, chunk: int) -> Timed:
+        """Time to write ``total`` bytes in ``chunk``-byte calls to a new output file."""
         output = self.workdir / "output"
         args = {"mode": "write", "size": chunk, "count": total // chunk}
-        seconds = self._run(args, FileInputs(), FileOutputs({"output": output}), total).wall_time
+        timed = self._run(args, FileInputs(), FileOutputs({"output": output}), total)
         output.unlink()
-        return seconds
+        return timed
 
 
-def per_call(measure: Callable[[int], float], calls: int, repetitions: int) -> Summary:
+@dataclass(frozen=True)
+class Timed:
+    """A run's wall-clock seconds, and the CPU seconds of the thread that ran it.
+
+    On a shared machine the wall clock also counts time spent descheduled;
+    the thread's CPU time does not, so the two together tell teabox's cost
+    from the machine's load.
+    """
+
+    wall: float
+    cpu: float
+
+
+@dataclass(frozen=True)
+class PerCall:
+    wall: Summary
+    cpu: Summary
+
+
+def per_call(measure: Callable[[int], Timed], calls: int, repetitions: int) -> PerCall:
     """Seconds per call: (a run making ``calls`` calls - a run making none) / calls, paired."""
     measure(calls)  # warm-up: compiles the payload, fills the page cache
-    estimates = []
+    wall, cpu = [], []
     for _ in range(repetitions):
         empty = measure(0)
         full = measure(calls)
-        estimates.append((full - empty) / calls)
-    return summarize(estimates)
+        wall.append((full.wall - empty.wall) / calls)
+        cpu.append((full.cpu - empty.cpu) / calls)
+    return PerCall(summarize(wall), summarize(cpu))
 
 
-def teabox_one_byte_calls(runs: FileRuns, op: str) -> Callable[[int], float]:
+def teabox_one_byte_calls(runs: FileRuns, op: str) -> Callable[[int], Timed]:
     return (lambda calls: runs.read(calls, 1)) if op == "read" else (lambda calls: runs.write(calls, 1))
 
 
@@ -115,8 +138,8 @@ class BareEngineCalls:
         self.left -= 1
         return 1
 
-    def one_byte_calls(self, op: str) -> Callable[[int], float]:
-        def run(calls: int) -> float:
+    def one_byte_calls(self, op: str) -> Callable[[int], Timed]:
+        def run(calls: int) -> Timed:
             self.left = calls
             store = wasmtime.Store(self.engine)
             exports = self.linker.instantiate(store, self.module).exports(store)
@@ -126,12 +149,12 @@ class BareEngineCalls:
             block = layout_argv(argv_strings({"mode": op, "size": 1, "count": calls}), base)
             memory.grow(store, -(-len(block.data) // PAGE))
             memory.write(store, block.data, base)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             value = exports["entrypoint"](store, block.argc, block.argv_address)  # type: ignore[operator]
-            elapsed = time.perf_counter() - start
+            timed = Timed(time.perf_counter() - start, time.thread_time() - cpu)
             if value != calls:
                 raise RuntimeError(f"file_io {op} under wasmtime alone returned {value}, expected {calls}")
-            return elapsed
+            return timed
 
         return run
 
@@ -192,9 +215,9 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
             runs.read(volume, chunk)  # warm-up
             read_t, read_py, write_t, write_py = [], [], [], []
             for _ in range(reps):
-                read_t.append(runs.read(volume, chunk))
+                read_t.append(runs.read(volume, chunk).wall)
                 read_py.append(python_read(path, chunk))
-                write_t.append(runs.write(volume, chunk))
+                write_t.append(runs.write(volume, chunk).wall)
                 write_py.append(python_write(workdir / "py-output", volume, chunk))
             throughput[chunk] = {name: summarize([volume / t / 1e6 for t in times]) for name, times in
                                  (("read", read_t), ("python read", read_py), ("write", write_t),
@@ -202,26 +225,28 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
     return _section(calls_table, throughput, calls, volume)
 
 
-def _section(calls_table: dict[str, tuple[Summary, Summary, Summary]], throughput: dict[int, dict[str, Summary]],
+def _section(calls_table: dict[str, tuple[PerCall, PerCall, Summary]], throughput: dict[int, dict[str, Summary]],
              calls: int, volume: int) -> Section:
     lines = [
         f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
         "(so the run's fixed cost cancels out); median of paired repetitions. Baselines: the same payload "
         "under wasmtime alone with each import bound, through wasmtime's standard Python bindings, to a Python "
         "function that does nothing (the floor for a host call written the usual way); and the "
-        "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python.",
+        "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python. "
+        "Wall-clock time per call, and the CPU time per call of the thread that ran the payload (which leaves "
+        "out time the machine's other load kept it off a core).",
         "",
-        "| call | teabox, per call | min – max | wasmtime alone, do-nothing Python import | ratio | "
-        "Python file call alone |",
-        "|---|---|---|---|---|---|",
+        "| call | teabox, per call (wall) | min – max | teabox, CPU time per call | wasmtime alone, do-nothing "
+        "Python import | ratio | Python file call alone |",
+        "|---|---|---|---|---|---|---|",
     ]
     ratios = []
     for op, (teabox, floor, baseline) in calls_table.items():
-        ratio = teabox.median / floor.median
+        ratio = teabox.wall.median / floor.wall.median
         lines.append(
-            f"| `teaclave_{op}_file`, 1 byte | {teabox.median * 1e6:.2f} µs | {teabox.minimum * 1e6:.2f} – "
-            f"{teabox.maximum * 1e6:.2f} µs | {floor.median * 1e6:.2f} µs | ×{ratio:.2f} | "
-            f"{baseline.median * 1e6:.3f} µs |"
+            f"| `teaclave_{op}_file`, 1 byte | {teabox.wall.median * 1e6:.2f} µs | {teabox.wall.minimum * 1e6:.2f} – "
+            f"{teabox.wall.maximum * 1e6:.2f} µs | {teabox.cpu.median * 1e6:.2f} µs | {floor.wall.median * 1e6:.2f} µs "
+            f"| ×{ratio:.2f} | {baseline.median * 1e6:.3f} µs |"
         )
         ratios.append(Ratio("teabox host call / do-nothing import, wasmtime alone", f"{op} call", ratio))
     lines += [
@@ -243,7 +268,7 @@ def _section(calls_table: dict[str, tuple[Summary, Summary, Summary]], throughpu
         )
         ratios += [Ratio("API throughput / Python file I/O", f"read {chunk // KiB} KiB", r_ratio),
                    Ratio("API throughput / Python file I/O", f"write {chunk // KiB} KiB", w_ratio)]
-    worst_call = max(teabox.median for teabox, _, _ in calls_table.values())
+    worst_call = max(teabox.wall.median for teabox, _, _ in calls_table.values())
     targets = [
         Target("one file API host call", 3.0, "<=", "µs", worst_call * 1e6,
                "the slower of read and write"),
@@ -252,8 +277,11 @@ def _section(calls_table: dict[str, tuple[Summary, Summary, Summary]], throughpu
     ]
     data = {
         "calls": calls, "bytes": volume,
-        "per_call_seconds": {op: {"teabox": t.to_dict(), "wasmtime_alone_noop": f.to_dict(), "python": b.to_dict()}
-                             for op, (t, f, b) in calls_table.items()},
+        "per_call_seconds": {
+            op: {"teabox_wall": t.wall.to_dict(), "teabox_cpu": t.cpu.to_dict(),
+                 "wasmtime_alone_noop_wall": f.wall.to_dict(), "python": b.to_dict()}
+            for op, (t, f, b) in calls_table.items()
+        },
         "throughput_mb_s": {str(chunk): {k: v.to_dict() for k, v in figures.items()} for chunk, figures in throughput.items()},
     }
     return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)
@@ -266,8 +294,9 @@ def main() -> None:
         runs = FileRuns(Executor(Path(scratch) / "cache"), Path(scratch))
         for op in ("read", "write"):
             s = per_call(teabox_one_byte_calls(runs, op), calls, 3 if quick else 7)
-            print(f"teaclave_{op}_file, 1 byte: {s.median * 1e6:.2f} µs per call "
-                  f"(min {s.minimum * 1e6:.2f}, max {s.maximum * 1e6:.2f})")
+            print(f"teaclave_{op}_file, 1 byte: {s.wall.median * 1e6:.2f} µs per call "
+                  f"(min {s.wall.minimum * 1e6:.2f}, max {s.wall.maximum * 1e6:.2f}; "
+                  f"CPU time {s.cpu.median * 1e6:.2f} µs)")
 
 
 if __name__ == "__main__":

@@ -109,11 +109,11 @@ def test_file_io_payload_reads_and_writes_what_it_should(tmp_path: Path) -> None
     from teabox.executor import Executor
 
     runs = hostcalls.FileRuns(Executor(tmp_path / "cache"), tmp_path)
-    assert runs.read(100_000, 4096) > 0  # raises unless the payload read exactly the file's size
-    assert runs.write(64 * 1024, 4096) > 0  # raises unless it wrote every byte
+    assert runs.read(100_000, 4096).wall > 0  # raises unless the payload read exactly the file's size
+    assert runs.write(64 * 1024, 4096).wall > 0  # raises unless it wrote every byte
     bare = hostcalls.BareEngineCalls(runs.payload)
     for op in ("read", "write"):
-        assert bare.one_byte_calls(op)(1000) > 0  # raises unless the payload made 1000 calls
+        assert bare.one_byte_calls(op)(1000).cpu > 0  # raises unless the payload made 1000 calls
 
 
 def test_invocation_paths_return_the_trivial_result(tmp_path: Path) -> None:
