@@ -35,7 +35,7 @@ def _digest(paths: list[Path], flags: list[str]) -> str:
 def _compile(command: list[str], output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(output.suffix + ".partial")
-    done = subprocess.run([*command, "-o", str(partial)], capture_output=True, text=True)
+    done = subprocess.run([*command, "-o", str(partial)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BuildFailed(f"{' '.join(command)} failed:\n{done.stderr.strip()}")
     partial.replace(output)

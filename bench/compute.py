@@ -152,9 +152,9 @@ def _section(
     names = [e.name for e in engines]
     labels = {e.name: e.label for e in engines}
     lines = [
-        "Each kernel is one C source with no libc, built natively with `gcc -O2` (the baseline) and as a "
-        "wasm32 payload, then run under each engine. Time is the median of the repetitions, with min–max "
-        "beneath; the ratio is to native code at the same size in this run (lower is better).",
+        ("Each kernel is one C source with no libc, built natively with `gcc -O2` (the baseline) and as a "
+         "wasm32 payload, then run under each engine. Time is the median of the repetitions, with min–max "
+         "beneath; the ratio is to native code at the same size in this run (lower is better)."),
         "",
         "| kernel | n | " + " | ".join(labels[n] for n in names) + " |",
         "|---|---|" + "---|" * len(names),

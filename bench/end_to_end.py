@@ -36,7 +36,13 @@ from teabox.client import Client
 from teabox.client.client import OwnedFile
 from teabox.client.flows import build_example, new_user
 from teabox.client.local_server import LocalServer
-from teabox.client.requests import DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
+from teabox.client.requests import (
+    DataMap,
+    FunctionArgument,
+    FunctionInput,
+    FunctionOutput,
+    OwnerList,
+)
 from teabox.executor import Executor
 
 TITLE = "End to end"
@@ -259,11 +265,11 @@ def _ms(seconds: float) -> str:
 def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     labels = {"trivial": "trivial, single user", "two_party": "two parties, encrypted inputs and output"}
     lines = [
-        f"`teabox serve` with its defaults (SQLite, local blobs, {WORKERS} worker processes) on loopback. "
-        "Latency: invoke request sent → result received, one task at a time, after the task was set up. "
-        f"Throughput: {CLIENT_THREADS} client threads at once; \"invoke → result\" counts tasks set up "
-        "beforehand, \"with setup\" has each client also create (and, for two parties, encrypt, upload, "
-        "bind and approve) its task.",
+        (f"`teabox serve` with its defaults (SQLite, local blobs, {WORKERS} worker processes) on loopback. "
+         "Latency: invoke request sent → result received, one task at a time, after the task was set up. "
+         f"Throughput: {CLIENT_THREADS} client threads at once; \"invoke → result\" counts tasks set up "
+         "beforehand, \"with setup\" has each client also create (and, for two parties, encrypt, upload, "
+         "bind and approve) its task."),
         "",
         "| task | p50 | p99 | min – max | tasks | tasks/s, invoke → result | tasks/s, with setup |",
         "|---|---|---|---|---|---|---|",
@@ -279,10 +285,10 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     two: Summary = figures["two_party"]["latency"]  # type: ignore[assignment]
     lines += [
         "",
-        "Where the time goes (medians, one task at a time): the invoke request's round trip; the worker's own "
-        "stages as the result reports them (staging and checking inputs, loading the payload, the run, sealing "
-        "and publishing outputs); and the rest — the task waiting to be claimed by a worker, the outcome being "
-        "recorded and the client's long-poll answering.",
+        ("Where the time goes (medians, one task at a time): the invoke request's round trip; the worker's own "
+         "stages as the result reports them (staging and checking inputs, loading the payload, the run, sealing "
+         "and publishing outputs); and the rest — the task waiting to be claimed by a worker, the outcome being "
+         "recorded and the client's long-poll answering."),
         "",
         "| task | invoke request | worker stages | the rest (queue, record, notify) | total |",
         "|---|---|---|---|---|",
@@ -295,9 +301,9 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     cores = os.cpu_count() or 1
     lines += [
         "",
-        "CPU per task during the invoke → result throughput runs (from /proc: the server and its worker "
-        "processes; `process_time` for the clients in this process). With every core busy, "
-        f"{cores} cores can complete at most {cores} CPU-seconds' worth of tasks per second:",
+        ("CPU per task during the invoke → result throughput runs (from /proc: the server and its worker "
+         "processes; `process_time` for the clients in this process). With every core busy, "
+         f"{cores} cores can complete at most {cores} CPU-seconds' worth of tasks per second:"),
         "",
         "| task | platform CPU per task | client CPU per task | ceiling on this machine |",
         "|---|---|---|---|",
@@ -309,16 +315,16 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     trivial_cpu: Throughput = figures["trivial"]["per_second"]  # type: ignore[assignment]
     lines += [
         "",
-        f"So {TRIVIAL_TARGET_PER_SECOND:.0f} trivial tasks per second on {cores} cores needs at most "
-        f"{_ms(cores / TRIVIAL_TARGET_PER_SECOND)} of CPU per task in all, clients included; this run spent "
-        f"{_ms(trivial_cpu.platform_cpu + trivial_cpu.client_cpu)}.",
+        (f"So {TRIVIAL_TARGET_PER_SECOND:.0f} trivial tasks per second on {cores} cores needs at most "
+         f"{_ms(cores / TRIVIAL_TARGET_PER_SECOND)} of CPU per task in all, clients included; this run spent "
+         f"{_ms(trivial_cpu.platform_cpu + trivial_cpu.client_cpu)}."),
     ]
     lines += [
         "",
-        f"For scale: the same trivial payload run directly by `Executor.run` (warm) takes {direct.median * 1e6:.0f} µs "
-        f"in this run, {direct.median / trivial.median:.2%} of the trivial task's latency: the rest is the "
-        "platform's path (HTTP, database, queue, worker process, result). "
-        "Teaclave's pipeline polled every 1–3 s (figures from the issue, not measured here).",
+        (f"For scale: the same trivial payload run directly by `Executor.run` (warm) takes {direct.median * 1e6:.0f} µs "
+         f"in this run, {direct.median / trivial.median:.2%} of the trivial task's latency: the rest is the "
+         "platform's path (HTTP, database, queue, worker process, result). "
+         "Teaclave's pipeline polled every 1–3 s (figures from the issue, not measured here)."),
     ]
     targets = [
         Target("end to end, trivial task, invoke → result, p50", 15.0, "<=", "ms", trivial.median * 1e3),

@@ -186,8 +186,7 @@ def python_write(path: Path, total: int, chunk: int) -> float:
     data = bytes(chunk)
     start = time.perf_counter()
     with open(path, "wb") as stream:
-        for _ in range(total // chunk):
-            stream.write(data)
+        stream.writelines(data for _ in range(total // chunk))
     elapsed = time.perf_counter() - start
     path.unlink()
     return elapsed
@@ -228,16 +227,16 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
 def _section(calls_table: dict[str, tuple[PerCall, PerCall, Summary]], throughput: dict[int, dict[str, Summary]],
              calls: int, volume: int) -> Section:
     lines = [
-        f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
-        "(so the run's fixed cost cancels out); median of paired repetitions. Baselines: the same payload "
-        "under wasmtime alone with each import bound, through wasmtime's standard Python bindings, to a Python "
-        "function that does nothing (the floor for a host call written the usual way); and the "
-        "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python. "
-        "Wall-clock time per call, and the CPU time per call of the thread that ran the payload (which leaves "
-        "out time the machine's other load kept it off a core).",
+        (f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
+         "(so the run's fixed cost cancels out); median of paired repetitions. Baselines: the same payload "
+         "under wasmtime alone with each import bound, through wasmtime's standard Python bindings, to a Python "
+         "function that does nothing (the floor for a host call written the usual way); and the "
+         "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python. "
+         "Wall-clock time per call, and the CPU time per call of the thread that ran the payload (which leaves "
+         "out time the machine's other load kept it off a core)."),
         "",
-        "| call | teabox, per call (wall) | min – max | teabox, CPU time per call | wasmtime alone, do-nothing "
-        "Python import | ratio | Python file call alone |",
+        ("| call | teabox, per call (wall) | min – max | teabox, CPU time per call | wasmtime alone, do-nothing "
+         "Python import | ratio | Python file call alone |"),
         "|---|---|---|---|---|---|---|",
     ]
     ratios = []
@@ -251,9 +250,9 @@ def _section(calls_table: dict[str, tuple[PerCall, PerCall, Summary]], throughpu
         ratios.append(Ratio("teabox host call / do-nothing import, wasmtime alone", f"{op} call", ratio))
     lines += [
         "",
-        f"Throughput: {volume // MiB} MiB read from an input file (in the page cache) or written to an output "
-        "file, through the file API, in MB/s (10^6 bytes) of the whole run; baseline: plain Python reading or "
-        "writing the same file in the same chunk size.",
+        (f"Throughput: {volume // MiB} MiB read from an input file (in the page cache) or written to an output "
+         "file, through the file API, in MB/s (10^6 bytes) of the whole run; baseline: plain Python reading or "
+         "writing the same file in the same chunk size."),
         "",
         "| chunk | read via API | Python read | ratio | write via API | Python write | ratio |",
         "|---|---|---|---|---|---|---|",

@@ -169,8 +169,8 @@ def _section(outer: Summary, inner: Summary, bare: Summary, compiled: Summary, f
              one: float, pool: float, cores: int, seconds: int) -> Section:
     ratio = outer.median / bare.median
     lines = [
-        "A trivial payload (`bench/payloads/trivial.c`: returns `argc`), so the figures are the cost of a run "
-        "itself: module lookup, a fresh store and instance, argv written into linear memory, the call, the result.",
+        ("A trivial payload (`bench/payloads/trivial.c`: returns `argc`), so the figures are the cost of a run "
+         "itself: module lookup, a fresh store and instance, argv written into linear memory, the call, the result."),
         "",
         "| | median | min – p99 | runs | |",
         "|---|---|---|---|---|",
@@ -180,10 +180,10 @@ def _section(outer: Summary, inner: Summary, bare: Summary, compiled: Summary, f
         _row("cold run: compile", compiled, "first run in a new executor with an empty cache"),
         _row("cold run: compiled module from disk", from_disk, "first run in a new executor, cache on disk"),
         "",
-        f"Runs per second (warm, {seconds} s each, every process with its own `Executor`): "
-        f"**{one:,.0f}/s** in one process, **{pool:,.0f}/s** in {cores} processes (one per core; "
-        f"{pool / one:.2f}× one process; the processes scale only as far as the other core is free, see the "
-        "load average under Machine and versions).",
+        (f"Runs per second (warm, {seconds} s each, every process with its own `Executor`): "
+         f"**{one:,.0f}/s** in one process, **{pool:,.0f}/s** in {cores} processes (one per core; "
+         f"{pool / one:.2f}× one process; the processes scale only as far as the other core is free, see the "
+         "load average under Machine and versions)."),
     ]
     targets = [Target("warm run of a trivial payload", 100.0, "<=", "µs", outer.median * 1e6)]
     ratios = [

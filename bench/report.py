@@ -63,9 +63,9 @@ def render(sections: list[Section], env: dict[str, Any], mode: Mode, seconds: fl
     parts = [
         "# teabox benchmark report",
         "",
-        f"Measured {summary_line(env)}, by `{command}`. Every figure below was measured in this one run; "
-        "every ratio divides two medians from this run. Raw numbers: "
-        f"[`{DATA}`]({DATA}); chart: [`{CHART}`]({CHART}).",
+        (f"Measured {summary_line(env)}, by `{command}`. Every figure below was measured in this one run; "
+         "every ratio divides two medians from this run. Raw numbers: "
+         f"[`{DATA}`]({DATA}); chart: [`{CHART}`]({CHART})."),
         "",
         "## Targets",
         "",

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is a directory of the repository, not part of the installed package
     sys.path.insert(0, str(ROOT))
 
-from bench import compute, engines, report, stats  # noqa: E402
-from bench.section import Mode, Section  # noqa: E402
-from bench.workloads import KERNELS, Kernel  # noqa: E402
+from bench import compute, engines, report, stats
+from bench.section import Mode, Section
+from bench.workloads import KERNELS, Kernel
 
 
 @pytest.fixture(scope="module")
