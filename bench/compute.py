@@ -187,7 +187,7 @@ def _section(
             f"| {labels[name]} | {'–' if g_native is None else f'{g_native:.2f}'} | "
             f"{'–' if g_engine is None else f'{g_engine:.2f}'} |"
         )
-    lines += ["", _overhead_note(results)]
+    lines += ["", _overhead_note(results), "", _outer_note(results)]
     lines += ["", "How each engine was run:", ""]
     lines += [f"- **{e.label}**: {e.note}." for e in engines]
     lines += [f"- **{name}**: skipped — {reason}." for name, reason in skipped.items()]
@@ -256,6 +256,24 @@ def _overhead_note(results: list[KernelResult]) -> str:
            if share else ".")
         + " Epoch interruption makes compiled code load and compare the epoch counter at every loop back-edge "
         "and function entry, which costs most in tight inner loops and call-heavy code."
+    )
+
+
+def _outer_note(results: list[KernelResult]) -> str:
+    """teabox's figures are RunResult.wall_time; say how far the time around the call differs."""
+    gaps = []
+    for r in results:
+        cell = r.cells.get("teabox")
+        if cell is None or cell.error or not cell.runs or cell.runs[0].outer_seconds is None:
+            continue
+        outer = summarize([run.outer_seconds or 0.0 for run in cell.runs]).median
+        gaps.append((outer - cell.time.median, cell.time.median, r.kernel.name))
+    if not gaps:
+        return ""
+    worst, base, name = max(gaps)
+    return (
+        "teabox's times above are `RunResult.wall_time`; measured around the `Executor.run` call instead, the "
+        f"medians are at most {worst * 1e6:.0f} µs longer (`{name}`, {worst / base:.2%} of its run)."
     )
 
 
