@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 import wasmtime
@@ -55,9 +54,12 @@ def entry(body: str, *, data: str = "", locals_: str = "") -> bytes:
     )
 
 
-@pytest.fixture
-def executor(tmp_path: Path) -> Executor:
-    return Executor(cache_dir=tmp_path / "cache")
+@pytest.fixture(scope="module", params=["in-process", "subprocess"])
+def executor(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Executor]:
+    """Every behaviour holds whichever way the deadline is enforced."""
+    executor = Executor(cache_dir=tmp_path_factory.mktemp("cache"), isolation=request.param)
+    yield executor
+    executor.close()
 
 
 @pytest.fixture

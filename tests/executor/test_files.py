@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from teabox.executor import Executor, FailureKind, FileInputs, FileOutputs, Limits, MemoryInputs, MemoryOutputs
+from teabox.executor import (
+    Executor,
+    FailureKind,
+    FileInputs,
+    FileOutputs,
+    Limits,
+    MemoryInputs,
+    MemoryOutputs,
+)
 
 from .conftest import entry
 

@@ -93,6 +93,6 @@ def test_the_host_survives_and_runs_on_after_every_failure(executor: Executor) -
 def test_limits_reject_impossible_values() -> None:
     import pytest
 
-    for bad in (dict(timeout=0), dict(fuel=0), dict(memory=10), dict(stack=1), dict(max_handles=5000)):
+    for bad in ({"timeout": 0}, {"fuel": 0}, {"memory": 10}, {"stack": 1}, {"max_handles": 5000}):
         with pytest.raises(ValueError):
             Limits(**bad)

@@ -10,7 +10,15 @@ import click
 
 from teabox.abi import inspect as inspect_payload
 from teabox.errors import InvalidArguments
-from teabox.executor import Executor, FailureKind, FileInputs, FileOutputs, Limits, parse_duration, parse_size
+from teabox.executor import (
+    Executor,
+    FailureKind,
+    FileInputs,
+    FileOutputs,
+    Limits,
+    parse_duration,
+    parse_size,
+)
 
 # Exit status per failure class, so scripts can tell a timeout from a trap.
 EXIT_CODES: dict[FailureKind, int] = {

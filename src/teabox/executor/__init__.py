@@ -4,10 +4,17 @@ It knows nothing of users, tasks or encryption: inputs and outputs are byte
 streams by data name, supplied by the caller.
 """
 
-from teabox.executor.data import FileInputs, FileOutputs, Inputs, MemoryInputs, MemoryOutputs, Outputs
+from teabox.executor.data import (
+    FileInputs,
+    FileOutputs,
+    Inputs,
+    MemoryInputs,
+    MemoryOutputs,
+    Outputs,
+)
+from teabox.executor.executor import Executor, Isolation
 from teabox.executor.limits import Limits, parse_duration, parse_size
 from teabox.executor.result import Failure, FailureKind, FileStats, RunResult
-from teabox.executor.runner import Executor
 
 __all__ = [
     "Executor",
@@ -17,6 +24,7 @@ __all__ = [
     "FileOutputs",
     "FileStats",
     "Inputs",
+    "Isolation",
     "Limits",
     "MemoryInputs",
     "MemoryOutputs",

@@ -1,10 +1,12 @@
 """Engines, one per code-generation setting, and the clock that ends runs on time.
 
-Fuel metering and the stack limit change how wasmtime compiles or runs a
-module, so each combination gets its own engine (and its own cache entries).
-The wall-clock limit uses epoch interruption: a background thread advances
-every engine's epoch each tick and a run's store traps once its deadline in
-ticks has passed, whatever the payload does and without its cooperation.
+Epoch checks, fuel metering and the stack limit change how wasmtime compiles
+or runs a module, so each combination gets its own engine (and its own cache
+entries). When the wall-clock limit is enforced in the engine, a background
+thread advances every engine's epoch each tick and a run's store traps once
+its deadline in ticks has passed, whatever the payload does. Epoch checks sit
+at every loop head and call, so a payload run in a sandbox process that is
+killed at its deadline uses an engine without them.
 """
 
 from __future__ import annotations
@@ -24,18 +26,22 @@ WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 
 @dataclass(frozen=True)
 class EngineSpec:
+    epoch: bool
     fuel: bool
     stack: int
 
     @property
     def fingerprint(self) -> str:
         """Everything that makes a compiled artifact valid for an engine."""
-        return f"wasmtime={WASMTIME_VERSION};epoch=1;fuel={int(self.fuel)};stack={self.stack};opt=speed"
+        return (
+            f"wasmtime={WASMTIME_VERSION};epoch={int(self.epoch)};fuel={int(self.fuel)};"
+            f"stack={self.stack};opt=speed"
+        )
 
 
 def _configure(spec: EngineSpec) -> wasmtime.Config:
     config = wasmtime.Config()
-    config.epoch_interruption = True
+    config.epoch_interruption = spec.epoch
     config.consume_fuel = spec.fuel
     config.max_wasm_stack = spec.stack
     config.cranelift_opt_level = "speed"
@@ -54,9 +60,9 @@ class _Clock:
     def watch(self, engine: wasmtime.Engine) -> None:
         with self._lock:
             self._engines.append(engine)
-            self._ensure_thread()
+            self.ensure_thread()
 
-    def _ensure_thread(self) -> None:
+    def ensure_thread(self) -> None:
         # A forked child inherits the list but not the thread.
         if self._pid != os.getpid():
             self._pid = os.getpid()
@@ -79,9 +85,10 @@ def engine_for(spec: EngineSpec) -> wasmtime.Engine:
         engine = _engines.get(spec)
         if engine is None:
             engine = _engines[spec] = wasmtime.Engine(_configure(spec))
-            _clock.watch(engine)
-        else:
-            _clock._ensure_thread()
+            if spec.epoch:
+                _clock.watch(engine)
+        elif spec.epoch:
+            _clock.ensure_thread()
         return engine
 
 

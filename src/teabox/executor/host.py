@@ -246,7 +246,7 @@ def _callback(body, arity: int):  # type: ignore[no-untyped-def]
         except HostTrap as exc:
             ctx.host_trap = str(exc)
             return _trap(str(exc))
-        except Exception as exc:  # a bug on our side must not unwind through wasm
+        except Exception as exc:  # noqa: BLE001 - a bug on our side must not unwind through wasm
             ctx.host_error = f"internal error in a host function: {exc!r}"
             return _trap(ctx.host_error)
 

@@ -1,4 +1,4 @@
-"""``Executor.run``: one payload, one fresh store and instance, every limit enforced.
+"""One payload, one fresh store and instance, on the calling thread.
 
 A payload's misbehaviour never raises: traps, limits and missing outputs come
 back as a failed :class:`RunResult`. Only the caller's own mistakes (arguments
@@ -11,7 +11,7 @@ import ctypes
 import hashlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,7 +21,6 @@ from wasmtime import _ffi as ffi
 from teabox.abi.argv import argv_strings, layout_argv
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES, ENTRYPOINT, inspect
 from teabox.abi.handles import HandleTable
-from teabox.errors import InvalidPayload
 from teabox.executor import host
 from teabox.executor.cache import CachedModule, ModuleCache
 from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
@@ -75,16 +74,26 @@ def _trap_message(trap: wasmtime.Trap) -> str:
     return line.removeprefix("wasm trap: ")
 
 
-class Executor:
-    """Runs payloads; safe to share between threads (each run has its own store).
+class InProcessRunner:
+    """Runs payloads on the caller's thread; safe to share between threads.
 
-    Compiled modules are cached in memory and on disk, so a payload is
-    compiled once per machine and engine configuration, not once per run.
+    With ``engine_deadline`` the wall-clock limit is enforced by epoch
+    interruption inside the engine. Without it the caller must enforce the
+    deadline from outside (the sandbox process does, by killing the process).
+    Compiled modules are cached in memory and on disk, so a payload is compiled
+    once per machine and engine configuration, not once per run.
     """
 
-    def __init__(self, cache_dir: Path | None = None, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        engine_deadline: bool = True,
+    ) -> None:
         self.cache = ModuleCache(cache_dir)
         self.max_payload_bytes = max_payload_bytes
+        self.engine_deadline = engine_deadline
         self._checked: dict[str, list[str]] = {}
         self._linkers: dict[EngineSpec, wasmtime.Linker] = {}
         self._lock = threading.Lock()
@@ -108,16 +117,8 @@ class Executor:
                     entry.pre = linker.instantiate_pre(entry.module)
         return entry.pre
 
-    def prepare(self, payload: bytes, limits: Limits = Limits()) -> str:
-        """Check and compile ``payload`` ahead of its first run; return where the module came from."""
-        sha256 = hashlib.sha256(payload).hexdigest()
-        problems = self._problems(payload, sha256)
-        if problems:
-            raise InvalidPayload(problems)
-        spec = EngineSpec(fuel=limits.fuel is not None, stack=limits.stack)
-        entry, source = self.cache.get(spec, payload, sha256)
-        self._pre(spec, entry)
-        return source
+    def _spec(self, limits: Limits) -> EngineSpec:
+        return EngineSpec(epoch=self.engine_deadline, fuel=limits.fuel is not None, stack=limits.stack)
 
     # -- running --------------------------------------------------------------
 
@@ -128,8 +129,13 @@ class Executor:
         inputs: Inputs | None = None,
         outputs: Outputs | None = None,
         limits: Limits | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> RunResult:
-        """Run ``entrypoint(argc, argv)`` of ``payload`` with the given data and limits."""
+        """Run ``entrypoint(argc, argv)`` of ``payload`` with the given data and limits.
+
+        ``on_start`` is called once the module is compiled, just before the
+        payload's first instruction can run: the moment its time starts.
+        """
         limits = limits or Limits()
         outputs = outputs if outputs is not None else MemoryOutputs()
         strings = argv_strings(args or {})
@@ -147,12 +153,15 @@ class Executor:
             problems = self._problems(payload, sha256)
             if problems:
                 raise _Failed(FailureKind.INVALID_PAYLOAD, "; ".join(problems))
-            spec = EngineSpec(fuel=limits.fuel is not None, stack=limits.stack)
+            spec = self._spec(limits)
             entry, result.module_source = self.cache.get(spec, payload, sha256)
             pre = self._pre(spec, entry)
+            if on_start is not None:
+                on_start()
             store = wasmtime.Store(engine_for(spec))
             store.set_limits(memory_size=limits.memory)
-            store.set_epoch_deadline(deadline_ticks(limits.timeout))
+            if spec.epoch:
+                store.set_epoch_deadline(deadline_ticks(limits.timeout))
             if limits.fuel is not None:
                 store.set_fuel(limits.fuel)
             result.return_value = self._call(store, pre, strings, ctx, limits)

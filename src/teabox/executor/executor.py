@@ -1,0 +1,75 @@
+"""``Executor``: the public entry point, choosing where a payload runs.
+
+Two ways to enforce the wall-clock limit, with the same results otherwise:
+
+- ``isolation="in-process"`` (the default) runs on the caller's thread and
+  stops a payload at its deadline with epoch interruption inside the engine.
+  Nothing to start, lowest latency, but the checks slow compute-heavy code.
+- ``isolation="subprocess"`` runs in a sandbox process killed at the
+  deadline: full compute speed, crash isolation, a little latency per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES
+from teabox.executor.cache import ModuleCache
+from teabox.executor.data import Inputs, Outputs
+from teabox.executor.limits import Limits
+from teabox.executor.result import RunResult
+from teabox.executor.runner import InProcessRunner
+from teabox.executor.sandbox import SandboxRunner
+
+Isolation = Literal["in-process", "subprocess"]
+
+
+class Executor:
+    """Runs payloads; safe to share between threads (every run has its own store)."""
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        isolation: Isolation = "in-process",
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        if isolation == "in-process":
+            self._runner: InProcessRunner | SandboxRunner = InProcessRunner(
+                cache_dir, max_payload_bytes=max_payload_bytes
+            )
+        elif isolation == "subprocess":
+            self._runner = SandboxRunner(cache_dir, max_payload_bytes=max_payload_bytes)
+        else:
+            raise ValueError(f"isolation must be 'in-process' or 'subprocess', not {isolation!r}")
+        self.isolation = isolation
+
+    @property
+    def cache(self) -> ModuleCache:
+        """The compiled-module cache of in-process runs (sandbox processes keep their own)."""
+        if not isinstance(self._runner, InProcessRunner):
+            raise AttributeError("a subprocess executor's module caches live in its sandbox processes")  # noqa: TRY004
+        return self._runner.cache
+
+    def run(
+        self,
+        payload: bytes,
+        args: Mapping[str, Any] | None = None,
+        inputs: Inputs | None = None,
+        outputs: Outputs | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        """Run ``entrypoint(argc, argv)`` of ``payload`` with the given data and limits.
+
+        Never raises for what the payload does: every failure is in the result.
+        Raises :class:`~teabox.errors.InvalidArguments` for an argument with a
+        NUL byte.
+        """
+        return self._runner.run(payload, args, inputs, outputs, limits)
+
+    def close(self) -> None:
+        """Release sandbox processes; in-process executors hold nothing to release."""
+        if isinstance(self._runner, SandboxRunner):
+            self._runner.close()
