@@ -89,6 +89,14 @@ def inspect_command(payload: Path, as_json: bool) -> None:
 @click.option("--memory", default="64MiB", show_default=True, help="Linear-memory limit, e.g. 64MiB.")
 @click.option("--stack", default="1MiB", show_default=True, help="Wasm call-stack limit.")
 @click.option("--max-output", default="256MiB", show_default=True, help="Total bytes the payload may write.")
+@click.option(
+    "--isolation",
+    type=click.Choice(["subprocess", "in-process"]),
+    default="subprocess",
+    show_default=True,
+    help="Run in a sandbox process killed at the deadline (full speed), or in this process with "
+    "in-engine deadline checks (no process start).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 def run_command(
     payload: Path,
@@ -100,6 +108,7 @@ def run_command(
     memory: str,
     stack: str,
     max_output: str,
+    isolation: str,
     as_json: bool,
 ) -> None:
     """Run PAYLOAD's entrypoint with arguments and files; print its result.
@@ -123,7 +132,7 @@ def run_command(
         if not Path(path).is_file():
             raise click.BadParameter(f"input {name!r}: no such file {path}", param_hint="--input")
     try:
-        result = Executor().run(
+        result = Executor(isolation=isolation).run(  # type: ignore[arg-type]
             payload.read_bytes(),
             _pairs("--arg", args),
             FileInputs(input_paths),

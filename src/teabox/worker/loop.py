@@ -134,7 +134,7 @@ def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, S
         staging=WorkerStaging(settings.data_dir, worker_id),
         transfers=Transfers(settings.transfers, hosted=storage.hosted),
         payloads=PayloadCache(storage.blobs.read),
-        executor=Executor(settings.module_cache_dir),
+        executor=Executor(settings.module_cache_dir, isolation="subprocess"),
     )
     bell = QueueBell(storage.database, poll_seconds=settings.idle_poll_seconds)
     return WorkerLoop(settings, storage.queue, context, worker_id, bell), storage
