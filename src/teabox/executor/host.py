@@ -119,44 +119,41 @@ def bind(context: RunContext | None) -> None:
     _current.ctx = context
 
 
-def _open_input(ctx: RunContext, fid: int) -> int:
-    func = "teaclave_open_input"
+def _open_stream(ctx: RunContext, func: str, fid: int, writable: bool) -> tuple[str, BinaryIO] | None:
+    """The data name at ``fid`` and a new stream for it, or None (with the reason noted) for -1."""
     name = ctx.name(func, fid)
     if name is None:
-        return -1
+        return None
+    kind, verb = ("output", "created") if writable else ("input", "opened")
     try:
         ctx.table.reserve_check()
-        stream = ctx.inputs.open(name)
+        stream = ctx.outputs.create(name) if writable else ctx.inputs.open(name)
     except HandleRefused as exc:
         ctx.note(f"{func}({name!r}): {exc}; returned -1")
-        return -1
     except KeyError:
-        ctx.note(f"{func}({name!r}): the task has no input named {name!r}; returned -1")
-        return -1
+        ctx.note(f"{func}({name!r}): the task has no {kind} named {name!r}; returned -1")
     except OSError as exc:
-        ctx.note(f"{func}({name!r}): input cannot be opened ({exc}); returned -1")
+        ctx.note(f"{func}({name!r}): {kind} cannot be {verb} ({exc}); returned -1")
+    else:
+        return name, stream
+    return None
+
+
+def _open_input(ctx: RunContext, fid: int) -> int:
+    opened = _open_stream(ctx, "teaclave_open_input", fid, writable=False)
+    if opened is None:
         return -1
+    name, stream = opened
     ctx.stats(name)
     return ctx.table.add(name, stream, writable=False)
 
 
 def _create_output(ctx: RunContext, fid: int) -> int:
     func = "teaclave_create_output"
-    name = ctx.name(func, fid)
-    if name is None:
+    opened = _open_stream(ctx, func, fid, writable=True)
+    if opened is None:
         return -1
-    try:
-        ctx.table.reserve_check()
-        stream = ctx.outputs.create(name)
-    except HandleRefused as exc:
-        ctx.note(f"{func}({name!r}): {exc}; returned -1")
-        return -1
-    except KeyError:
-        ctx.note(f"{func}({name!r}): the task has no output named {name!r}; returned -1")
-        return -1
-    except OSError as exc:
-        ctx.note(f"{func}({name!r}): output cannot be created ({exc}); returned -1")
-        return -1
+    name, stream = opened
     for earlier in ctx.table.handles_of(name, writable=True):
         # The last creation wins: earlier writers of the same output stop here.
         ctx.table.remove(earlier).stream.close()
