@@ -6,16 +6,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import wasmtime
+from wat_imports import HOST_IMPORTS
 
 from teabox.executor import Executor
 
-IMPORTS = """
- (import "env" "teaclave_open_input" (func $open (param i32) (result i32)))
- (import "env" "teaclave_create_output" (func $create (param i32) (result i32)))
- (import "env" "teaclave_read_file" (func $read (param i32 i32 i32) (result i32)))
- (import "env" "teaclave_write_file" (func $write (param i32 i32 i32) (result i32)))
- (import "env" "teaclave_close_file" (func $close (param i32) (result i32)))
-"""
+IMPORTS = HOST_IMPORTS
 
 # $strlen and a helper that writes argv[0..argc) as lines to output "out".
 ARGV_DUMP = IMPORTS + r"""

@@ -10,13 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
+from wat_imports import HOST_IMPORTS
 
 from teabox.executor import Executor, RunResult
 from teabox.formats import CryptoInfo, encrypt
 from teabox.platform.context import Actor
 from teabox.platform.core import Platform
 from teabox.platform.models import Task
-from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput, StagedTask, TaskLimits
+from teabox.platform.staged import (
+    CryptoSpec,
+    StagedInput,
+    StagedOutput,
+    StagedTask,
+    TaskLimits,
+)
 from teabox.worker.fetch import Transfers
 from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import WorkerContext
@@ -83,13 +90,7 @@ def task_of(
         limits=TaskLimits(timeout_seconds=timeout),
     )
 
-_IMPORTS = """
-  (import "env" "teaclave_open_input" (func $open (param i32) (result i32)))
-  (import "env" "teaclave_create_output" (func $create (param i32) (result i32)))
-  (import "env" "teaclave_read_file" (func $read (param i32 i32 i32) (result i32)))
-  (import "env" "teaclave_write_file" (func $write (param i32 i32 i32) (result i32)))
-  (import "env" "teaclave_close_file" (func $close (param i32) (result i32)))
-"""
+_IMPORTS = HOST_IMPORTS
 
 
 def concat_payload(inputs: list[str], outputs: list[str]) -> bytes:
