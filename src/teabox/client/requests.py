@@ -8,7 +8,7 @@ means an overwritable argument with default ``""``, exactly as there.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from teabox.client.wire import pick
@@ -23,31 +23,27 @@ class FunctionArgument:
     allow_overwrite: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "default_value": self.default_value, "allow_overwrite": self.allow_overwrite}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
-class FunctionInput:
+class _DataDeclaration:
+    name: str
+    description: str = ""
+    optional: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FunctionInput(_DataDeclaration):
     """An input file a function reads, by data name; an optional one need not be bound."""
 
-    name: str
-    description: str = ""
-    optional: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "optional": self.optional}
-
 
 @dataclass(frozen=True)
-class FunctionOutput:
-    """An output file a function writes, by data name."""
-
-    name: str
-    description: str = ""
-    optional: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "optional": self.optional}
+class FunctionOutput(_DataDeclaration):
+    """An output file a function writes, by data name; an optional one need not be bound."""
 
 
 @dataclass(frozen=True)
