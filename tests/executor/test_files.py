@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,30 @@ def test_open_handles_are_limited(executor: Executor) -> None:
     assert any("1023 files, the limit" in d for d in result.diagnostics)
     small = executor.run(payload, inputs=MemoryInputs({"in_a": b""}), limits=Limits(max_handles=5))
     assert small.return_value == "5"
+
+
+class _BrokenDisk(io.RawIOBase):
+    """An input whose reads fail, as a failing disk or network mount would."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        raise OSError(5, "Input/output error")
+
+
+class _BrokenInputs:
+    def open(self, name: str) -> io.RawIOBase:
+        if name != "in_a":
+            raise KeyError(name)
+        return _BrokenDisk()
+
+
+def test_an_input_that_fails_to_read_is_a_host_error_not_a_result(tmp_path: Path) -> None:
+    payload = entry(
+        f"(call $read (call $open (i32.const {IN_A})) (i32.const 1000) (i32.const 10))",
+        data=NAMES,
+    )
+    result = Executor(cache_dir=tmp_path).run(payload, inputs=_BrokenInputs())
+    assert result.failure is not None and result.failure.kind == FailureKind.HOST_ERROR
+    assert "reading input 'in_a' failed" in result.failure.message and "Input/output error" in result.failure.message
