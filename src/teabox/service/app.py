@@ -59,17 +59,10 @@ def create_app(platform: Platform, *, background: list[Callable[[], None]] | Non
         lifespan=lifespan,
     )
     errors.install(app)
-    app.add_middleware(_JsonByDefault)
+    app.add_middleware(_JsonBodies, max_bytes=max_json)
 
     def actor_of(authorization: str | None) -> Actor:
         return platform.authenticate(_bearer(authorization))
-
-    @app.middleware("http")
-    async def _limit_json(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_json and request.url.path not in _RAW_PATHS:
-            return errors.error_response(413, "too_large", f"the request body is larger than {max_json} bytes")
-        return await call_next(request)
 
     for name, model in ENDPOINTS.items():
         if name == "get_task_result":
@@ -120,15 +113,27 @@ def create_app(platform: Platform, *, background: list[Callable[[], None]] | Non
 _RAW_PATHS = {f"{PREFIX}/upload_file", f"{PREFIX}/upload_payload"}
 
 
-class _JsonByDefault:
-    """Read every RPC body as JSON, whatever Content-Type it came with (``curl -d`` sends a form type)."""
+class _JsonBodies:
+    """Every RPC body is JSON of bounded size.
 
-    def __init__(self, app: Any) -> None:
+    It is read as JSON whatever Content-Type it came with (``curl -d`` sends a
+    form type), and one announced as larger than ``max_bytes`` is refused with
+    413 before it is read. A plain ASGI middleware: Starlette's
+    ``BaseHTTPMiddleware`` would add a task group and a stream per request.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] not in _RAW_PATHS:
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            length = next((v for k, v in headers if k == b"content-length"), b"")
+            if length.isdigit() and int(length) > self.max_bytes:
+                response = errors.error_response(413, "too_large", f"the request body is larger than {self.max_bytes} bytes")
+                await response(scope, receive, send)
+                return
             scope = dict(scope, headers=[*headers, (b"content-type", b"application/json")])
         await self.app(scope, receive, send)
 
