@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.cli import crypto as crypto_commands
 from teabox.cli.main import main
 from teabox.formats import CryptoInfo, decrypt, encrypt, verify
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "teaclave"
 KEY = "000102030405060708090a0b0c0d0e0f"
 
 
@@ -114,7 +114,7 @@ def test_usage_errors_name_the_problem(tmp_path: Path, plain: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"Teaclave test vectors not found at {FIXTURES}")
+@needs_fixtures
 def test_cli_decrypts_a_teaclave_vector(tmp_path: Path) -> None:
     result = teabox(
         "decrypt",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from teaclave_fixtures import FIXTURES, MISSING
 
 from teabox.formats import CryptoInfo, IntegrityError, decrypt, encrypt, verify
 from teabox.formats.pfs_layout import (
@@ -26,9 +27,8 @@ from teabox.formats.pfs_layout import (
 )
 from teabox.formats.pfs_writer import write_stream
 
-FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "teaclave"
 if not FIXTURES.is_dir():
-    pytest.skip(f"Teaclave test vectors not found at {FIXTURES}", allow_module_level=True)
+    pytest.skip(MISSING, allow_module_level=True)
 
 ZERO_KEY = CryptoInfo("teaclave-file-128", bytes(16))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from teaclave_fixtures import FIXTURES
 
 from teabox.executor import Executor, MemoryInputs, MemoryOutputs, RunResult
 from teabox.toolchain import ToolchainMissing
@@ -14,7 +15,6 @@ from teabox.toolchain.rust import find_toolchain
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-FIXTURES = ROOT / ".." / "shared" / "fixtures" / "teaclave"
 
 
 @pytest.fixture(scope="session")

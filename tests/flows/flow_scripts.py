@@ -6,15 +6,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS_DIR = ROOT / "examples" / "flows"
-FIXTURES = ROOT / ".." / "shared" / "fixtures" / "teaclave"
-
-needs_fixtures = pytest.mark.skipif(
-    not FIXTURES.is_dir(), reason=f"Teaclave's test fixtures are not at {FIXTURES} (../shared/fixtures/teaclave)"
-)
 
 # After an invoke the task is somewhere on its way; which state depends on how fast a worker claims it.
 IN_FLIGHT = {"Staged", "Running", "Finished"}

@@ -3,7 +3,8 @@ status checked after every step as Teaclave's flow tests check it."""
 
 from __future__ import annotations
 
-from flow_scripts import FIXTURES, IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flow, needs_fixtures
+from flow_scripts import IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flow
+from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import Client
 from teabox.client.flows import FlowLog

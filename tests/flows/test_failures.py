@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import FIXTURES, IN_FLIGHT, PSI_COMMON, load_flow, needs_fixtures
+from flow_scripts import IN_FLIGHT, PSI_COMMON, load_flow
+from teaclave_fixtures import FIXTURES, needs_fixtures
 from wasmtime import wat2wasm
 
 from teabox.client import (

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import FIXTURES, PSI_COMMON, needs_fixtures
+from flow_scripts import PSI_COMMON
+from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import (
     AuthenticationService,

@@ -7,14 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from teaclave_fixtures import FIXTURES, MISSING
 from worker_support import concat_payload, encrypted_file, endless_payload, make_context, sha, task_of
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput
 from teabox.worker.fetch import Transfers
 from teabox.worker.run_task import run_task
-
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "teaclave"
 
 
 def _output_spec(schema: str = "aes-gcm-128") -> CryptoSpec:
@@ -72,7 +71,7 @@ def test_inputs_from_file_and_http_outputs_to_file_and_http(
 
 def test_a_teaclave_fixture_runs_unchanged(tmp_path: Path, file_server) -> None:
     if not FIXTURES.is_dir():
-        pytest.skip(f"Teaclave fixtures not found at {FIXTURES}")
+        pytest.skip(MISSING)
     folder = (FIXTURES / "wamr_rust_psi").resolve()
     transfers = Transfers(Transfers().policy.__class__(allowed_dirs=(folder,)))
     crypto = CryptoSpec("teaclave-file-128", bytes(16), b"")

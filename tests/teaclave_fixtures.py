@@ -1,0 +1,12 @@
+"""Where Teaclave's test vectors are: ``../shared/fixtures/teaclave`` beside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = (Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "teaclave").resolve()
+MISSING = f"Teaclave's test vectors are not at {FIXTURES} (../shared/fixtures/teaclave beside the project)"
+
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=MISSING)
