@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
+import socket
 import threading
 from pathlib import Path
 
 from worker_support import LocalPlatform, concat_payload, spin_payload
 
 from teabox.formats import CryptoInfo
+from teabox.platform.notify import PollingNotifier, SocketNotifier, Topic
 from teabox.worker.fetch import TransferPolicy
 from teabox.worker.loop import open_worker
 from teabox.worker.pool import WorkerPool
 from teabox.worker.settings import WorkerSettings
-from teabox.worker.wakeup import QueueBell
 
 
 def _settings(local: LocalPlatform, **overrides: object) -> WorkerSettings:
@@ -57,29 +57,71 @@ def test_outputs_of_a_run_canceled_meanwhile_are_withdrawn(local: LocalPlatform)
     assert local.call("get_output_file", data_id=output_id)["cmac"] is None
 
 
-def test_the_bell_rings_when_another_connection_commits(tmp_path: Path, local: LocalPlatform) -> None:
-    bell = QueueBell(local.platform.storage.database, poll_seconds=0.001, fallback_seconds=60.0)
+def test_a_staged_task_wakes_idle_workers_and_its_end_wakes_waiters(local: LocalPlatform) -> None:
+    notifier = local.platform.storage.notifier
+    queue, results = notifier.listen(Topic.QUEUE), notifier.listen(Topic.RESULTS)
     try:
-        mark = bell.mark()
-        assert bell.mark() == mark
-        local.run(local.function(concat_payload([], [])))  # commits from the platform's connections
-        assert bell.mark() != mark
-        stop = threading.Event()
-        bell.wait(mark, stop)  # returns at once: something changed since the mark
-        stop.set()
-        bell.wait(bell.mark(), stop)  # returns at once: asked to stop
+        function_id = local.function(concat_payload([], []))
+        queue.drain()
+        results.drain()
+        assert not queue.wait(0.0) and not results.wait(0.0)
+        task_id = local.run(function_id)  # invoke_task commits, then wakes the queue's listeners
+        assert queue.wait(5.0) and not results.wait(0.0)
+        queue.drain()
+        local.call("cancel_task", task_id=task_id)  # the task ended: the waiters' turn
+        assert results.wait(5.0) and not queue.wait(0.0)
     finally:
-        bell.close()
+        queue.close()
+        results.close()
 
 
-def test_the_bell_reads_without_writing(local: LocalPlatform) -> None:
-    bell = QueueBell(local.platform.storage.database, poll_seconds=0.001)
-    path = local.platform.storage.database.engine.url.database
-    writer = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+def test_a_stop_request_wakes_an_idle_worker_at_once(local: LocalPlatform) -> None:
+    loop, storage = open_worker(_settings(local), "idle-worker")
     try:
-        writer.execute("BEGIN IMMEDIATE")  # holds the write lock: a writing bell would block here
-        bell.mark()
-        writer.execute("ROLLBACK")
+        runner = threading.Thread(target=loop.run_forever)
+        runner.start()
+        loop.request_stop()
+        runner.join(timeout=60.0)
+        assert not runner.is_alive()
     finally:
-        writer.close()
-        bell.close()
+        loop.close()
+        storage.close()
+
+
+def test_wake_ups_work_from_a_data_directory_too_deep_for_a_socket_address(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["a-rather-long-directory-name"] * 5) / "wake"
+    deep.parent.mkdir(parents=True)
+    notifier = SocketNotifier(deep)
+    listener = notifier.listen(Topic.QUEUE)
+    try:
+        assert len(str(deep)) > 108
+        notifier.notify(Topic.QUEUE)
+        assert listener.wait(5.0)
+    finally:
+        listener.close()
+        notifier.close()
+
+
+def test_the_sockets_of_listeners_that_are_gone_are_removed(tmp_path: Path) -> None:
+    notifier = SocketNotifier(tmp_path / "wake")
+    listener = notifier.listen(Topic.RESULTS)
+    try:
+        stale = tmp_path / "wake" / "results.1.dead"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as gone:
+            gone.bind(str(stale))  # bound, then closed without removing its file: a killed process
+        notifier.notify(Topic.RESULTS)
+        assert listener.wait(5.0)
+        assert not stale.exists()
+    finally:
+        listener.close()
+        notifier.close()
+    assert list((tmp_path / "wake").iterdir()) == []
+
+
+def test_without_wake_ups_a_listener_polls() -> None:
+    listener = PollingNotifier(poll_seconds=0.01).listen(Topic.QUEUE)
+    try:
+        assert listener.fileno() is None
+        assert listener.wait(60.0)  # returns after poll_seconds: anything may have changed
+    finally:
+        listener.close()

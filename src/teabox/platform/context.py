@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from teabox.platform.blobs import BlobStore
+from teabox.platform.notify import Topic
 from teabox.platform.roles import Role
 from teabox.platform.settings import Settings
 
@@ -30,6 +31,7 @@ class Ctx:
     now: float
     object_id: str | None = None  # the object the audit entry names; operations set it
     note: str = ""  # extra detail for the audit entry (never secrets)
+    wakes: set[Topic] = field(default_factory=set)  # whom to wake once the operation has committed
 
     @property
     def user(self) -> Actor:

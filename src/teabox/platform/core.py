@@ -66,6 +66,8 @@ class Platform:
                 ctx = self._ctx(session, actor, now)
                 result = operation.handler(ctx, **params)
                 audit.record(session, now, self._who(actor, params), name, ctx.object_id, "ok", ctx.note)
+            for topic in ctx.wakes:
+                self.storage.notifier.notify(topic)
             return result
         except PlatformError as exc:
             object_id = ctx.object_id if ctx is not None and ctx.object_id else _object_of(params)

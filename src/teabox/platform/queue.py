@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from teabox.platform.db import Database
 from teabox.platform.models import DataFile, Task, TaskData
+from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
 
@@ -55,8 +56,9 @@ class ActiveRun(NamedTuple):
 class TaskQueue:
     """Claim, heartbeat, finish and recover staged tasks; safe to use from many processes at once."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, notifier: Notifier | None = None) -> None:
         self.database = database
+        self.notifier: Notifier = notifier or PollingNotifier()
 
     def claim(self, worker_id: str, lease_seconds: float) -> StagedTask | None:
         """Take the oldest staged task for ``worker_id``, or None if there is none.
@@ -126,30 +128,38 @@ class TaskQueue:
         """
         now = time.time()
         with self.database.write() as session:
-            task = session.execute(
-                select(Task).where(Task.id == task_id, Task.worker_id == worker_id, Task.attempt == attempt)
-            ).scalar_one_or_none()
-            if task is None:
-                return False
-            if task.status != _RUNNING:
-                task.worker_id = None  # a canceled run has stopped: nothing left to kill
-                task.lease_expires_at = None
-                return False
-            task.metrics = dict(outcome.metrics)
-            task.worker_id = None
+            recorded, ended = self._finish(session, task_id, worker_id, attempt, outcome, now)
+        if ended:
+            self.notifier.notify(Topic.RESULTS)
+        return recorded
+
+    @staticmethod
+    def _finish(session: Session, task_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float) -> tuple[bool, bool]:
+        """(whether the outcome was recorded as given, whether the task ended just now)."""
+        task = session.execute(
+            select(Task).where(Task.id == task_id, Task.worker_id == worker_id, Task.attempt == attempt)
+        ).scalar_one_or_none()
+        if task is None:
+            return False, False
+        if task.status != _RUNNING:
+            task.worker_id = None  # a canceled run has stopped: nothing left to kill
             task.lease_expires_at = None
-            task.updated_at = task.ended_at = now
-            if not outcome.ok:
-                _fail(task, outcome.failure_kind or "host_error", outcome.reason or "the run failed")
-                return True
-            problem = _record_outputs(session, task, outcome.tags)
-            if problem is not None:
-                _fail(task, "output_error", problem)
-                return False
-            task.status = TaskStatus.FINISHED.value
-            task.return_value = outcome.return_value
-            task.tags = {name: tag.hex() for name, tag in outcome.tags.items()}
-            return True
+            return False, False
+        task.metrics = dict(outcome.metrics)
+        task.worker_id = None
+        task.lease_expires_at = None
+        task.updated_at = task.ended_at = now
+        if not outcome.ok:
+            _fail(task, outcome.failure_kind or "host_error", outcome.reason or "the run failed")
+            return True, True
+        problem = _record_outputs(session, task, outcome.tags)
+        if problem is not None:
+            _fail(task, "output_error", problem)
+            return False, True
+        task.status = TaskStatus.FINISHED.value
+        task.return_value = outcome.return_value
+        task.tags = {name: tag.hex() for name, tag in outcome.tags.items()}
+        return True, True
 
     def requeue_expired(self, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int:
         """Recover runs whose worker stopped heartbeating; returns how many tasks were changed.
@@ -186,7 +196,11 @@ class TaskQueue:
                 .where(Task.status == TaskStatus.CANCELED.value, Task.worker_id.is_not(None), Task.lease_expires_at < now)
                 .values(worker_id=None, lease_expires_at=None)
             )
-            return retried + lost
+        if retried:
+            self.notifier.notify(Topic.QUEUE)
+        if lost:
+            self.notifier.notify(Topic.RESULTS)
+        return retried + lost
 
     def release_worker(self, worker_id: str) -> int:
         """End at once the leases held by a worker known to be dead; returns how many.

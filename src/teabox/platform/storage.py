@@ -5,6 +5,7 @@ Layout of a data directory::
     teabox.db      the database (SQLite, WAL)
     blobs/         payloads and platform-hosted files, by sha256
     staging/       workers' private per-task areas (see teabox.worker.staging)
+    wake/          the sockets processes poke each other through (see teabox.platform.notify)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
 from teabox.platform.hosted import HostedFiles
+from teabox.platform.notify import Notifier, PollingNotifier, SocketNotifier
 from teabox.platform.queue import TaskQueue
 
 
@@ -25,6 +27,7 @@ class Storage:
     blobs: BlobStore
     queue: TaskQueue
     hosted: HostedFiles
+    notifier: Notifier
 
     @classmethod
     def open(cls, data_dir: Path, *, migrate: bool = True) -> Storage:
@@ -34,7 +37,9 @@ class Storage:
         if migrate:
             database.migrate()
         blobs = BlobStore(data_dir / "blobs")
-        return cls(data_dir, database, blobs, TaskQueue(database), HostedFiles(database, blobs))
+        notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
+        return cls(data_dir, database, blobs, TaskQueue(database, notifier), HostedFiles(database, blobs), notifier)
 
     def close(self) -> None:
+        self.notifier.close()
         self.database.dispose()

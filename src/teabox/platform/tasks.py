@@ -21,6 +21,7 @@ from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from teabox.platform.files import get_file_row, owners_of
 from teabox.platform.functions import executor_name, get_function_row, may_use
 from teabox.platform.models import Function, Task, TaskData, TaskParticipant, User
+from teabox.platform.notify import Topic
 from teabox.platform.states import ENDED, WAITING, TaskStatus, check_transition, refuse
 from teabox.platform.timefmt import iso
 
@@ -287,6 +288,7 @@ def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
         raise Conflict(f"the function {function.id} has used up its quota of {function.usage_quota} runs", "quota_exceeded")
     _set_status(task, _S.STAGED, "invoke", ctx.now)
     task.staged_at = ctx.now
+    ctx.wakes.add(Topic.QUEUE)
     return {}
 
 
@@ -300,6 +302,7 @@ def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     _set_status(task, _S.CANCELED, "cancel", ctx.now)
     task.reason = f"canceled by {ctx.user.user_id}"
     task.ended_at = ctx.now
+    ctx.wakes.add(Topic.RESULTS)
     # A running task keeps its worker_id: the worker learns of the cancel at its next heartbeat,
     # and the pool finds it through TaskQueue.canceled_running_tasks().
     return {}

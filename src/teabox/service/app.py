@@ -40,12 +40,13 @@ def _bearer(authorization: str | None) -> str | None:
 
 def create_app(platform: Platform, *, background: list[Callable[[], None]] | None = None, period: float = 1.0) -> FastAPI:
     """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s."""
-    waiter = ResultWaiter(platform.ended_tasks)
+    waiter = ResultWaiter(platform.ended_tasks, platform.storage.notifier)
     settings = platform.settings
     max_json = int(settings.max_payload_bytes * 4 / 3) + _JSON_OVERHEAD
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        waiter.start()
         jobs = [asyncio.create_task(_every(period, job)) for job in background or []]
         yield
         for job in jobs:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from teabox.executor import Executor
+from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import TaskQueue
 from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.storage import Storage
@@ -27,7 +28,6 @@ from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import TaskRun, WorkerContext, run_task
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import WorkerStaging
-from teabox.worker.wakeup import QueueBell
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,20 @@ def _internal_failure(exc: BaseException) -> TaskRun:
 
 
 class WorkerLoop:
-    """Claims and runs tasks until ``stop`` is set."""
+    """Claims and runs tasks until :meth:`request_stop`.
+
+    An idle worker sleeps on its wake-up ``listener`` (poked when a task is
+    staged or put back in the queue) and looks at the queue on its own only
+    every ``listener.poll_seconds``, so idle workers cost next to nothing and
+    never contend with the service for the database's write lock. A busy
+    worker claims its next task as soon as it finishes one.
+    """
 
     def __init__(
-        self, settings: WorkerSettings, queue: TaskQueue, context: WorkerContext, worker_id: str, bell: QueueBell
+        self, settings: WorkerSettings, queue: TaskQueue, context: WorkerContext, worker_id: str, listener: Listener
     ) -> None:
-        self.settings, self.queue, self.context, self.worker_id, self.bell = settings, queue, context, worker_id, bell
+        self.settings, self.queue, self.context, self.worker_id = settings, queue, context, worker_id
+        self.listener = listener
         self.stop = threading.Event()
         self.heartbeat = Heartbeat(queue, worker_id, settings.heartbeat_seconds)
 
@@ -110,19 +118,24 @@ class WorkerLoop:
 
     def run_forever(self) -> None:
         while not self.stop.is_set():
-            mark = self.bell.mark()
+            self.listener.drain()  # wake-ups sent before this look at the queue are answered by it
             try:
                 busy = self.run_once()
             except Exception:
                 log.exception("worker %s could not claim or finish a task", self.worker_id)
                 self.stop.wait(1.0)
                 continue
-            if not busy:
-                self.bell.wait(mark, self.stop)
+            if not busy and not self.stop.is_set():
+                self.listener.wait(self.listener.poll_seconds)
+
+    def request_stop(self) -> None:
+        """Stop after the current task (safe from a signal handler or another thread)."""
+        self.stop.set()
+        self.listener.ring()
 
     def close(self) -> None:
         self.heartbeat.close()
-        self.bell.close()
+        self.listener.close()
         self.context.transfers.close()
         self.context.staging.close()
 
@@ -136,5 +149,5 @@ def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, S
         payloads=PayloadCache(storage.blobs.read),
         executor=Executor(settings.module_cache_dir, isolation="subprocess"),
     )
-    bell = QueueBell(storage.database, poll_seconds=settings.idle_poll_seconds)
-    return WorkerLoop(settings, storage.queue, context, worker_id, bell), storage
+    listener = storage.notifier.listen(Topic.QUEUE)
+    return WorkerLoop(settings, storage.queue, context, worker_id, listener), storage

@@ -30,7 +30,7 @@ from typing import Self
 
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
-from teabox.worker.loop import open_worker
+from teabox.worker.loop import WorkerLoop, open_worker
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import sweep_abandoned
 
@@ -48,8 +48,8 @@ def worker_main(settings: WorkerSettings, worker_id: str) -> None:
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     loop, storage = open_worker(settings, worker_id)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.stop.set())
-    threading.Thread(target=_stop_when_orphaned, args=(loop.stop, os.getppid()), daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.request_stop())
+    threading.Thread(target=_stop_when_orphaned, args=(loop, os.getppid()), daemon=True).start()
     try:
         loop.run_forever()
     finally:
@@ -57,11 +57,11 @@ def worker_main(settings: WorkerSettings, worker_id: str) -> None:
         storage.close()
 
 
-def _stop_when_orphaned(stop: threading.Event, parent: int) -> None:
+def _stop_when_orphaned(loop: WorkerLoop, parent: int) -> None:
     """A worker outliving its supervisor (killed server) would go on claiming tasks nobody watches."""
-    while not stop.wait(0.5):
+    while not loop.stop.wait(0.5):
         if os.getppid() != parent:
-            stop.set()
+            loop.request_stop()
 
 
 @dataclass

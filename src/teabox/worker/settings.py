@@ -22,7 +22,6 @@ class WorkerSettings:
     transfers: TransferPolicy = field(default_factory=TransferPolicy)
     lease_seconds: float = 5.0
     heartbeat_seconds: float = 1.0
-    idle_poll_seconds: float = 0.002  # how often an idle worker looks for a change (see wakeup.py)
     max_attempts: int = 3
     module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
 
