@@ -28,10 +28,9 @@ Typical worker loop::
 from __future__ import annotations
 
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, func, select, update
 
 from teabox.platform.db import Database
 from teabox.platform.models import DataFile, Task, TaskData
@@ -43,6 +42,14 @@ DEFAULT_MAX_ATTEMPTS = 3
 
 _RUNNING = TaskStatus.RUNNING.value
 _STAGED = TaskStatus.STAGED.value
+_CANCELED = TaskStatus.CANCELED.value
+_FAILED = TaskStatus.FAILED.value
+
+# Everything a claim hands the worker, read back by the claiming UPDATE itself.
+_CLAIMED = (
+    Task.id, Task.attempt, Task.function_id, Task.payload_sha256, Task.function_arguments, Task.limits,
+    Task.inputs_ownership, Task.outputs_ownership,
+)
 
 
 class ActiveRun(NamedTuple):
@@ -54,7 +61,11 @@ class ActiveRun(NamedTuple):
 
 
 class TaskQueue:
-    """Claim, heartbeat, finish and recover staged tasks; safe to use from many processes at once."""
+    """Claim, heartbeat, finish and recover staged tasks; safe to use from many processes at once.
+
+    Every method is a few Core statements on one connection: these run for
+    every task, and an ORM session would double their cost.
+    """
 
     def __init__(self, database: Database, notifier: Notifier | None = None) -> None:
         self.database = database
@@ -68,10 +79,10 @@ class TaskQueue:
         everything the run needs (payload hash, merged arguments, each file's
         URL and its owner's crypto, the function's limits).
         """
-        # An idle worker polls often: look first with a read, which takes no lock in WAL mode,
-        # so that polling never makes the service's writers wait.
-        with self.database.read() as session:
-            if session.execute(select(Task.id).where(Task.status == _STAGED).limit(1)).first() is None:
+        # Look first with a read, which takes no lock in WAL mode, so that a worker that finds
+        # nothing never makes the service's writers wait.
+        with self.database.reading() as connection:
+            if connection.execute(select(Task.id).where(Task.status == _STAGED).limit(1)).first() is None:
                 return None
         now = time.time()
         oldest = (
@@ -82,8 +93,8 @@ class TaskQueue:
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        with self.database.write() as session:
-            row = session.execute(
+        with self.database.writing() as connection:
+            row = connection.execute(
                 update(Task)
                 .where(Task.id == oldest, Task.status == _STAGED)
                 .values(
@@ -94,17 +105,19 @@ class TaskQueue:
                     lease_expires_at=now + lease_seconds,
                     updated_at=now,
                 )
-                .returning(Task.id)
+                .returning(*_CLAIMED)
             ).first()
             if row is None:
                 return None
-            return _staged_task(session, session.get_one(Task, row.id))
+            # Only declared data names can be bound, so a task that declares none has no bindings to read.
+            bindings = _bindings(connection, row.id) if row.inputs_ownership or row.outputs_ownership else []
+        return _staged_task(row, bindings)
 
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
         now = time.time()
-        with self.database.write() as session:
-            result = session.execute(
+        with self.database.writing() as connection:
+            result = connection.execute(
                 update(Task)
                 .where(_held(task_id, worker_id, attempt))
                 .values(lease_expires_at=now + Task.lease_seconds)
@@ -127,39 +140,11 @@ class TaskQueue:
         worker must withdraw anything it published.
         """
         now = time.time()
-        with self.database.write() as session:
-            recorded, ended = self._finish(session, task_id, worker_id, attempt, outcome, now)
+        with self.database.writing() as connection:
+            recorded, ended = _finish(connection, ActiveRun(task_id, worker_id, attempt), outcome, now)
         if ended:
             self.notifier.notify(Topic.RESULTS)
         return recorded
-
-    @staticmethod
-    def _finish(session: Session, task_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float) -> tuple[bool, bool]:
-        """(whether the outcome was recorded as given, whether the task ended just now)."""
-        task = session.execute(
-            select(Task).where(Task.id == task_id, Task.worker_id == worker_id, Task.attempt == attempt)
-        ).scalar_one_or_none()
-        if task is None:
-            return False, False
-        if task.status != _RUNNING:
-            task.worker_id = None  # a canceled run has stopped: nothing left to kill
-            task.lease_expires_at = None
-            return False, False
-        task.metrics = dict(outcome.metrics)
-        task.worker_id = None
-        task.lease_expires_at = None
-        task.updated_at = task.ended_at = now
-        if not outcome.ok:
-            _fail(task, outcome.failure_kind or "host_error", outcome.reason or "the run failed")
-            return True, True
-        problem = _record_outputs(session, task, outcome.tags)
-        if problem is not None:
-            _fail(task, "output_error", problem)
-            return False, True
-        task.status = TaskStatus.FINISHED.value
-        task.return_value = outcome.return_value
-        task.tags = {name: tag.hex() for name, tag in outcome.tags.items()}
-        return True, True
 
     def requeue_expired(self, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int:
         """Recover runs whose worker stopped heartbeating; returns how many tasks were changed.
@@ -171,18 +156,23 @@ class TaskQueue:
         or so from any process; concurrent calls are safe.
         """
         now = time.time()
+        lapsed = and_(Task.worker_id.is_not(None), Task.lease_expires_at < now)  # running or canceled
+        # Usually nothing has lapsed: find that out with a read rather than a write transaction.
+        with self.database.reading() as connection:
+            if connection.execute(select(Task.id).where(lapsed).limit(1)).first() is None:
+                return 0
         expired = and_(Task.status == _RUNNING, Task.lease_expires_at < now)
-        with self.database.write() as session:
-            retried = session.execute(
+        with self.database.writing() as connection:
+            retried = connection.execute(
                 update(Task)
                 .where(expired, Task.attempt < max_attempts)
                 .values(status=_STAGED, worker_id=None, lease_expires_at=None, updated_at=now)
             ).rowcount
-            lost = session.execute(
+            lost = connection.execute(
                 update(Task)
                 .where(expired, Task.attempt >= max_attempts)
                 .values(
-                    status=TaskStatus.FAILED.value,
+                    status=_FAILED,
                     failure_kind="worker_lost",
                     reason=f"the worker running the task stopped responding, {max_attempts} times",
                     worker_id=None,
@@ -191,9 +181,9 @@ class TaskQueue:
                     ended_at=now,
                 )
             ).rowcount
-            session.execute(
+            connection.execute(
                 update(Task)
-                .where(Task.status == TaskStatus.CANCELED.value, Task.worker_id.is_not(None), Task.lease_expires_at < now)
+                .where(Task.status == _CANCELED, lapsed)
                 .values(worker_id=None, lease_expires_at=None)
             )
         if retried:
@@ -208,8 +198,8 @@ class TaskQueue:
         The next :meth:`requeue_expired` then retries (or fails) its run
         without waiting for the lease to run out.
         """
-        with self.database.write() as session:
-            return session.execute(
+        with self.database.writing() as connection:
+            return connection.execute(
                 update(Task)
                 .where(Task.worker_id == worker_id, Task.lease_expires_at.is_not(None))
                 .values(lease_expires_at=time.time() - 1.0)
@@ -221,79 +211,103 @@ class TaskQueue:
         A run leaves this list when its worker calls :meth:`finish` (which
         then returns False) or its lease expires.
         """
-        with self.database.read() as session:
-            rows = session.execute(
-                select(Task.id, Task.worker_id, Task.attempt).where(
-                    Task.status == TaskStatus.CANCELED.value, Task.worker_id.is_not(None)
-                )
+        with self.database.reading() as connection:
+            rows = connection.execute(
+                select(Task.id, Task.worker_id, Task.attempt).where(Task.status == _CANCELED, Task.worker_id.is_not(None))
             ).all()
         return [ActiveRun(row.id, row.worker_id, row.attempt) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """How many tasks are in each status (for health and metrics)."""
-        with self.database.read() as session:
-            rows = session.execute(select(Task.status, func.count()).group_by(Task.status)).all()
+        with self.database.reading() as connection:
+            rows = connection.execute(select(Task.status, func.count()).group_by(Task.status)).all()
         return {status: count for status, count in rows}
 
 
-def _held(task_id: str, worker_id: str, attempt: int) -> object:
+def _held(task_id: str, worker_id: str, attempt: int) -> Any:
     return and_(Task.id == task_id, Task.worker_id == worker_id, Task.attempt == attempt, Task.status == _RUNNING)
 
 
-def _fail(task: Task, kind: str, reason: str) -> None:
-    task.status = TaskStatus.FAILED.value
-    task.failure_kind = kind
-    task.reason = reason
-    task.return_value = None
+def _failed(kind: str, reason: str) -> dict[str, Any]:
+    return {"status": _FAILED, "failure_kind": kind, "reason": reason, "return_value": None, "tags": None}
 
 
-def _record_outputs(session: Session, task: Task, tags: dict[str, bytes]) -> str | None:
-    """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
-    bound = session.execute(
-        select(TaskData.data_name, DataFile).join(DataFile, DataFile.id == TaskData.file_id).where(
-            TaskData.task_id == task.id, TaskData.direction == "output"
+def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float) -> tuple[bool, bool]:
+    """(whether the outcome was recorded as given, whether the task ended just now)."""
+    ending: dict[str, Any] = {
+        "worker_id": None, "lease_expires_at": None, "updated_at": now, "ended_at": now, "metrics": dict(outcome.metrics),
+    }
+    if outcome.ok:
+        ending |= {
+            "status": TaskStatus.FINISHED.value,
+            "return_value": outcome.return_value,
+            "tags": {name: tag.hex() for name, tag in outcome.tags.items()},
+        }
+    else:
+        ending |= _failed(outcome.failure_kind or "host_error", outcome.reason or "the run failed")
+    row = connection.execute(
+        update(Task).where(_held(*run)).values(**ending).returning(Task.outputs_ownership)
+    ).first()
+    if row is None:
+        # Not this run's task any more. If it was canceled, the run has stopped: nothing left to kill.
+        connection.execute(
+            update(Task)
+            .where(Task.id == run.task_id, Task.worker_id == run.worker_id, Task.attempt == run.attempt)
+            .values(worker_id=None, lease_expires_at=None)
         )
+        return False, False
+    if outcome.ok and row.outputs_ownership:
+        problem = _record_outputs(connection, run.task_id, outcome.tags)
+        if problem is not None:
+            connection.execute(update(Task).where(Task.id == run.task_id).values(**_failed("output_error", problem)))
+            return False, True
+    return True, True
+
+
+def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]) -> str | None:
+    """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
+    bound = connection.execute(
+        select(TaskData.data_name, DataFile.id, DataFile.cmac)
+        .join(DataFile, DataFile.id == TaskData.file_id)
+        .where(TaskData.task_id == task_id, TaskData.direction == "output")
     ).all()
-    for data_name, record in bound:
+    for data_name, file_id, cmac in bound:
         tag = tags.get(data_name)
         if tag is None or len(tag) != 16:
             return f"the run produced no 16-byte tag for output '{data_name}'"
-        if record.cmac is not None:
-            return f"output file {record.id} ('{data_name}') was written by another task first"
-    for data_name, record in bound:
-        record.cmac = bytes(tags[data_name])
+        if cmac is not None:
+            return f"output file {file_id} ('{data_name}') was written by another task first"
+    for data_name, file_id, _ in bound:
+        connection.execute(update(DataFile).where(DataFile.id == file_id).values(cmac=bytes(tags[data_name])))
     return None
 
 
-def _staged_task(session: Session, task: Task) -> StagedTask:
-    bindings = session.execute(
-        select(TaskData.direction, TaskData.data_name, DataFile)
+def _bindings(connection: Connection, task_id: str) -> list[Any]:
+    return list(connection.execute(
+        select(TaskData.direction, TaskData.data_name, DataFile.id, DataFile.url, DataFile.schema, DataFile.key,
+               DataFile.iv, DataFile.cmac)
         .join(DataFile, DataFile.id == TaskData.file_id)
-        .where(TaskData.task_id == task.id)
+        .where(TaskData.task_id == task_id)
         .order_by(TaskData.data_name)
-    ).all()
+    ))
+
+
+def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:
     inputs = [
-        StagedInput(name, record.id, record.url, _crypto(record), record.cmac)
-        for direction, name, record in bindings
-        if direction == "input"
+        StagedInput(b.data_name, b.id, b.url, _crypto(b), b.cmac) for b in bindings if b.direction == "input"
     ]
-    outputs = [
-        StagedOutput(name, record.id, record.url, _crypto(record))
-        for direction, name, record in bindings
-        if direction == "output"
-    ]
+    outputs = [StagedOutput(b.data_name, b.id, b.url, _crypto(b)) for b in bindings if b.direction == "output"]
     return StagedTask(
-        task_id=task.id,
-        attempt=task.attempt,
-        function_id=task.function_id,
-        payload_sha256=task.payload_sha256,
-        arguments=dict(task.function_arguments),
+        task_id=row.id,
+        attempt=row.attempt,
+        function_id=row.function_id,
+        payload_sha256=row.payload_sha256,
+        arguments=dict(row.function_arguments),
         inputs=inputs,
         outputs=outputs,
-        limits=TaskLimits(**task.limits),
+        limits=TaskLimits(**row.limits),
     )
 
 
-def _crypto(record: DataFile) -> CryptoSpec:
-    return CryptoSpec(record.schema, bytes(record.key), bytes(record.iv))
-
+def _crypto(binding: Any) -> CryptoSpec:
+    return CryptoSpec(binding.schema, bytes(binding.key), bytes(binding.iv))
