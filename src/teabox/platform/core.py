@@ -44,8 +44,8 @@ class Platform:
         """The caller behind a bearer token; one indexed lookup, no hashing beyond sha256."""
         if not token:
             raise Unauthenticated("this call needs a token: send 'Authorization: Bearer <token>' (see user_login)")
-        with self.storage.database.read() as session:
-            actor = users.actor_for_token(self._ctx(session, None, time.time()), token_hash(token))
+        with self.storage.database.reading() as connection:
+            actor = users.actor_for_token(connection, token_hash(token), time.time())
         if actor is None:
             raise Unauthenticated("the token is unknown, expired or revoked; log in again", "invalid_token")
         return actor
@@ -81,13 +81,13 @@ class Platform:
 
     def ended_tasks(self, task_ids: list[str]) -> set[str]:
         """Which of ``task_ids`` have ended; the long-poll's one cheap query."""
-        with self.storage.database.read() as session:
-            return set(session.scalars(select(Task.id).where(Task.id.in_(task_ids), Task.status.in_(_ENDED))))
+        with self.storage.database.reading() as connection:
+            return set(connection.scalars(select(Task.id).where(Task.id.in_(task_ids), Task.status.in_(_ENDED))))
 
     def task_result(self, task_id: str) -> dict[str, Any]:
         """The result answer for a task whose access was already checked (not audited again)."""
-        with self.storage.database.read() as session:
-            return tasks.task_result(tasks.get_task_row(self._ctx(session, None, time.time()), task_id))
+        with self.storage.database.reading() as connection:
+            return tasks.task_result(tasks.result_row(connection, task_id))
 
     def create_admin(self, user_id: str, password: str) -> None:
         """Create a PlatformAdmin directly (``teabox admin create``): there is no default admin."""

@@ -12,9 +12,9 @@ after the data owners approved it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import Connection, Row, and_, exists, select, update
 
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
@@ -37,8 +37,8 @@ def get_task_row(ctx: Ctx, task_id: str) -> Task:
 
 
 def participants(ctx: Ctx, task_id: str) -> dict[str, bool]:
-    """user id -> whether they approved."""
-    rows = ctx.session.execute(
+    """user id -> whether they approved, as flushed to the transaction so far (a Core read, no autoflush)."""
+    rows = ctx.session.connection().execute(
         select(TaskParticipant.user_id, TaskParticipant.approved).where(TaskParticipant.task_id == task_id)
     )
     return {user: approved for user, approved in rows}
@@ -52,8 +52,12 @@ def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False)
     ctx.object_id = task_id
     task = get_task_row(ctx, task_id)
     if not (_is_participant(ctx, task_id) or (admin_reads and ctx.user.role.is_admin)):
-        raise Forbidden(f"you do not take part in {task_id}, so you may not {action} it")
+        raise _outsider(task_id, action)
     return task
+
+
+def _outsider(task_id: str, action: str) -> Forbidden:
+    return Forbidden(f"you do not take part in {task_id}, so you may not {action} it")
 
 
 def _bindings(ctx: Ctx, task_id: str) -> dict[tuple[str, str], str]:
@@ -63,13 +67,13 @@ def _bindings(ctx: Ctx, task_id: str) -> dict[tuple[str, str], str]:
     return {(direction, name): file_id for direction, name, file_id in rows}
 
 
-def _data_complete(task: Task, bound: dict[tuple[str, str], str]) -> bool:
+def _data_complete(task: Task | Row[Any], bound: dict[tuple[str, str], str]) -> bool:
     return all(("input", name) in bound for name in task.inputs_ownership) and all(
         ("output", name) in bound for name in task.outputs_ownership
     )
 
 
-def _missing_data(task: Task, bound: dict[tuple[str, str], str]) -> list[str]:
+def _missing_data(task: Task | Row[Any], bound: dict[tuple[str, str], str]) -> list[str]:
     return [name for name in task.inputs_ownership if ("input", name) not in bound] + [
         name for name in task.outputs_ownership if ("output", name) not in bound
     ]
@@ -262,34 +266,53 @@ def approve_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
 
 @operation("invoke_task")
 def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
-    task = _task_for(ctx, task_id, "invoke")
+    # Every task passes through here: Core statements on the transaction's connection, not ORM objects.
+    ctx.object_id = task_id
+    db = ctx.session.connection()
+    task = db.execute(
+        select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership).where(
+            Task.id == task_id
+        )
+    ).first()
+    if task is None:
+        raise NotFound(f"there is no task '{task_id}'", "unknown_task")
+    people = participants(ctx, task_id)
+    if ctx.user.user_id not in people:
+        raise _outsider(task_id, "invoke")
     if task.creator != ctx.user.user_id:
         raise Forbidden(f"only the creator of {task_id} ({task.creator}) may invoke it")
     status = TaskStatus(task.status)
     if status not in WAITING:
         refuse(status, "invoke")
-    bound = _bindings(ctx, task_id)
+    # Only declared data names can be bound, so a task that declares none has no bindings to read.
+    bound = _bindings(ctx, task_id) if task.inputs_ownership or task.outputs_ownership else {}
     if not _data_complete(task, bound):
         raise Conflict(f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete")
-    people = participants(ctx, task_id)
     waiting = sorted(user for user, approved in people.items() if not approved)
     if len(people) > 1 and waiting:
         raise Conflict(f"the task still waits for approval from {', '.join(waiting)}", "not_approved")
-    function = ctx.session.get(Function, task.function_id)
-    if function is None or function.disabled:
-        raise Conflict(f"the function {task.function_id} has been disabled or deleted", "function_disabled")
-    counted = ctx.session.execute(
+    counted = db.execute(
         update(Function)
-        .where(Function.id == function.id)
+        .where(Function.id == task.function_id, Function.disabled.is_(False))
         .where((Function.usage_quota.is_(None)) | (Function.usage_count < Function.usage_quota))
         .values(usage_count=Function.usage_count + 1)
     ).rowcount
     if counted != 1:
-        raise Conflict(f"the function {function.id} has used up its quota of {function.usage_quota} runs", "quota_exceeded")
-    _set_status(task, _S.STAGED, "invoke", ctx.now)
-    task.staged_at = ctx.now
+        _refuse_use(db, task.function_id)
+    check_transition(status, _S.STAGED, "invoke")
+    db.execute(
+        update(Task).where(Task.id == task_id).values(status=_S.STAGED.value, staged_at=ctx.now, updated_at=ctx.now)
+    )
     ctx.wakes.add(Topic.QUEUE)
     return {}
+
+
+def _refuse_use(db: Connection, function_id: str) -> NoReturn:
+    """Why a task's function may not run once more: disabled (or deleted), or out of quota."""
+    function = db.execute(select(Function.disabled, Function.usage_quota).where(Function.id == function_id)).first()
+    if function is None or function.disabled:
+        raise Conflict(f"the function {function_id} has been disabled or deleted", "function_disabled")
+    raise Conflict(f"the function {function_id} has used up its quota of {function.usage_quota} runs", "quota_exceeded")
 
 
 @operation("cancel_task")
@@ -311,7 +334,7 @@ def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def result_view(task: Task) -> dict[str, Any]:
+def result_view(task: Task | Row[Any]) -> dict[str, Any]:
     return {
         "status": task.status,
         "status_code": TaskStatus(task.status).code,
@@ -357,11 +380,31 @@ def get_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
 @operation("get_task_result")
 def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """Check access and answer with the result now; the service waits and re-reads if it has not ended."""
-    task = _task_for(ctx, task_id, "read", admin_reads=True)
-    return task_result(task)
+    ctx.object_id = task_id
+    db = ctx.session.connection()
+    # Clients poll this for every task: one Core query reads the result and the caller's part in the task.
+    taking_part = (
+        select(TaskParticipant.user_id)
+        .where(TaskParticipant.task_id == Task.id, TaskParticipant.user_id == ctx.user.user_id)
+        .exists()
+    )
+    row = db.execute(select(*_RESULT_COLUMNS, taking_part.label("taking_part")).where(Task.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"there is no task '{task_id}'", "unknown_task")
+    if not (row.taking_part or ctx.user.role.is_admin):
+        raise _outsider(task_id, "read")
+    return task_result(row)
 
 
-def task_result(task: Task) -> dict[str, Any]:
+_RESULT_COLUMNS = (Task.id, Task.status, Task.return_value, Task.tags, Task.failure_kind, Task.reason, Task.metrics)
+
+
+def result_row(db: Connection, task_id: str) -> Row[Any]:
+    """The columns :func:`task_result` reads, for a task known to exist."""
+    return db.execute(select(*_RESULT_COLUMNS).where(Task.id == task_id)).one()
+
+
+def task_result(task: Task | Row[Any]) -> dict[str, Any]:
     status = TaskStatus(task.status)
     if status in ENDED:
         return {"task_id": task.id, "done": True, **result_view(task)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from teabox.platform.auth import hash_password, new_token, random_password, verify_password
 from teabox.platform.context import Actor, Ctx, operation
@@ -165,11 +165,12 @@ def list_users(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     return {"ids": list(ctx.session.scalars(query))}
 
 
-def actor_for_token(ctx: Ctx, hashed: str) -> Actor | None:
-    row = ctx.session.execute(
+def actor_for_token(connection: Connection, hashed: str, now: float) -> Actor | None:
+    """The user a live token belongs to: one indexed lookup on every request, so revocation takes effect at once."""
+    row = connection.execute(
         select(User.id, User.role, User.attribute)
         .join(Token, Token.user_id == User.id)
-        .where(Token.token_hash == hashed, Token.revoked_at.is_(None), Token.expires_at > ctx.now)
+        .where(Token.token_hash == hashed, Token.revoked_at.is_(None), Token.expires_at > now)
     ).first()
     if row is None:
         return None
