@@ -17,10 +17,13 @@ def record(session: Session, now: float, user_id: str | None, action: str, objec
     """Add an entry to ``session``'s transaction: it commits with the change it records, or not at all."""
     # A Core insert on the session's connection: every call writes one, and the ORM would double its cost.
     session.connection().execute(
-        insert(AuditEntry).values(
-            timestamp=now, user_id=user_id, action=action, object_id=object_id, outcome=outcome, message=message[:2000]
-        )
+        _INSERT,
+        {"timestamp": now, "user_id": user_id, "action": action, "object_id": object_id, "outcome": outcome,
+         "message": message[:2000]},
     )
+
+
+_INSERT = insert(AuditEntry.__table__)
 
 
 @operation("query_audit_logs")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from teabox.platform import audit, files, functions, tasks, users  # noqa: F401 - they register the operations
 from teabox.platform.auth import token_hash
@@ -25,7 +25,9 @@ from teabox.platform.states import ENDED
 from teabox.platform.storage import Storage
 
 _OBJECT_KEYS = ("task_id", "function_id", "data_id", "user_id", "url", "name")
-_ENDED = [status.value for status in ENDED]
+_ENDED_AMONG = select(Task.id).where(
+    Task.id.in_(bindparam("ids", expanding=True)), Task.status.in_([status.value for status in ENDED])
+)
 
 
 class Platform:
@@ -82,7 +84,7 @@ class Platform:
     def ended_tasks(self, task_ids: list[str]) -> set[str]:
         """Which of ``task_ids`` have ended; the long-poll's one cheap query."""
         with self.storage.database.reading() as connection:
-            return set(connection.scalars(select(Task.id).where(Task.id.in_(task_ids), Task.status.in_(_ENDED))))
+            return set(connection.scalars(_ENDED_AMONG, {"ids": task_ids}))
 
     def task_result(self, task_id: str) -> dict[str, Any]:
         """The result answer for a task whose access was already checked (not audited again)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from teabox.platform.db import Database
 from teabox.platform.models import DataFile, Task, TaskData
@@ -45,11 +45,69 @@ _STAGED = TaskStatus.STAGED.value
 _CANCELED = TaskStatus.CANCELED.value
 _FAILED = TaskStatus.FAILED.value
 
-# Everything a claim hands the worker, read back by the claiming UPDATE itself.
-_CLAIMED = (
-    Task.id, Task.attempt, Task.function_id, Task.payload_sha256, Task.function_arguments, Task.limits,
-    Task.inputs_ownership, Task.outputs_ownership,
+# The statements every task runs, built once with bound parameters: building a statement and
+# computing its cache key would cost more than executing it. Parameter names differ from
+# column names, which SQLAlchemy reserves for the SET clause.
+_tasks, _bound, _files = Task.__table__, TaskData.__table__, DataFile.__table__
+_t = _tasks.c
+
+_ANY_STAGED = select(_t.id).where(_t.status == _STAGED).limit(1)
+_OLDEST_STAGED = (
+    select(_t.id).where(_t.status == _STAGED).order_by(_t.staged_at).limit(1).with_for_update(skip_locked=True)
+).scalar_subquery()
+_CLAIM = (
+    update(_tasks)
+    .where(_t.id == _OLDEST_STAGED, _t.status == _STAGED)
+    .values(
+        status=_RUNNING,
+        worker_id=bindparam("claimer"),
+        attempt=_t.attempt + 1,
+        lease_seconds=bindparam("lease"),
+        lease_expires_at=bindparam("expires"),
+        updated_at=bindparam("now"),
+    )
+    # Everything the worker needs, read back by the claiming UPDATE itself.
+    .returning(
+        _t.id, _t.attempt, _t.function_id, _t.payload_sha256, _t.function_arguments, _t.limits,
+        _t.inputs_ownership, _t.outputs_ownership,
+    )
 )
+_BINDINGS = (
+    select(_bound.c.direction, _bound.c.data_name, _files.c.id, _files.c.url, _files.c.schema, _files.c.key,
+           _files.c.iv, _files.c.cmac)
+    .join(_files, _files.c.id == _bound.c.file_id)
+    .where(_bound.c.task_id == bindparam("task"))
+    .order_by(_bound.c.data_name)
+)
+_RUN = and_(_t.id == bindparam("task"), _t.worker_id == bindparam("holder"), _t.attempt == bindparam("run_attempt"))
+_HELD = and_(_RUN, _t.status == _RUNNING)
+_HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=bindparam("now") + _t.lease_seconds)
+_FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: the parameters given
+_LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
+_REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
+_BOUND_OUTPUTS = (
+    select(_bound.c.data_name, _files.c.id, _files.c.cmac)
+    .join(_files, _files.c.id == _bound.c.file_id)
+    .where(_bound.c.task_id == bindparam("task"), _bound.c.direction == "output")
+)
+_RECORD_TAG = update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"))
+_LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < bindparam("now"))  # running or canceled
+_ANY_LAPSED = select(_t.id).where(_LAPSED).limit(1)
+_EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < bindparam("now"))
+_RETRY = (
+    update(_tasks)
+    .where(_EXPIRED, _t.attempt < bindparam("max_attempts"))
+    .values(status=_STAGED, worker_id=None, lease_expires_at=None, updated_at=bindparam("now"))
+)
+_GIVE_UP = (
+    update(_tasks)
+    .where(_EXPIRED, _t.attempt >= bindparam("max_attempts"))
+    .values(
+        status=_FAILED, failure_kind="worker_lost", reason=bindparam("why"), worker_id=None, lease_expires_at=None,
+        updated_at=bindparam("now"), ended_at=bindparam("now"),
+    )
+)
+_FORGET_CANCELED = update(_tasks).where(_t.status == _CANCELED, _LAPSED).values(worker_id=None, lease_expires_at=None)
 
 
 class ActiveRun(NamedTuple):
@@ -58,6 +116,10 @@ class ActiveRun(NamedTuple):
     task_id: str
     worker_id: str
     attempt: int
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"task": self.task_id, "holder": self.worker_id, "run_attempt": self.attempt}
 
 
 class TaskQueue:
@@ -82,46 +144,24 @@ class TaskQueue:
         # Look first with a read, which takes no lock in WAL mode, so that a worker that finds
         # nothing never makes the service's writers wait.
         with self.database.reading() as connection:
-            if connection.execute(select(Task.id).where(Task.status == _STAGED).limit(1)).first() is None:
+            if connection.execute(_ANY_STAGED).first() is None:
                 return None
         now = time.time()
-        oldest = (
-            select(Task.id)
-            .where(Task.status == _STAGED)
-            .order_by(Task.staged_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
         with self.database.writing() as connection:
             row = connection.execute(
-                update(Task)
-                .where(Task.id == oldest, Task.status == _STAGED)
-                .values(
-                    status=_RUNNING,
-                    worker_id=worker_id,
-                    attempt=Task.attempt + 1,
-                    lease_seconds=lease_seconds,
-                    lease_expires_at=now + lease_seconds,
-                    updated_at=now,
-                )
-                .returning(*_CLAIMED)
+                _CLAIM, {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
             ).first()
             if row is None:
                 return None
             # Only declared data names can be bound, so a task that declares none has no bindings to read.
-            bindings = _bindings(connection, row.id) if row.inputs_ownership or row.outputs_ownership else []
+            declares_data = row.inputs_ownership or row.outputs_ownership
+            bindings = list(connection.execute(_BINDINGS, {"task": row.id})) if declares_data else []
         return _staged_task(row, bindings)
 
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
-        now = time.time()
         with self.database.writing() as connection:
-            result = connection.execute(
-                update(Task)
-                .where(_held(task_id, worker_id, attempt))
-                .values(lease_expires_at=now + Task.lease_seconds)
-            )
+            result = connection.execute(_HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params | {"now": time.time()})
             return result.rowcount == 1
 
     def finish(self, task_id: str, worker_id: str, attempt: int, outcome: Outcome) -> bool:
@@ -156,36 +196,15 @@ class TaskQueue:
         or so from any process; concurrent calls are safe.
         """
         now = time.time()
-        lapsed = and_(Task.worker_id.is_not(None), Task.lease_expires_at < now)  # running or canceled
         # Usually nothing has lapsed: find that out with a read rather than a write transaction.
         with self.database.reading() as connection:
-            if connection.execute(select(Task.id).where(lapsed).limit(1)).first() is None:
+            if connection.execute(_ANY_LAPSED, {"now": now}).first() is None:
                 return 0
-        expired = and_(Task.status == _RUNNING, Task.lease_expires_at < now)
+        why = f"the worker running the task stopped responding, {max_attempts} times"
         with self.database.writing() as connection:
-            retried = connection.execute(
-                update(Task)
-                .where(expired, Task.attempt < max_attempts)
-                .values(status=_STAGED, worker_id=None, lease_expires_at=None, updated_at=now)
-            ).rowcount
-            lost = connection.execute(
-                update(Task)
-                .where(expired, Task.attempt >= max_attempts)
-                .values(
-                    status=_FAILED,
-                    failure_kind="worker_lost",
-                    reason=f"the worker running the task stopped responding, {max_attempts} times",
-                    worker_id=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                    ended_at=now,
-                )
-            ).rowcount
-            connection.execute(
-                update(Task)
-                .where(Task.status == _CANCELED, lapsed)
-                .values(worker_id=None, lease_expires_at=None)
-            )
+            retried = connection.execute(_RETRY, {"now": now, "max_attempts": max_attempts}).rowcount
+            lost = connection.execute(_GIVE_UP, {"now": now, "max_attempts": max_attempts, "why": why}).rowcount
+            connection.execute(_FORGET_CANCELED, {"now": now})
         if retried:
             self.notifier.notify(Topic.QUEUE)
         if lost:
@@ -224,12 +243,8 @@ class TaskQueue:
         return {status: count for status, count in rows}
 
 
-def _held(task_id: str, worker_id: str, attempt: int) -> Any:
-    return and_(Task.id == task_id, Task.worker_id == worker_id, Task.attempt == attempt, Task.status == _RUNNING)
-
-
 def _failed(kind: str, reason: str) -> dict[str, Any]:
-    return {"status": _FAILED, "failure_kind": kind, "reason": reason, "return_value": None, "tags": None}
+    return {"status": _FAILED, "failure_kind": kind, "reason": reason, "return_value": None}
 
 
 def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float) -> tuple[bool, bool]:
@@ -242,35 +257,27 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
             "status": TaskStatus.FINISHED.value,
             "return_value": outcome.return_value,
             "tags": {name: tag.hex() for name, tag in outcome.tags.items()},
+            "failure_kind": None,
+            "reason": None,
         }
     else:
         ending |= _failed(outcome.failure_kind or "host_error", outcome.reason or "the run failed")
-    row = connection.execute(
-        update(Task).where(_held(*run)).values(**ending).returning(Task.outputs_ownership)
-    ).first()
+    row = connection.execute(_FINISH, run.params | ending).first()
     if row is None:
         # Not this run's task any more. If it was canceled, the run has stopped: nothing left to kill.
-        connection.execute(
-            update(Task)
-            .where(Task.id == run.task_id, Task.worker_id == run.worker_id, Task.attempt == run.attempt)
-            .values(worker_id=None, lease_expires_at=None)
-        )
+        connection.execute(_LET_GO, run.params)
         return False, False
     if outcome.ok and row.outputs_ownership:
         problem = _record_outputs(connection, run.task_id, outcome.tags)
         if problem is not None:
-            connection.execute(update(Task).where(Task.id == run.task_id).values(**_failed("output_error", problem)))
+            connection.execute(_REVISE, {"task": run.task_id, "tags": None} | _failed("output_error", problem))
             return False, True
     return True, True
 
 
 def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]) -> str | None:
     """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
-    bound = connection.execute(
-        select(TaskData.data_name, DataFile.id, DataFile.cmac)
-        .join(DataFile, DataFile.id == TaskData.file_id)
-        .where(TaskData.task_id == task_id, TaskData.direction == "output")
-    ).all()
+    bound = connection.execute(_BOUND_OUTPUTS, {"task": task_id}).all()
     for data_name, file_id, cmac in bound:
         tag = tags.get(data_name)
         if tag is None or len(tag) != 16:
@@ -278,18 +285,8 @@ def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]
         if cmac is not None:
             return f"output file {file_id} ('{data_name}') was written by another task first"
     for data_name, file_id, _ in bound:
-        connection.execute(update(DataFile).where(DataFile.id == file_id).values(cmac=bytes(tags[data_name])))
+        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name])})
     return None
-
-
-def _bindings(connection: Connection, task_id: str) -> list[Any]:
-    return list(connection.execute(
-        select(TaskData.direction, TaskData.data_name, DataFile.id, DataFile.url, DataFile.schema, DataFile.key,
-               DataFile.iv, DataFile.cmac)
-        .join(DataFile, DataFile.id == TaskData.file_id)
-        .where(TaskData.task_id == task_id)
-        .order_by(TaskData.data_name)
-    ))
 
 
 def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Row, and_, exists, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, exists, select, update
 
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
@@ -38,10 +38,38 @@ def get_task_row(ctx: Ctx, task_id: str) -> Task:
 
 def participants(ctx: Ctx, task_id: str) -> dict[str, bool]:
     """user id -> whether they approved, as flushed to the transaction so far (a Core read, no autoflush)."""
-    rows = ctx.session.connection().execute(
-        select(TaskParticipant.user_id, TaskParticipant.approved).where(TaskParticipant.task_id == task_id)
-    )
+    rows = ctx.session.connection().execute(_PARTICIPANTS, {"task": task_id})
     return {user: approved for user, approved in rows}
+
+
+# Statements every task runs (invoke, get_task_result), built once with bound parameters: building a
+# statement and computing its cache key would cost more than executing it.
+_PARTICIPANTS = select(TaskParticipant.user_id, TaskParticipant.approved).where(
+    TaskParticipant.task_id == bindparam("task")
+)
+_TO_INVOKE = select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership).where(
+    Task.id == bindparam("task")
+)
+_COUNT_USE = (
+    update(Function.__table__)
+    .where(Function.id == bindparam("function"), Function.disabled.is_(False))
+    .where((Function.usage_quota.is_(None)) | (Function.usage_count < Function.usage_quota))
+    .values(usage_count=Function.usage_count + 1)
+)
+_STAGE = (
+    update(Task.__table__)
+    .where(Task.id == bindparam("task"))
+    .values(status=TaskStatus.STAGED.value, staged_at=bindparam("now"), updated_at=bindparam("now"))
+)
+_RESULT_COLUMNS = (Task.id, Task.status, Task.return_value, Task.tags, Task.failure_kind, Task.reason, Task.metrics)
+_RESULT = select(*_RESULT_COLUMNS).where(Task.id == bindparam("task"))
+_RESULT_AND_PART = select(
+    *_RESULT_COLUMNS,
+    select(TaskParticipant.user_id)
+    .where(TaskParticipant.task_id == Task.id, TaskParticipant.user_id == bindparam("user"))
+    .exists()
+    .label("taking_part"),
+).where(Task.id == bindparam("task"))
 
 
 def _is_participant(ctx: Ctx, task_id: str) -> bool:
@@ -269,11 +297,7 @@ def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     # Every task passes through here: Core statements on the transaction's connection, not ORM objects.
     ctx.object_id = task_id
     db = ctx.session.connection()
-    task = db.execute(
-        select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership).where(
-            Task.id == task_id
-        )
-    ).first()
+    task = db.execute(_TO_INVOKE, {"task": task_id}).first()
     if task is None:
         raise NotFound(f"there is no task '{task_id}'", "unknown_task")
     people = participants(ctx, task_id)
@@ -291,18 +315,10 @@ def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     waiting = sorted(user for user, approved in people.items() if not approved)
     if len(people) > 1 and waiting:
         raise Conflict(f"the task still waits for approval from {', '.join(waiting)}", "not_approved")
-    counted = db.execute(
-        update(Function)
-        .where(Function.id == task.function_id, Function.disabled.is_(False))
-        .where((Function.usage_quota.is_(None)) | (Function.usage_count < Function.usage_quota))
-        .values(usage_count=Function.usage_count + 1)
-    ).rowcount
-    if counted != 1:
+    if db.execute(_COUNT_USE, {"function": task.function_id}).rowcount != 1:
         _refuse_use(db, task.function_id)
     check_transition(status, _S.STAGED, "invoke")
-    db.execute(
-        update(Task).where(Task.id == task_id).values(status=_S.STAGED.value, staged_at=ctx.now, updated_at=ctx.now)
-    )
+    db.execute(_STAGE, {"task": task_id, "now": ctx.now})
     ctx.wakes.add(Topic.QUEUE)
     return {}
 
@@ -383,12 +399,7 @@ def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[st
     ctx.object_id = task_id
     db = ctx.session.connection()
     # Clients poll this for every task: one Core query reads the result and the caller's part in the task.
-    taking_part = (
-        select(TaskParticipant.user_id)
-        .where(TaskParticipant.task_id == Task.id, TaskParticipant.user_id == ctx.user.user_id)
-        .exists()
-    )
-    row = db.execute(select(*_RESULT_COLUMNS, taking_part.label("taking_part")).where(Task.id == task_id)).first()
+    row = db.execute(_RESULT_AND_PART, {"task": task_id, "user": ctx.user.user_id}).first()
     if row is None:
         raise NotFound(f"there is no task '{task_id}'", "unknown_task")
     if not (row.taking_part or ctx.user.role.is_admin):
@@ -396,12 +407,9 @@ def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[st
     return task_result(row)
 
 
-_RESULT_COLUMNS = (Task.id, Task.status, Task.return_value, Task.tags, Task.failure_kind, Task.reason, Task.metrics)
-
-
 def result_row(db: Connection, task_id: str) -> Row[Any]:
     """The columns :func:`task_result` reads, for a task known to exist."""
-    return db.execute(select(*_RESULT_COLUMNS).where(Task.id == task_id)).one()
+    return db.execute(_RESULT, {"task": task_id}).one()
 
 
 def task_result(task: Task | Row[Any]) -> dict[str, Any]:

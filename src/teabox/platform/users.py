@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from teabox.platform.auth import hash_password, new_token, random_password, verify_password
 from teabox.platform.context import Actor, Ctx, operation
@@ -165,13 +165,17 @@ def list_users(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     return {"ids": list(ctx.session.scalars(query))}
 
 
+# Built once: every request runs it, and building it would cost more than running it.
+_TOKEN_OWNER = (
+    select(User.id, User.role, User.attribute)
+    .join(Token, Token.user_id == User.id)
+    .where(Token.token_hash == bindparam("hashed"), Token.revoked_at.is_(None), Token.expires_at > bindparam("now"))
+)
+
+
 def actor_for_token(connection: Connection, hashed: str, now: float) -> Actor | None:
     """The user a live token belongs to: one indexed lookup on every request, so revocation takes effect at once."""
-    row = connection.execute(
-        select(User.id, User.role, User.attribute)
-        .join(Token, Token.user_id == User.id)
-        .where(Token.token_hash == hashed, Token.revoked_at.is_(None), Token.expires_at > now)
-    ).first()
+    row = connection.execute(_TOKEN_OWNER, {"hashed": hashed, "now": now}).first()
     if row is None:
         return None
     return Actor(row.id, Role(RoleKind(row.role), row.attribute), hashed)
