@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,9 @@ COMPILE_SECONDS = 300.0
 GRACE_SECONDS = 0.05
 # Payloads a sandbox process keeps in memory.
 _KEEP_PAYLOADS = 64
+# How many of a sandbox process's most recently used modules its parent counts as compiled there:
+# fewer than the process's module cache keeps in memory, so every one of them surely is.
+_SURELY_COMPILED = 32
 
 
 class PayloadLRU:
@@ -65,6 +68,23 @@ class PayloadLRU:
         return held
 
 
+class RecentKeys:
+    """The most recently used keys, at most ``capacity`` of them."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._keys
+
+    def use(self, key: Hashable) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.capacity:
+            self._keys.popitem(last=False)
+
+
 class _Child:
     """One sandbox process and the two pipe ends that talk to it."""
 
@@ -84,6 +104,9 @@ class _Child:
         self.receive = Connection(from_child_r, writable=False)
         # The payloads this child holds, kept in step with the child's own LRU.
         self.payloads: PayloadLRU = PayloadLRU()
+        # Modules this child has compiled and still holds, by (sha256, fuel metering, stack limit):
+        # their runs need no "started" message, since no compilation can come before the payload.
+        self.compiled = RecentKeys(_SURELY_COMPILED)
 
     def kill(self) -> None:
         self.process.kill()
@@ -139,7 +162,9 @@ class SandboxRunner:
         argv_strings(args or {})  # the caller's mistakes raise here, not in the child
         started = time.perf_counter()
         sha256 = hashlib.sha256(payload).hexdigest()
+        module = (sha256, limits.fuel is not None, limits.stack)
         child = self._acquire()
+        announce = module not in child.compiled
         request = {
             "sha256": sha256,
             "payload": None if child.payloads.hold(sha256, payload) else payload,
@@ -147,10 +172,13 @@ class SandboxRunner:
             "inputs": inputs,
             "outputs": outputs,
             "limits": limits,
+            "announce": announce,
         }
         try:
             child.send.send(request)
-            result = self._await(child, limits, outputs)
+            result = self._await(child, limits, outputs, announce)
+            if result.module_source is not None:  # the child's module cache saw this use too
+                child.compiled.use(module)
         except (OSError, EOFError) as exc:
             child.kill()
             result = RunResult(failure=Failure(
@@ -162,23 +190,29 @@ class SandboxRunner:
         result.wall_time = time.perf_counter() - started
         return result
 
-    def _await(self, child: _Child, limits: Limits, outputs: Outputs) -> RunResult:
-        if not child.receive.poll(COMPILE_SECONDS):
-            child.kill()
-            outputs.discard()
-            return RunResult(failure=Failure(
-                FailureKind.HOST_ERROR, f"compiling the payload took longer than {COMPILE_SECONDS:g} s"
-            ))
-        message = child.receive.recv()
-        if message == "started":
-            if not child.receive.poll(limits.timeout + GRACE_SECONDS):
+    def _await(self, child: _Child, limits: Limits, outputs: Outputs, announced: bool) -> RunResult:
+        """The run's result; its clock starts at "started" if the child announces it, at once otherwise."""
+        if announced:
+            if not child.receive.poll(COMPILE_SECONDS):
                 child.kill()
                 outputs.discard()
                 return RunResult(failure=Failure(
-                    FailureKind.TIMEOUT,
-                    f"the run exceeded its time limit of {limits.timeout:g} s; its sandbox process was killed",
+                    FailureKind.HOST_ERROR, f"compiling the payload took longer than {COMPILE_SECONDS:g} s"
                 ))
             message = child.receive.recv()
+            if message != "started":  # the run ended before the payload could start
+                return self._received(message, outputs)
+        if not child.receive.poll(limits.timeout + GRACE_SECONDS):
+            child.kill()
+            outputs.discard()
+            return RunResult(failure=Failure(
+                FailureKind.TIMEOUT,
+                f"the run exceeded its time limit of {limits.timeout:g} s; its sandbox process was killed",
+            ))
+        return self._received(child.receive.recv(), outputs)
+
+    @staticmethod
+    def _received(message: tuple[RunResult, Any], outputs: Outputs) -> RunResult:
         result, memory_results = message
         if isinstance(outputs, MemoryOutputs):
             outputs.results = memory_results

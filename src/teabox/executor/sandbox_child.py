@@ -38,9 +38,10 @@ def serve(receive: Connection, send: Connection, runner: InProcessRunner) -> Non
         sha256 = request["sha256"]
         payloads.hold(sha256, request["payload"])
         outputs = request["outputs"]
+        # "started" is asked for only while the parent cannot know that the module is compiled here.
+        announce = (lambda: send.send("started")) if request["announce"] else None
         result = runner.run(
-            payloads.entries[sha256], request["args"], request["inputs"], outputs, request["limits"],
-            on_start=lambda: send.send("started"),
+            payloads.entries[sha256], request["args"], request["inputs"], outputs, request["limits"], on_start=announce
         )
         send.send((result, outputs.results if isinstance(outputs, MemoryOutputs) else None))
 

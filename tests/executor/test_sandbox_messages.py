@@ -1,0 +1,39 @@
+"""Sandbox processes announce a run's start only until their parent knows the module is compiled there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from teabox.executor import Executor, FailureKind, Limits
+
+from .conftest import entry
+
+# Returns at once without arguments; with any argument, loops until it is stopped.
+SPIN_IF_ASKED = entry("(block (br_if 0 (i32.eqz (local.get $argc))) (loop (br 0))) (i32.const 5)")
+
+
+def test_a_run_of_a_module_the_sandbox_holds_still_ends_at_its_deadline(tmp_path: Path) -> None:
+    executor = Executor(tmp_path, isolation="subprocess")
+    try:
+        first = executor.run(SPIN_IF_ASKED, limits=Limits(timeout=30.0))  # compiles, announced by "started"
+        assert first.ok and first.return_value == "5"
+        # Now compiled in the sandbox: no "started" comes, and the deadline runs from the request.
+        endless = executor.run(SPIN_IF_ASKED, {"spin": "1"}, limits=Limits(timeout=0.2))
+        assert endless.failure is not None and endless.failure.kind == FailureKind.TIMEOUT
+        again = executor.run(SPIN_IF_ASKED, limits=Limits(timeout=30.0))  # a new sandbox, announced again
+        assert again.ok and again.return_value == "5"
+    finally:
+        executor.close()
+
+
+def test_another_engine_setting_is_another_module(tmp_path: Path) -> None:
+    executor = Executor(tmp_path, isolation="subprocess")
+    try:
+        assert executor.run(SPIN_IF_ASKED, limits=Limits(timeout=30.0)).ok
+        # Fuel metering compiles the module anew; that run is announced, and fuel ends it.
+        metered = executor.run(SPIN_IF_ASKED, {"spin": "1"}, limits=Limits(timeout=30.0, fuel=100_000))
+        assert metered.failure is not None and metered.failure.kind == FailureKind.OUT_OF_FUEL
+        held = executor.run(SPIN_IF_ASKED, {"spin": "1"}, limits=Limits(timeout=0.2, fuel=10**15))
+        assert held.failure is not None and held.failure.kind == FailureKind.TIMEOUT
+    finally:
+        executor.close()
