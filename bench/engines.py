@@ -22,16 +22,18 @@ from bench import build
 from bench.workloads import Kernel
 from teabox.abi.argv import argv_strings, layout_argv
 from teabox.executor import Executor, Limits
+from teabox.platform.staged import TaskLimits
+from teabox.worker.run_task import executor_limits
 
 PAGE = 65536
 MiB = 1024 * 1024
-# The limits a production task runs with: the executor's defaults (64 MiB of
-# linear memory, 1 MiB of wasm stack, no fuel metering) and a wall-clock
-# timeout. The timeout's value changes nothing in the compiled code or the
-# checks it runs, so it is generous here: a loaded machine must not turn a
-# slow repetition into a failed one.
-PRODUCTION_LIMITS = Limits(timeout=60.0)
-FUEL_LIMITS = Limits(timeout=60.0, fuel=10**13)
+# The limits a platform task runs with by default (256 MiB of linear memory and
+# of output, 1 MiB of wasm stack, no fuel metering), as a worker hands them to
+# the executor. The timeout's value changes nothing in the compiled code, so it
+# is generous here: a loaded machine must not turn a slow repetition into a
+# failed one.
+PRODUCTION_LIMITS = executor_limits(TaskLimits(timeout_seconds=60.0))
+FUEL_LIMITS = executor_limits(TaskLimits(timeout_seconds=60.0, fuel=10**13))
 
 
 class EngineFailed(RuntimeError):
@@ -132,8 +134,17 @@ class Teabox:
 
     def __init__(self, executor: Executor, limits: Limits, name: str, label: str) -> None:
         self.executor, self.limits, self.name, self.label = executor, limits, name, label
-        fuel = "fuel metering on" if limits.fuel is not None else "no fuel metering (the default)"
-        self.note = f"Executor.run, timeout {limits.timeout:g} s, memory limit {limits.memory // MiB} MiB, {fuel}"
+        fuel = "fuel metering on" if limits.fuel is not None else "no fuel metering"
+        deadline = (
+            "in a sandbox process killed at the deadline, no epoch checks (what workers and `teabox run` use)"
+            if executor.isolation == "subprocess"
+            else "on the calling thread, deadline by epoch interruption"
+        )
+        self.note = (
+            f"`Executor(isolation=\"{executor.isolation}\").run`, {deadline}; a platform task's default limits "
+            f"(memory {limits.memory // MiB} MiB, stack {limits.stack // MiB} MiB, output "
+            f"{limits.max_output_bytes // MiB} MiB, {fuel}) with a {limits.timeout:g} s timeout"
+        )
 
     def unavailable(self) -> str | None:
         return None
@@ -233,13 +244,15 @@ class Iwasm:
 
 
 def all_engines(cache_dir: Path) -> list[ComputeEngine]:
-    executor = Executor(cache_dir)
+    production = Executor(cache_dir, isolation="subprocess")
+    in_process = Executor(cache_dir)
     return [
         Native(),
         WasmtimeAlone(),
         WasmtimeAlone(epoch=True),
-        Teabox(executor, PRODUCTION_LIMITS, "teabox", "teabox (limits on)"),
-        Teabox(executor, FUEL_LIMITS, "teabox_fuel", "teabox (limits + fuel)"),
+        Teabox(production, PRODUCTION_LIMITS, "teabox", "teabox (limits on)"),
+        Teabox(in_process, PRODUCTION_LIMITS, "teabox_inprocess", "teabox in-process (epoch deadline)"),
+        Teabox(production, FUEL_LIMITS, "teabox_fuel", "teabox (limits + fuel)"),
         Wasm3(),
         Pywasm(),
         Iwasm(),

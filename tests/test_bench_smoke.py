@@ -36,7 +36,7 @@ def test_every_engine_returns_the_native_checksum(kernel: Kernel, engine_set: li
         result = engine.run(kernel, kernel.tiny)
         assert result.checksum == native.checksum, f"{engine.label} computed {kernel.name}({kernel.tiny}) differently"
         checked.append(engine.name)
-    assert {"wasmtime", "wasmtime_epoch", "teabox", "teabox_fuel"} <= set(checked)
+    assert {"wasmtime", "wasmtime_epoch", "teabox", "teabox_inprocess", "teabox_fuel"} <= set(checked)
 
 
 @pytest.mark.parametrize("engine_name", ["wasm3", "pywasm"])
