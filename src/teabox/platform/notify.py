@@ -82,7 +82,7 @@ class SocketNotifier:
         self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sender.setblocking(False)
         # Long data directory paths do not fit in a socket address; a descriptor of the directory does.
-        self._dir_fd = os.open(self.directory, os.O_PATH | os.O_DIRECTORY)
+        self._dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
 
     def address(self, name: str) -> str:
         path = str(self.directory / name)
