@@ -66,7 +66,7 @@ class ResultWaiter:
     def _check(self) -> None:
         try:
             ended = self._ended_tasks(list(self._waiting))
-        except Exception:  # noqa: BLE001 - the next poke or poll asks again
+        except Exception:  # the next poke or poll asks again
             log.exception("looking up ended tasks failed")
             return
         for task_id in ended:
