@@ -224,7 +224,8 @@ def test_lost_worker_is_retried_then_failed(two_party, worker: FakeWorker, stora
         claimed = queue.claim(f"dies-{attempt}", 0.05)
         assert claimed is not None and claimed.task_id == task_id and claimed.attempt == attempt
         time.sleep(0.1)
-        assert queue.requeue_expired(max_attempts=3) >= 1
+        # Either this call or the server's own once-a-second sweep puts the task back.
+        queue.requeue_expired(max_attempts=3)
         assert status(flow.creator, task_id) == "Staged"
         assert not queue.heartbeat(task_id, f"dies-{attempt}", attempt)  # the lost worker may not come back
     claimed = queue.claim("dies-3", 0.05)
