@@ -18,7 +18,7 @@ from typing import BinaryIO
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from teabox.abi.handles import HandleRefused, HandleTable
+from teabox.abi.handles import Handle, HandleRefused, HandleTable
 from teabox.executor.data import Inputs, Outputs
 from teabox.executor.result import FileStats
 
@@ -163,13 +163,20 @@ def _create_output(ctx: RunContext, fid: int) -> int:
     return ctx.table.add(name, stream, writable=True)
 
 
+def _open_handle(ctx: RunContext, func: str, fd: int, *, writable: bool) -> Handle[BinaryIO] | None:
+    """The open handle ``fd`` of the right kind, or None (with the reason noted) for -1."""
+    try:
+        return ctx.table.get(fd, writable=writable)
+    except HandleRefused as exc:
+        ctx.note(f"{func}({fd}): {exc}; returned -1")
+        return None
+
+
 def _read_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
     func = "teaclave_read_file"
     view = ctx.buffer(func, buf, size)
-    try:
-        handle = ctx.table.get(fd, writable=False)
-    except HandleRefused as exc:
-        ctx.note(f"{func}({fd}): {exc}; returned -1")
+    handle = _open_handle(ctx, func, fd, writable=False)
+    if handle is None:
         return -1
     try:
         n = handle.stream.readinto(view) or 0
@@ -183,10 +190,8 @@ def _read_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
 def _write_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
     func = "teaclave_write_file"
     view = ctx.buffer(func, buf, size)
-    try:
-        handle = ctx.table.get(fd, writable=True)
-    except HandleRefused as exc:
-        ctx.note(f"{func}({fd}): {exc}; returned -1")
+    handle = _open_handle(ctx, func, fd, writable=True)
+    if handle is None:
         return -1
     if ctx.bytes_written + size > ctx.max_output_bytes:
         ctx.output_limit_hit = True
