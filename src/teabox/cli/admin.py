@@ -20,6 +20,15 @@ data_dir_option = click.option(
     show_default=True,
     help="The platform's data directory (database, blobs, staging).",
 )
+allow_file_dir_option = click.option(
+    "--allow-file-dir",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
+)
+log_level_option = click.option(
+    "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
 
 
 @click.group("admin")

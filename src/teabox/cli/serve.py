@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from teabox.cli.admin import data_dir_option
+from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
 
 DEFAULT_PORT = 7777
 
@@ -24,15 +24,10 @@ DEFAULT_PORT = 7777
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none).")
-@click.option(
-    "--allow-file-dir",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
-)
+@allow_file_dir_option
 @click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
 @click.option("--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds.")
-@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+@log_level_option
 def serve_command(
     data_dir: Path,
     host: str,

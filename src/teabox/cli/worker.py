@@ -14,20 +14,15 @@ from types import FrameType
 
 import click
 
-from teabox.cli.admin import data_dir_option
+from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
 
 
 @click.command("worker")
 @data_dir_option
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
-@click.option(
-    "--allow-file-dir",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
-)
+@allow_file_dir_option
 @click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
-@click.option("--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"]))
+@log_level_option
 def worker_command(data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
     from teabox.worker.fetch import TransferPolicy
