@@ -177,7 +177,7 @@ class SandboxRunner:
         try:
             child.send.send(request)
             result = self._await(child, limits, outputs, announce)
-            if result.module_source is not None:  # the child's module cache saw this use too
+            if result.module_source:  # the run reached the child's module cache, which saw this use too
                 child.compiled.use(module)
         except (OSError, EOFError) as exc:
             child.kill()
@@ -194,22 +194,26 @@ class SandboxRunner:
         """The run's result; its clock starts at "started" if the child announces it, at once otherwise."""
         if announced:
             if not child.receive.poll(COMPILE_SECONDS):
-                child.kill()
-                outputs.discard()
-                return RunResult(failure=Failure(
-                    FailureKind.HOST_ERROR, f"compiling the payload took longer than {COMPILE_SECONDS:g} s"
-                ))
+                return self._abandon(
+                    child, outputs, FailureKind.HOST_ERROR,
+                    f"compiling the payload took longer than {COMPILE_SECONDS:g} s",
+                )
             message = child.receive.recv()
             if message != "started":  # the run ended before the payload could start
                 return self._received(message, outputs)
         if not child.receive.poll(limits.timeout + GRACE_SECONDS):
-            child.kill()
-            outputs.discard()
-            return RunResult(failure=Failure(
-                FailureKind.TIMEOUT,
+            return self._abandon(
+                child, outputs, FailureKind.TIMEOUT,
                 f"the run exceeded its time limit of {limits.timeout:g} s; its sandbox process was killed",
-            ))
+            )
         return self._received(child.receive.recv(), outputs)
+
+    @staticmethod
+    def _abandon(child: _Child, outputs: Outputs, kind: FailureKind, message: str) -> RunResult:
+        """Kill a child that did not answer in time; nothing it wrote is kept."""
+        child.kill()
+        outputs.discard()
+        return RunResult(failure=Failure(kind, message))
 
     @staticmethod
     def _received(message: tuple[RunResult, Any], outputs: Outputs) -> RunResult:
