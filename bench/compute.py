@@ -152,9 +152,11 @@ def _section(
     names = [e.name for e in engines]
     labels = {e.name: e.label for e in engines}
     lines = [
-        ("Each kernel is one C source with no libc, built natively with `gcc -O2` (the baseline) and as a "
-         "wasm32 payload, then run under each engine. Time is the median of the repetitions, with min–max "
-         "beneath; the ratio is to native code at the same size in this run (lower is better)."),
+        (
+            "Each kernel is one C source with no libc, built natively with `gcc -O2` (the baseline) and as a "
+            "wasm32 payload, then run under each engine. Time is the median of the repetitions, with min–max "
+            "beneath; the ratio is to native code at the same size in this run (lower is better)."
+        ),
         "",
         "| kernel | n | " + " | ".join(labels[n] for n in names) + " |",
         "|---|---|" + "---|" * len(names),
@@ -178,7 +180,13 @@ def _section(
                     f"{_fmt_seconds(t.maximum)}, {len(t.values)} runs</sub>"
                 )
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Geometric mean of the ratios:", "", "| engine | / native gcc -O2 | / wasmtime alone |", "|---|---|---|"]
+    lines += [
+        "",
+        "Geometric mean of the ratios:",
+        "",
+        "| engine | / native gcc -O2 | / wasmtime alone |",
+        "|---|---|---|",
+    ]
     for name in names:
         if name == "native":
             continue
@@ -222,13 +230,19 @@ def _section(
     data = {
         "kernels": {
             r.kernel.name: {
-                name: {"n": c.n, "error": c.error, "checksum": c.runs[0].checksum if c.runs else None,
-                       "seconds": c.time.to_dict() if c.runs else None,
-                       "outer_seconds": summarize([x.outer_seconds for x in c.runs]).to_dict()
-                       if c.runs and c.runs[0].outer_seconds is not None else None,
-                       "ratio_to_native": r.ratio(name)}
+                name: {
+                    "n": c.n,
+                    "error": c.error,
+                    "checksum": c.runs[0].checksum if c.runs else None,
+                    "seconds": c.time.to_dict() if c.runs else None,
+                    "outer_seconds": summarize([x.outer_seconds for x in c.runs]).to_dict()
+                    if c.runs and c.runs[0].outer_seconds is not None
+                    else None,
+                    "ratio_to_native": r.ratio(name),
+                }
                 for name, c in r.cells.items()
-            } | {f"native@{n}": {"n": n, "seconds": c.time.to_dict()} for n, c in r.native.items() if c.runs}
+            }
+            | {f"native@{n}": {"n": n, "seconds": c.time.to_dict()} for n, c in r.native.items() if c.runs}
             for r in results
         },
         "geomean_to_native": {name: _geomean(results, name) for name in names if name != "native"},
@@ -254,8 +268,12 @@ def _overhead_note(results: list[KernelResult]) -> str:
         f"The in-process executor stops a payload at its deadline by epoch interruption instead: ×{in_process:.2f}. "
         f"The same engine with only epoch interruption switched on (no teabox code involved) is already "
         f"×{epoch:.2f} (worst `{worst.kernel.name}` ×{worst.ratio('wasmtime_epoch', 'wasmtime') or 0:.2f})"
-        + (f", so the epoch checks account for about {min(share, 1.0):.0%} of the in-process overhead (on a log "
-           "scale)." if share else ".")
+        + (
+            f", so the epoch checks account for about {min(share, 1.0):.0%} of the in-process overhead (on a log "
+            "scale)."
+            if share
+            else "."
+        )
         + " Epoch interruption makes compiled code load and compare the epoch counter at every loop back-edge "
         "and function entry, which costs most in tight inner loops and call-heavy code."
     )

@@ -92,11 +92,16 @@ def running_platform(workdir: Path) -> Iterator[Platform]:
         alice = stack.enter_context(new_user(admin, "alice", "DataOwner", "north-bank"))
         bob = stack.enter_context(new_user(admin, "bob", "DataOwner", "south-bank"))
         trivial_id = vendor.register_function(
-            name="trivial", description="returns argc", executor_type="wamr", payload=trivial_payload(),
+            name="trivial",
+            description="returns argc",
+            executor_type="wamr",
+            payload=trivial_payload(),
             arguments=[FunctionArgument("n", "1")],
         )
         millionaire_id = vendor.register_function(
-            name="millionaire", description="names the richer party", executor_type="wamr",
+            name="millionaire",
+            description="names the richer party",
+            executor_type="wamr",
             payload=build_example("millionaire-c"),
             inputs=[FunctionInput("pf_in_a", "first wealth"), FunctionInput("pf_in_b", "second wealth")],
             outputs=[FunctionOutput("pf_out", "the richer input's data name")],
@@ -125,7 +130,8 @@ def prepare_two_party(p: Platform) -> Prepared:
     """Both parties encrypt and upload their input, Alice registers her output, both approve."""
     alice, bob = p.client_for(p.alice), p.client_for(p.bob)
     task_id = alice.create_task(
-        p.millionaire_id, {},
+        p.millionaire_id,
+        {},
         inputs_ownership=[OwnerList("pf_in_a", [alice.user_id]), OwnerList("pf_in_b", [bob.user_id])],
         outputs_ownership=[OwnerList("pf_out", [alice.user_id])],
     )
@@ -237,10 +243,12 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
             for name, prepare in (("trivial", prepare_trivial), ("two_party", prepare_two_party)):
                 log(f"end to end: {name}, {counts[name]} tasks one at a time")
                 timings = latencies(p, prepare, counts[name])
-                figures[name] = {"latency": summarize([t.total for t in timings]),
-                                 "invoke": summarize([t.invoke for t in timings]),
-                                 "worker": summarize([t.worker for t in timings]),
-                                 "between": summarize([t.between for t in timings])}
+                figures[name] = {
+                    "latency": summarize([t.total for t in timings]),
+                    "invoke": summarize([t.invoke for t in timings]),
+                    "worker": summarize([t.worker for t in timings]),
+                    "between": summarize([t.between for t in timings]),
+                }
                 log(f"end to end: {name}, {tput[name]} tasks from {CLIENT_THREADS} clients")
                 figures[name]["per_second"] = throughput(p, prepare, tput[name], include_create=False)
                 figures[name]["per_second_with_setup"] = throughput(p, prepare, tput[name], include_create=True)
@@ -266,11 +274,13 @@ def _ms(seconds: float) -> str:
 def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     labels = {"trivial": "trivial, single user", "two_party": "two parties, encrypted inputs and output"}
     lines = [
-        (f"`teabox serve` with its defaults (SQLite, local blobs, {WORKERS} worker processes) on loopback. "
-         "Latency: invoke request sent → result received, one task at a time, after the task was set up. "
-         f"Throughput: {CLIENT_THREADS} client threads at once; \"invoke → result\" counts tasks set up "
-         "beforehand, \"with setup\" has each client also create (and, for two parties, encrypt, upload, "
-         "bind and approve) its task."),
+        (
+            f"`teabox serve` with its defaults (SQLite, local blobs, {WORKERS} worker processes) on loopback. "
+            "Latency: invoke request sent → result received, one task at a time, after the task was set up. "
+            f'Throughput: {CLIENT_THREADS} client threads at once; "invoke → result" counts tasks set up '
+            'beforehand, "with setup" has each client also create (and, for two parties, encrypt, upload, '
+            "bind and approve) its task."
+        ),
         "",
         "| task | p50 | p99 | min – max | tasks | tasks/s, invoke → result | tasks/s, with setup |",
         "|---|---|---|---|---|---|---|",
@@ -286,10 +296,12 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     two: Summary = figures["two_party"]["latency"]  # type: ignore[assignment]
     lines += [
         "",
-        ("Where the time goes (medians, one task at a time): the invoke request's round trip; the worker's own "
-         "stages as the result reports them (staging and checking inputs, loading the payload, the run, sealing "
-         "and publishing outputs); and the rest — the task waiting to be claimed by a worker, the outcome being "
-         "recorded and the client's long-poll answering."),
+        (
+            "Where the time goes (medians, one task at a time): the invoke request's round trip; the worker's own "
+            "stages as the result reports them (staging and checking inputs, loading the payload, the run, sealing "
+            "and publishing outputs); and the rest — the task waiting to be claimed by a worker, the outcome being "
+            "recorded and the client's long-poll answering."
+        ),
         "",
         "| task | invoke request | worker stages | the rest (queue, record, notify) | total |",
         "|---|---|---|---|---|",
@@ -302,9 +314,11 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     cores = os.cpu_count() or 1
     lines += [
         "",
-        ("CPU per task during the invoke → result throughput runs (from /proc: the server and its worker "
-         "processes; `process_time` for the clients in this process). With every core busy, "
-         f"{cores} cores can complete at most {cores} CPU-seconds' worth of tasks per second:"),
+        (
+            "CPU per task during the invoke → result throughput runs (from /proc: the server and its worker "
+            "processes; `process_time` for the clients in this process). With every core busy, "
+            f"{cores} cores can complete at most {cores} CPU-seconds' worth of tasks per second:"
+        ),
         "",
         "| task | platform CPU per task | client CPU per task | ceiling on this machine |",
         "|---|---|---|---|",
@@ -316,33 +330,44 @@ def _section(figures: dict[str, dict[str, object]], direct: Summary) -> Section:
     trivial_cpu: Throughput = figures["trivial"]["per_second"]  # type: ignore[assignment]
     lines += [
         "",
-        (f"So {TRIVIAL_TARGET_PER_SECOND:.0f} trivial tasks per second on {cores} cores needs at most "
-         f"{_ms(cores / TRIVIAL_TARGET_PER_SECOND)} of CPU per task in all, clients included; this run spent "
-         f"{_ms(trivial_cpu.platform_cpu + trivial_cpu.client_cpu)}."),
+        (
+            f"So {TRIVIAL_TARGET_PER_SECOND:.0f} trivial tasks per second on {cores} cores needs at most "
+            f"{_ms(cores / TRIVIAL_TARGET_PER_SECOND)} of CPU per task in all, clients included; this run spent "
+            f"{_ms(trivial_cpu.platform_cpu + trivial_cpu.client_cpu)}."
+        ),
     ]
     lines += [
         "",
-        (f"For scale: the same trivial payload run directly by `Executor.run` (warm, in a sandbox process as the "
-         f"workers run it) takes {direct.median * 1e6:.0f} µs in this run, {direct.median / trivial.median:.2%} of "
-         "the trivial task's latency: the rest is the platform's path (HTTP, database, queue, worker process, "
-         "result). "
-         "Teaclave's pipeline polled every 1–3 s (figures from the issue, not measured here)."),
+        (
+            f"For scale: the same trivial payload run directly by `Executor.run` (warm, in a sandbox process as the "
+            f"workers run it) takes {direct.median * 1e6:.0f} µs in this run, {direct.median / trivial.median:.2%} of "
+            "the trivial task's latency: the rest is the platform's path (HTTP, database, queue, worker process, "
+            "result). "
+            "Teaclave's pipeline polled every 1–3 s (figures from the issue, not measured here)."
+        ),
     ]
     targets = [
         Target("end to end, trivial task, invoke → result, p50", 15.0, "<=", "ms", trivial.median * 1e3),
-        Target(f"end to end, trivial tasks per second, {WORKERS} workers", TRIVIAL_TARGET_PER_SECOND, ">=", "/s",
-               figures["trivial"]["per_second"].per_second),  # type: ignore[attr-defined]
+        Target(
+            f"end to end, trivial tasks per second, {WORKERS} workers",
+            TRIVIAL_TARGET_PER_SECOND,
+            ">=",
+            "/s",
+            figures["trivial"]["per_second"].per_second,
+        ),  # type: ignore[attr-defined]
     ]
     ratios = [
         Ratio("end to end / direct Executor.run", "trivial p50", trivial.median / direct.median),
         Ratio("two-party / trivial", "p50 latency", two.median / trivial.median),
     ]
     data = {
-        name: {"latency_seconds": f["latency"].to_dict(),  # type: ignore[attr-defined]
-               "breakdown_median_seconds": {k: f[k].median for k in ("invoke", "worker", "between")},  # type: ignore[attr-defined]
-               "p99_seconds": percentile(f["latency"].values, 0.99),  # type: ignore[attr-defined]
-               "throughput": asdict(f["per_second"]),  # type: ignore[call-overload]
-               "throughput_with_setup": asdict(f["per_second_with_setup"])}  # type: ignore[call-overload]
+        name: {
+            "latency_seconds": f["latency"].to_dict(),  # type: ignore[attr-defined]
+            "breakdown_median_seconds": {k: f[k].median for k in ("invoke", "worker", "between")},  # type: ignore[attr-defined]
+            "p99_seconds": percentile(f["latency"].values, 0.99),  # type: ignore[attr-defined]
+            "throughput": asdict(f["per_second"]),  # type: ignore[call-overload]
+            "throughput_with_setup": asdict(f["per_second_with_setup"]),
+        }  # type: ignore[call-overload]
         for name, f in figures.items()
     } | {"direct_executor_seconds": direct.to_dict()}
     return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)

@@ -141,7 +141,7 @@ class Teabox:
             else "on the calling thread, deadline by epoch interruption"
         )
         self.note = (
-            f"`Executor(isolation=\"{executor.isolation}\").run`, {deadline}; a platform task's default limits "
+            f'`Executor(isolation="{executor.isolation}").run`, {deadline}; a platform task\'s default limits '
             f"(memory {limits.memory // MiB} MiB, stack {limits.stack // MiB} MiB, output "
             f"{limits.max_output_bytes // MiB} MiB, {fuel}) with a {limits.timeout:g} s timeout"
         )
@@ -155,7 +155,9 @@ class Teabox:
         result = self.executor.run(payload, {"n": n}, limits=self.limits)
         outer = time.perf_counter() - start
         if result.failure is not None:
-            raise EngineFailed(f"{kernel.name} n={n} failed under teabox: {result.failure.kind}: {result.failure.message}")
+            raise EngineFailed(
+                f"{kernel.name} n={n} failed under teabox: {result.failure.kind}: {result.failure.message}"
+            )
         return Run(int(result.return_value or 0) & 0xFFFFFFFF, result.wall_time, outer)
 
 
@@ -201,7 +203,9 @@ class Pywasm:
         import pywasm
 
         runtime = pywasm.core.Runtime()
-        instance = runtime.instance(pywasm.core.ModuleDesc.from_reader(io.BytesIO(build.payload(kernel.source, simd=False))))
+        instance = runtime.instance(
+            pywasm.core.ModuleDesc.from_reader(io.BytesIO(build.payload(kernel.source, simd=False)))
+        )
         start = time.perf_counter()
         (value,) = runtime.invocate(instance, "bench_run", [n])
         return Run(value & 0xFFFFFFFF, time.perf_counter() - start)

@@ -218,25 +218,39 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
                 read_py.append(python_read(path, chunk))
                 write_t.append(runs.write(volume, chunk).wall)
                 write_py.append(python_write(workdir / "py-output", volume, chunk))
-            throughput[chunk] = {name: summarize([volume / t / 1e6 for t in times]) for name, times in
-                                 (("read", read_t), ("python read", read_py), ("write", write_t),
-                                  ("python write", write_py))}
+            throughput[chunk] = {
+                name: summarize([volume / t / 1e6 for t in times])
+                for name, times in (
+                    ("read", read_t),
+                    ("python read", read_py),
+                    ("write", write_t),
+                    ("python write", write_py),
+                )
+            }
     return _section(calls_table, throughput, calls, volume)
 
 
-def _section(calls_table: dict[str, tuple[PerCall, PerCall, Summary]], throughput: dict[int, dict[str, Summary]],
-             calls: int, volume: int) -> Section:
+def _section(
+    calls_table: dict[str, tuple[PerCall, PerCall, Summary]],
+    throughput: dict[int, dict[str, Summary]],
+    calls: int,
+    volume: int,
+) -> Section:
     lines = [
-        (f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
-         "(so the run's fixed cost cancels out); median of paired repetitions. Baselines: the same payload "
-         "under wasmtime alone with each import bound, through wasmtime's standard Python bindings, to a Python "
-         "function that does nothing (the floor for a host call written the usual way); and the "
-         "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python. "
-         "Wall-clock time per call, and the CPU time per call of the thread that ran the payload (which leaves "
-         "out time the machine's other load kept it off a core)."),
+        (
+            f"One call: a run making {calls:,} one-byte calls minus a run making none, divided by {calls:,} "
+            "(so the run's fixed cost cancels out); median of paired repetitions. Baselines: the same payload "
+            "under wasmtime alone with each import bound, through wasmtime's standard Python bindings, to a Python "
+            "function that does nothing (the floor for a host call written the usual way); and the "
+            "`readinto`/`write` on a buffered Python file that teabox's host function performs, called from Python. "
+            "Wall-clock time per call, and the CPU time per call of the thread that ran the payload (which leaves "
+            "out time the machine's other load kept it off a core)."
+        ),
         "",
-        ("| call | teabox, per call (wall) | min – max | teabox, CPU time per call | wasmtime alone, do-nothing "
-         "Python import | ratio | Python file call alone |"),
+        (
+            "| call | teabox, per call (wall) | min – max | teabox, CPU time per call | wasmtime alone, do-nothing "
+            "Python import | ratio | Python file call alone |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     ratios = []
@@ -250,9 +264,11 @@ def _section(calls_table: dict[str, tuple[PerCall, PerCall, Summary]], throughpu
         ratios.append(Ratio("teabox host call / do-nothing import, wasmtime alone", f"{op} call", ratio))
     lines += [
         "",
-        (f"Throughput: {volume // MiB} MiB read from an input file (in the page cache) or written to an output "
-         "file, through the file API, in MB/s (10^6 bytes) of the whole run; baseline: plain Python reading or "
-         "writing the same file in the same chunk size."),
+        (
+            f"Throughput: {volume // MiB} MiB read from an input file (in the page cache) or written to an output "
+            "file, through the file API, in MB/s (10^6 bytes) of the whole run; baseline: plain Python reading or "
+            "writing the same file in the same chunk size."
+        ),
         "",
         "| chunk | read via API | Python read | ratio | write via API | Python write | ratio |",
         "|---|---|---|---|---|---|---|",
@@ -265,23 +281,32 @@ def _section(calls_table: dict[str, tuple[PerCall, PerCall, Summary]], throughpu
             f"| ×{r_ratio:.2f} | {figures['write'].median:,.0f} MB/s | {figures['python write'].median:,.0f} MB/s "
             f"| ×{w_ratio:.2f} |"
         )
-        ratios += [Ratio("API throughput / Python file I/O", f"read {chunk // KiB} KiB", r_ratio),
-                   Ratio("API throughput / Python file I/O", f"write {chunk // KiB} KiB", w_ratio)]
+        ratios += [
+            Ratio("API throughput / Python file I/O", f"read {chunk // KiB} KiB", r_ratio),
+            Ratio("API throughput / Python file I/O", f"write {chunk // KiB} KiB", w_ratio),
+        ]
     worst_call = max(teabox.wall.median for teabox, _, _ in calls_table.values())
     targets = [
-        Target("one file API host call", 3.0, "<=", "µs", worst_call * 1e6,
-               "the slower of read and write"),
-        Target("file read through the API, 64 KiB buffers", 1.0, ">=", "GB/s",
-               throughput[64 * KiB]["read"].median / 1000),
+        Target("one file API host call", 3.0, "<=", "µs", worst_call * 1e6, "the slower of read and write"),
+        Target(
+            "file read through the API, 64 KiB buffers", 1.0, ">=", "GB/s", throughput[64 * KiB]["read"].median / 1000
+        ),
     ]
     data = {
-        "calls": calls, "bytes": volume,
+        "calls": calls,
+        "bytes": volume,
         "per_call_seconds": {
-            op: {"teabox_wall": t.wall.to_dict(), "teabox_cpu": t.cpu.to_dict(),
-                 "wasmtime_alone_noop_wall": f.wall.to_dict(), "python": b.to_dict()}
+            op: {
+                "teabox_wall": t.wall.to_dict(),
+                "teabox_cpu": t.cpu.to_dict(),
+                "wasmtime_alone_noop_wall": f.wall.to_dict(),
+                "python": b.to_dict(),
+            }
             for op, (t, f, b) in calls_table.items()
         },
-        "throughput_mb_s": {str(chunk): {k: v.to_dict() for k, v in figures.items()} for chunk, figures in throughput.items()},
+        "throughput_mb_s": {
+            str(chunk): {k: v.to_dict() for k, v in figures.items()} for chunk, figures in throughput.items()
+        },
     }
     return Section(TITLE, "\n".join(lines) + "\n", data, targets, ratios)
 
@@ -293,9 +318,11 @@ def main() -> None:
         runs = FileRuns(Executor(Path(scratch) / "cache"), Path(scratch))
         for op in ("read", "write"):
             s = per_call(teabox_one_byte_calls(runs, op), calls, 3 if quick else 7)
-            print(f"teaclave_{op}_file, 1 byte: {s.wall.median * 1e6:.2f} µs per call "
-                  f"(min {s.wall.minimum * 1e6:.2f}, max {s.wall.maximum * 1e6:.2f}; "
-                  f"CPU time {s.cpu.median * 1e6:.2f} µs)")
+            print(
+                f"teaclave_{op}_file, 1 byte: {s.wall.median * 1e6:.2f} µs per call "
+                f"(min {s.wall.minimum * 1e6:.2f}, max {s.wall.maximum * 1e6:.2f}; "
+                f"CPU time {s.cpu.median * 1e6:.2f} µs)"
+            )
 
 
 if __name__ == "__main__":

@@ -156,8 +156,18 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
     one = runs_per_second(payload, cache_dir, 1, seconds)
     log(f"invocation: runs per second, {cores} processes, {seconds} s")
     pool = runs_per_second(payload, cache_dir, cores, seconds)
-    return _section(summarize(outer), summarize(inner), summarize(sub), summarize(bare), summarize(compiled),
-                    summarize(from_disk), one, pool, cores, seconds)
+    return _section(
+        summarize(outer),
+        summarize(inner),
+        summarize(sub),
+        summarize(bare),
+        summarize(compiled),
+        summarize(from_disk),
+        one,
+        pool,
+        cores,
+        seconds,
+    )
 
 
 def _us(seconds: float) -> str:
@@ -165,36 +175,58 @@ def _us(seconds: float) -> str:
 
 
 def _row(name: str, s: Summary, note: str = "") -> str:
-    return (f"| {name} | {_us(s.median)} | {_us(s.minimum)} – {_us(percentile(s.values, 0.99))} | "
-            f"{len(s.values):,} | {note} |")
+    return (
+        f"| {name} | {_us(s.median)} | {_us(s.minimum)} – {_us(percentile(s.values, 0.99))} | "
+        f"{len(s.values):,} | {note} |"
+    )
 
 
-def _section(outer: Summary, inner: Summary, sub: Summary, bare: Summary, compiled: Summary, from_disk: Summary,
-             one: float, pool: float, cores: int, seconds: int) -> Section:
+def _section(
+    outer: Summary,
+    inner: Summary,
+    sub: Summary,
+    bare: Summary,
+    compiled: Summary,
+    from_disk: Summary,
+    one: float,
+    pool: float,
+    cores: int,
+    seconds: int,
+) -> Section:
     ratio = outer.median / bare.median
     lines = [
-        ("A trivial payload (`bench/payloads/trivial.c`: returns `argc`), so the figures are the cost of a run "
-         "itself: module lookup, a fresh store and instance, argv written into linear memory, the call, the result. "
-         "The in-process executor (`Executor()`, deadline by epoch interruption) runs it on the calling thread; "
-         "the production path (`Executor(isolation=\"subprocess\")`, what workers and `teabox run` use) adds a "
-         "round trip to a sandbox process that already holds the compiled module. The ≤ 100 µs target is for "
-         "the in-process warm run."),
+        (
+            "A trivial payload (`bench/payloads/trivial.c`: returns `argc`), so the figures are the cost of a run "
+            "itself: module lookup, a fresh store and instance, argv written into linear memory, the call, the result. "
+            "The in-process executor (`Executor()`, deadline by epoch interruption) runs it on the calling thread; "
+            'the production path (`Executor(isolation="subprocess")`, what workers and `teabox run` use) adds a '
+            "round trip to a sandbox process that already holds the compiled module. The ≤ 100 µs target is for "
+            "the in-process warm run."
+        ),
         "",
         "| | median | min – p99 | runs | |",
         "|---|---|---|---|---|",
         _row("warm run, in-process, around `Executor.run`", outer, "cached module, fresh instance, default limits"),
         _row("warm run, in-process, `RunResult.wall_time`", inner, "as the executor reports it"),
-        _row("warm run, subprocess isolation, around `Executor.run`", sub,
-             f"the production path; ×{sub.median / outer.median:.2f} the in-process run"),
-        _row("the engine alone, same steps", bare,
-             f"wasmtime `Store` + `Instance` + argv + call; teabox in-process ×{ratio:.2f}"),
+        _row(
+            "warm run, subprocess isolation, around `Executor.run`",
+            sub,
+            f"the production path; ×{sub.median / outer.median:.2f} the in-process run",
+        ),
+        _row(
+            "the engine alone, same steps",
+            bare,
+            f"wasmtime `Store` + `Instance` + argv + call; teabox in-process ×{ratio:.2f}",
+        ),
         _row("cold run: compile", compiled, "first run in a new in-process executor with an empty cache"),
         _row("cold run: compiled module from disk", from_disk, "first run in a new in-process executor, cache on disk"),
         "",
-        (f"Runs per second (warm, in-process, {seconds} s each, every process with its own `Executor`): "
-         f"**{one:,.0f}/s** in one process, **{pool:,.0f}/s** in {cores} processes (one per core; "
-         f"{pool / one:.2f}× one process; the processes scale only as far as the other core is free, see the "
-         "load average under Machine and versions)."),
+        (
+            f"Runs per second (warm, in-process, {seconds} s each, every process with its own `Executor`): "
+            f"**{one:,.0f}/s** in one process, **{pool:,.0f}/s** in {cores} processes (one per core; "
+            f"{pool / one:.2f}× one process; the processes scale only as far as the other core is free, see the "
+            "load average under Machine and versions)."
+        ),
     ]
     targets = [Target("warm run of a trivial payload, in-process executor", 100.0, "<=", "µs", outer.median * 1e6)]
     ratios = [
@@ -205,9 +237,14 @@ def _section(outer: Summary, inner: Summary, sub: Summary, bare: Summary, compil
         Ratio(f"{cores} processes / 1", "runs per second", pool / one),
     ]
     data = {
-        "warm_outer_seconds": outer.to_dict(), "warm_wall_time_seconds": inner.to_dict(),
-        "warm_subprocess_seconds": sub.to_dict(), "engine_alone_seconds": bare.to_dict(), "cold_compile_seconds": compiled.to_dict(),
-        "cold_disk_seconds": from_disk.to_dict(), "runs_per_second_1": one, f"runs_per_second_{cores}": pool,
+        "warm_outer_seconds": outer.to_dict(),
+        "warm_wall_time_seconds": inner.to_dict(),
+        "warm_subprocess_seconds": sub.to_dict(),
+        "engine_alone_seconds": bare.to_dict(),
+        "cold_compile_seconds": compiled.to_dict(),
+        "cold_disk_seconds": from_disk.to_dict(),
+        "runs_per_second_1": one,
+        f"runs_per_second_{cores}": pool,
     }
     for key in ("warm_outer_seconds", "warm_wall_time_seconds", "warm_subprocess_seconds", "engine_alone_seconds"):
         data[key].pop("values")  # thousands of runs: keep the summary only
@@ -224,7 +261,10 @@ def main() -> None:
         sub = warm_runs(sandboxed, payload, runs)[0]
         sandboxed.close()
     bare = _timed(engine_alone_call(payload), runs)
-    print(f"warm run, in-process, around Executor.run: {_us(summarize(outer).median)} (p99 {_us(percentile(outer, 0.99))})")
+    print(
+        f"warm run, in-process, around Executor.run: {_us(summarize(outer).median)}"
+        f" (p99 {_us(percentile(outer, 0.99))})"
+    )
     print(f"warm run, in-process, RunResult.wall_time: {_us(summarize(inner).median)}")
     print(f"warm run, subprocess, around Executor.run: {_us(summarize(sub).median)} (p99 {_us(percentile(sub, 0.99))})")
     print(f"engine alone, same steps:                  {_us(summarize(bare).median)}")

@@ -63,9 +63,11 @@ def render(sections: list[Section], env: dict[str, Any], mode: Mode, seconds: fl
     parts = [
         "# teabox benchmark report",
         "",
-        (f"Measured {summary_line(env)}, by `{command}`. Every figure below was measured in this one run; "
-         "every ratio divides two medians from this run. Raw numbers: "
-         f"[`{DATA}`]({DATA}); chart: [`{CHART}`]({CHART})."),
+        (
+            f"Measured {summary_line(env)}, by `{command}`. Every figure below was measured in this one run; "
+            "every ratio divides two medians from this run. Raw numbers: "
+            f"[`{DATA}`]({DATA}); chart: [`{CHART}`]({CHART})."
+        ),
         "",
         "## Targets",
         "",
@@ -99,7 +101,7 @@ def draw_chart(sections: list[Section], path: Path, title: str) -> None:
         return
     fig, axes = plt.subplots(len(panels), 1, figsize=(13, 4.6 * len(panels)), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, panel in zip(axes[:, 0], panels):
+    for ax, panel in zip(axes[:, 0], panels, strict=False):
         if panel is compute:  # kernels along x, one bar per engine beside each other
             labels = list(dict.fromkeys(label for values in panel.values() for label in values))
             width = 0.8 / len(panel)
@@ -132,9 +134,7 @@ def _bars(ax: Any, xs: list[float], values: list[float], width: float, label: st
     ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=6, rotation=90, padding=2)
 
 
-def write(
-    output: Path, sections: list[Section], env: dict[str, Any], mode: Mode, seconds: float, command: str
-) -> Path:
+def write(output: Path, sections: list[Section], env: dict[str, Any], mode: Mode, seconds: float, command: str) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     report = output / REPORT
     report.write_text(render(sections, env, mode, seconds, command))

@@ -52,7 +52,7 @@ def run_sections(names: list[str], mode: Mode, log: Log) -> list[Section]:
             log(f"[bold]{module.TITLE}[/bold]")
             try:
                 sections.append(module.measure(mode, log, Path(cache)))
-            except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others' figures
+            except Exception as exc:
                 console.print_exception(max_frames=5)
                 sections.append(skipped(module.TITLE, f"the measurement failed: {type(exc).__name__}: {exc}"))
     return sections
@@ -61,11 +61,16 @@ def run_sections(names: list[str], mode: Mode, log: Log) -> list[Section]:
 @click.command()
 @click.option("--quick", is_flag=True, help="Smoke run: small sizes, few repetitions (under a minute).")
 @click.option(
-    "--only", "only", multiple=True, type=click.Choice(list(SECTIONS)),
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(list(SECTIONS)),
     help="Measure only these sections (repeatable); the default is all of them.",
 )
 @click.option(
-    "--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Where to write report.md, ratios.png and results.json "
     "[default: bench/results, or bench/results/quick with --quick].",
 )

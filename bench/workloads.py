@@ -42,18 +42,47 @@ def _fib_calls(n: int) -> float:
 
 
 KERNELS: tuple[Kernel, ...] = (
-    Kernel("sieve", "segmented prime sieve up to n: strided byte stores, branches",
-           full=200_000_000, quick=20_000_000, tiny=10_000, work=lambda n: n * math.log(math.log(max(n, 16)))),
-    Kernel("matmul", "n x n double-precision matrix multiply: floating point, streaming loads",
-           full=1000, quick=400, tiny=24, work=lambda n: float(n) ** 3),
-    Kernel("sha256", "SHA-256 of a 1 KiB message chained n times: 32-bit rotates and adds",
-           full=90_000, quick=6_000, tiny=2, work=lambda n: n + 0.1),  # making the message costs ~0.1 hash
-    Kernel("fib", "naive recursive Fibonacci of n: calls and returns",
-           full=41, quick=36, tiny=20, work=_fib_calls),
-    Kernel("sort", "quicksort of n pseudo-random 32-bit integers: data-dependent branches",
-           full=3_000_000, quick=300_000, tiny=1_000, work=lambda n: n * math.log2(max(n, 2))),
-    Kernel("search", "Boyer-Moore-Horspool search of n patterns in 4 KiB of text: byte loads, table lookups",
-           full=40_000, quick=3_000, tiny=4, work=lambda n: n + 3.0),  # making the text costs ~3 searches
+    Kernel(
+        "sieve",
+        "segmented prime sieve up to n: strided byte stores, branches",
+        full=200_000_000,
+        quick=20_000_000,
+        tiny=10_000,
+        work=lambda n: n * math.log(math.log(max(n, 16))),
+    ),
+    Kernel(
+        "matmul",
+        "n x n double-precision matrix multiply: floating point, streaming loads",
+        full=1000,
+        quick=400,
+        tiny=24,
+        work=lambda n: float(n) ** 3,
+    ),
+    Kernel(
+        "sha256",
+        "SHA-256 of a 1 KiB message chained n times: 32-bit rotates and adds",
+        full=90_000,
+        quick=6_000,
+        tiny=2,
+        work=lambda n: n + 0.1,
+    ),  # making the message costs ~0.1 hash
+    Kernel("fib", "naive recursive Fibonacci of n: calls and returns", full=41, quick=36, tiny=20, work=_fib_calls),
+    Kernel(
+        "sort",
+        "quicksort of n pseudo-random 32-bit integers: data-dependent branches",
+        full=3_000_000,
+        quick=300_000,
+        tiny=1_000,
+        work=lambda n: n * math.log2(max(n, 2)),
+    ),
+    Kernel(
+        "search",
+        "Boyer-Moore-Horspool search of n patterns in 4 KiB of text: byte loads, table lookups",
+        full=40_000,
+        quick=3_000,
+        tiny=4,
+        work=lambda n: n + 3.0,
+    ),  # making the text costs ~3 searches
 )
 
 

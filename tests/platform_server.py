@@ -73,8 +73,9 @@ def make_user(platform_server: LocalServer, admin_client: Client) -> Iterator[Ca
     logged-in client; ``client.user_id`` is the generated id."""
     clients: list[Client] = []
 
-    def make(prefix: str, role: str, attribute: str = "", *, server: LocalServer | None = None,
-             admin: Client | None = None) -> Client:
+    def make(
+        prefix: str, role: str, attribute: str = "", *, server: LocalServer | None = None, admin: Client | None = None
+    ) -> Client:
         user_id = unique_user_id(prefix)
         password = f"pw-{user_id}"
         (admin or admin_client).user_register(user_id, password, role, attribute)

@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # bench/ is a directory of the repository, not part of the installed package
     sys.path.insert(0, str(ROOT))
 
-from bench import compute, engines, report, stats
-from bench.section import Mode, Section
-from bench.workloads import KERNELS, Kernel
+from bench import compute, engines, report, stats  # noqa: E402
+from bench.section import Mode, Section  # noqa: E402
+from bench.workloads import KERNELS, Kernel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +87,28 @@ def test_report_writes_markdown_chart_and_data(tmp_path: Path) -> None:
     from bench.section import Ratio, Target
 
     section = Section(
-        "Compute", "a table\n", {"x": 1},
+        "Compute",
+        "a table\n",
+        {"x": 1},
         [Target("warm run", 100.0, "<=", "µs", 150.0)],
         [Ratio("teabox / native", "fib", 1.2), Ratio("teabox / native", "sort", 0.9)],
     )
-    other = Section("Invocation", "text\n", {}, [Target("runs per second", 200.0, ">=", "/s", None)],
-                    [Ratio("teabox / wasmtime", "warm run", 3.0)])
-    env = {"date": "2026-01-01 00:00 UTC", "cpu": "test cpu", "cores": 2, "memory_gib": 1.0, "os": "Linux",
-           "python": "3.11", "packages": {"teabox": "0.1.0"}}
+    other = Section(
+        "Invocation",
+        "text\n",
+        {},
+        [Target("runs per second", 200.0, ">=", "/s", None)],
+        [Ratio("teabox / wasmtime", "warm run", 3.0)],
+    )
+    env = {
+        "date": "2026-01-01 00:00 UTC",
+        "cpu": "test cpu",
+        "cores": 2,
+        "memory_gib": 1.0,
+        "os": "Linux",
+        "python": "3.11",
+        "packages": {"teabox": "0.1.0"},
+    }
     path = report.write(tmp_path, [section, other], env, Mode(quick=True), 1.0, "python bench/run.py --quick")
     text = path.read_text()
     assert "| warm run | <= 100 µs | 150 µs | **not met** |" in text

@@ -22,7 +22,9 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 
 def test_module_satisfies_the_abi(tmp_path: Path) -> None:
-    source = write(tmp_path, "twice.c", '#include "teabox.h"\nint entrypoint(int argc, char *argv[]) { return 2 * argc; }\n')
+    source = write(
+        tmp_path, "twice.c", '#include "teabox.h"\nint entrypoint(int argc, char *argv[]) { return 2 * argc; }\n'
+    )
     result = build([source], tmp_path / "twice.wasm")
     assert result.language is Language.C
     assert (tmp_path / "twice.wasm").read_bytes() == result.wasm
@@ -34,8 +36,12 @@ def test_module_satisfies_the_abi(tmp_path: Path) -> None:
 
 
 def test_declared_but_undefined_function_fails_naming_it(tmp_path: Path) -> None:
-    source = write(tmp_path, "calls.c", "int helper_that_is_nowhere(int);\n"
-                   "int entrypoint(int argc, char *argv[]) { return helper_that_is_nowhere(argc); }\n")
+    source = write(
+        tmp_path,
+        "calls.c",
+        "int helper_that_is_nowhere(int);\n"
+        "int entrypoint(int argc, char *argv[]) { return helper_that_is_nowhere(argc); }\n",
+    )
     with pytest.raises(BuildError) as caught:
         build([source])
     error = caught.value
@@ -53,8 +59,12 @@ def test_library_call_without_declaration_says_there_is_no_libc(tmp_path: Path) 
 
 
 def test_host_function_declared_without_the_header_is_explained(tmp_path: Path) -> None:
-    source = write(tmp_path, "own.c", "int teaclave_open_input(char *fid);\n"
-                   'int entrypoint(int argc, char *argv[]) { return teaclave_open_input("x"); }\n')
+    source = write(
+        tmp_path,
+        "own.c",
+        "int teaclave_open_input(char *fid);\n"
+        'int entrypoint(int argc, char *argv[]) { return teaclave_open_input("x"); }\n',
+    )
     with pytest.raises(BuildError) as caught:
         build([source])
     assert "teaclave_open_input" in caught.value.summary
@@ -101,7 +111,10 @@ def test_memset_memcpy_memmove_are_supplied_not_imported(tmp_path: Path) -> None
 
 def test_a_payloads_own_libc_functions_win_over_the_builds(tmp_path: Path) -> None:
     # Teaclave-era sources define these themselves, with their own signatures.
-    source = write(tmp_path, "own.c", r"""
+    source = write(
+        tmp_path,
+        "own.c",
+        r"""
 #include "teaclave_context.h"
 int strlen(char *s) { int n = 0; while (s[n]) n++; return n + 1000; }
 char *memset(char *p, int c, int n) { for (int i = 0; i < n; i++) ((volatile char *)p)[i] = (char)(c + 1); return p; }
@@ -111,14 +124,18 @@ int entrypoint(int argc, char *argv[]) {
     memset(buf, 'a', 8);
     return strlen(argv[0]) + atoi(argv[1]) + buf[7];
 }
-""")
+""",
+    )
     result = build([source])
     run, _ = run_payload(result.wasm, {"k": "20"})
     assert run.return_value == str(1001 + 20 + ord("b"))
 
 
 def test_cxx_with_classes_and_templates(tmp_path: Path) -> None:
-    source = write(tmp_path, "shapes.cpp", r"""
+    source = write(
+        tmp_path,
+        "shapes.cpp",
+        r"""
 #include "teabox.h"
 template <typename T, int N> struct Stack { T items[N]; int size = 0; void push(T v) { items[size++] = v; } };
 struct Shape { virtual int area() const = 0; virtual ~Shape() = default; };
@@ -130,7 +147,8 @@ extern "C" int entrypoint(int argc, char *argv[]) {
     const Shape &shape = square;
     return shape.area();
 }
-""")
+""",
+    )
     result = build([source])
     assert result.language is Language.CXX
     run, _ = run_payload(result.wasm, {"a": "1", "b": "2"})
@@ -146,14 +164,21 @@ def test_cxx_standard_library_header_gets_a_fix(tmp_path: Path) -> None:
 
 def test_c_and_cxx_sources_link_together(tmp_path: Path) -> None:
     c = write(tmp_path, "helper.c", "int triple(int x) { return 3 * x; }\n")
-    cxx = write(tmp_path, "main.cc", 'extern "C" int triple(int);\nextern "C" int entrypoint(int argc, char **argv) { return triple(argc); }\n')
+    cxx = write(
+        tmp_path,
+        "main.cc",
+        'extern "C" int triple(int);\nextern "C" int entrypoint(int argc, char **argv) { return triple(argc); }\n',
+    )
     result = build([cxx, c])
     run, _ = run_payload(result.wasm, {"a": "1"})
     assert run.return_value == "6"
 
 
 def test_header_helpers(tmp_path: Path) -> None:
-    source = write(tmp_path, "helpers.c", r"""
+    source = write(
+        tmp_path,
+        "helpers.c",
+        r"""
 #include "teabox.h"
 int entrypoint(int argc, char *argv[]) {
     int64_t v;
@@ -174,18 +199,19 @@ int entrypoint(int argc, char *argv[]) {
     if (teabox_read_all(in, buf, 4) != 4 || teabox_read_all(in, buf, 4) != 2) return 10;
     return 0;
 }
-""")
-    result = build([source])
-    run, outputs = run_payload(
-        result.wasm, {"out": "result", "zz": "1"}, {"data": b"abcdef"}, ("result",)
+""",
     )
+    result = build([source])
+    run, outputs = run_payload(result.wasm, {"out": "result", "zz": "1"}, {"data": b"abcdef"}, ("result",))
     assert run.ok, run.failure
     assert run.return_value == "0"
     assert outputs == {"result": b"-42 ok"}
 
 
-VECTOR_LOOP = "static int a[4096];\nint entrypoint(int argc, char *argv[]) { int s = 0;\n" \
+VECTOR_LOOP = (
+    "static int a[4096];\nint entrypoint(int argc, char *argv[]) { int s = 0;\n"
     "for (int i = 0; i < 4096; i++) a[i] = i * argc; for (int i = 0; i < 4096; i++) s += a[i]; return s; }\n"
+)
 
 
 def _validates_without_simd(wasm: bytes) -> bool:

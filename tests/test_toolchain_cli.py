@@ -21,8 +21,11 @@ def teabox(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the real `teabox` command in a child process (it inherits the isolated cache)."""
     return subprocess.run(
         [sys.executable, "-c", "from teabox.cli.main import main; main()", *args],
-        cwd=cwd, check=False,
-        capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -60,7 +63,9 @@ def test_build_failure_prints_the_error_and_the_fix(tmp_path: Path) -> None:
 
 def test_build_json(tmp_path: Path) -> None:
     (tmp_path / "one.c").write_text("int entrypoint(int argc, char **argv) { return 1; }\n")
-    result = CliRunner().invoke(main, ["build", str(tmp_path / "one.c"), "-o", str(tmp_path / "one.wasm"), "--json", "--size"])
+    result = CliRunner().invoke(
+        main, ["build", str(tmp_path / "one.c"), "-o", str(tmp_path / "one.wasm"), "--json", "--size"]
+    )
     data = json.loads(result.output)
     assert data["goal"] == "size" and data["report"]["ok"] and data["language"] == "c"
 

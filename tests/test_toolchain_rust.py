@@ -67,8 +67,10 @@ def test_rust_crate_with_teabox_guest(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("rust_available")
 def test_panic_is_a_failed_run(tmp_path: Path) -> None:
-    source = "#![no_std]\n#[no_mangle]\npub extern \"C\" fn entrypoint(argc: i32, _argv: i32) -> i32 {\n" \
-             "    let table = [1, 2, 3];\n    table[argc as usize]\n}\nuse teabox_guest as _;\n"
+    source = (
+        '#![no_std]\n#[no_mangle]\npub extern "C" fn entrypoint(argc: i32, _argv: i32) -> i32 {\n'
+        "    let table = [1, 2, 3];\n    table[argc as usize]\n}\nuse teabox_guest as _;\n"
+    )
     result = build(crate(tmp_path / "panics", source))
     run, _ = run_payload(result.wasm, {"a": "1", "b": "2"})
     assert not run.ok and run.failure.kind.value == "trap"
@@ -83,7 +85,7 @@ def test_crate_that_is_not_a_cdylib_gets_the_fix(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("rust_available")
 def test_rust_compile_error_is_reported(tmp_path: Path) -> None:
-    source = "#![no_std]\nuse teabox_guest as _;\n#[no_mangle]\npub extern \"C\" fn entrypoint(a: i32, b: i32) -> i32 { a + missing }\n"
+    source = '#![no_std]\nuse teabox_guest as _;\n#[no_mangle]\npub extern "C" fn entrypoint(a: i32, b: i32) -> i32 { a + missing }\n'
     with pytest.raises(BuildError) as caught:
         build(crate(tmp_path / "broken", source))
     assert caught.value.summary == "building crate broken failed"

@@ -75,8 +75,10 @@ def test_zig_compile_error_is_reported(tmp_path: Path) -> None:
 
 def test_zig_extern_function_that_does_not_exist_fails_naming_it(tmp_path: Path) -> None:
     root = tmp_path / "ext.zig"
-    root.write_text("extern fn mystery(x: i32) i32;\n"
-                    "export fn entrypoint(argc: i32, argv: i32) i32 {\n    _ = argv;\n    return mystery(argc);\n}\n")
+    root.write_text(
+        "extern fn mystery(x: i32) i32;\n"
+        "export fn entrypoint(argc: i32, argv: i32) i32 {\n    _ = argv;\n    return mystery(argc);\n}\n"
+    )
     with pytest.raises(BuildError) as caught:
         build(root)
     assert "mystery" in str(caught.value)

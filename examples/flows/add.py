@@ -20,8 +20,11 @@ def add_flow(admin: Client, log: FlowLog, a: int = 35, b: int = 7) -> int:
     """Single-user add: register a function, create a task, invoke it, read the sum."""
     with new_user(admin, "vendor", "FunctionOwner") as vendor, new_user(admin, "user", "DataOwner", "lab") as user:
         function_id = vendor.register_function(
-            name="add", description="Adds the arguments a and b.", executor_type="wamr",
-            payload=build_example("add-c"), arguments=[FunctionArgument("a"), FunctionArgument("b")],
+            name="add",
+            description="Adds the arguments a and b.",
+            executor_type="wamr",
+            payload=build_example("add-c"),
+            arguments=[FunctionArgument("a"), FunctionArgument("b")],
         )
         log.step(vendor, f"registered {function_id}")
         task_id = user.create_task(function_id, {"a": a, "b": b}, "wamr")

@@ -23,8 +23,9 @@ from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, Functio
 from teabox.client.flows import FlowLog, build_example, new_user, run_flow_script
 
 # Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
-FIXTURES = Path(os.environ.get("TEABOX_FIXTURES")
-                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave")
+FIXTURES = Path(
+    os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave"
+)
 ZERO_KEY = CryptoInfo("teaclave-file-128", bytes(16), b"")
 BANKS = ("bank_a", "bank_b", "bank_c")
 
@@ -33,31 +34,41 @@ def join_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[st
     """Three-party private join and compute: shared customers and their summed amounts."""
     data = fixtures / "private_join_and_compute" / "three_party_data"
     parties = len(BANKS)
-    with new_user(admin, "vendor", "FunctionOwner") as vendor, \
-            new_user(admin, "analyst", "DataOwner", "audit") as analyst:
+    with (
+        new_user(admin, "vendor", "FunctionOwner") as vendor,
+        new_user(admin, "analyst", "DataOwner", "audit") as analyst,
+    ):
         banks = [new_user(admin, name, "DataOwner", name) for name in BANKS]
         try:
             function_id = vendor.register_function(
-                name="private-join-and-compute", description="Names at every bank, with summed amounts.",
-                executor_type="wamr", payload=build_example("join-c"), arguments=[FunctionArgument("num_user")],
+                name="private-join-and-compute",
+                description="Names at every bank, with summed amounts.",
+                executor_type="wamr",
+                payload=build_example("join-c"),
+                arguments=[FunctionArgument("num_user")],
                 inputs=[FunctionInput(f"input_data{i}", f"bank {i}'s list") for i in range(parties)],
                 outputs=[FunctionOutput(f"output_data{i}", f"bank {i}'s copy of the result") for i in range(parties)],
             )
             log.step(vendor, f"registered {function_id}")
 
             task_id = analyst.create_task(
-                function_id, {"num_user": parties}, "wamr",
+                function_id,
+                {"num_user": parties},
+                "wamr",
                 inputs_ownership=[OwnerList(f"input_data{i}", [b.user_id]) for i, b in enumerate(banks)],
                 outputs_ownership=[OwnerList(f"output_data{i}", [b.user_id]) for i, b in enumerate(banks)],
             )
             log.step(analyst, f"created {task_id} for {parties} banks", task_id)
 
             outputs = {}
-            for i, (bank, name) in enumerate(zip(banks, BANKS)):
+            for i, (bank, name) in enumerate(zip(banks, BANKS, strict=False)):
                 registered = bank.register_encrypted_input(data / f"{name}.enc", ZERO_KEY)
                 outputs[bank.user_id] = bank.register_hosted_output(f"{name}_result.enc")
-                bank.assign_data_to_task(task_id, [DataMap(f"input_data{i}", registered.data_id)],
-                                         [DataMap(f"output_data{i}", outputs[bank.user_id].data_id)])
+                bank.assign_data_to_task(
+                    task_id,
+                    [DataMap(f"input_data{i}", registered.data_id)],
+                    [DataMap(f"output_data{i}", outputs[bank.user_id].data_id)],
+                )
                 log.step(bank, f"registered {name}.enc and an output, assigned both", task_id)
             for bank in banks:
                 bank.approve_task(task_id)

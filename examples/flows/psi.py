@@ -23,37 +23,53 @@ from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, Functio
 from teabox.client.flows import FlowLog, build_example, new_user, run_flow_script
 
 # Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
-FIXTURES = Path(os.environ.get("TEABOX_FIXTURES")
-                or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave")
+FIXTURES = Path(
+    os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave"
+)
 ZERO_KEY = CryptoInfo("teaclave-file-128", bytes(16), b"")
 
 
 def psi_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[str, list[str]]:
     """Two-party private set intersection with teaclave-file-128 inputs and outputs."""
     data = fixtures / "wamr_rust_psi"
-    with new_user(admin, "vendor", "FunctionOwner") as vendor, \
-            new_user(admin, "user0", "DataOwner", "psi") as user0, \
-            new_user(admin, "user1", "DataOwner", "psi") as user1:
+    with (
+        new_user(admin, "vendor", "FunctionOwner") as vendor,
+        new_user(admin, "user0", "DataOwner", "psi") as user0,
+        new_user(admin, "user1", "DataOwner", "psi") as user1,
+    ):
         function_id = vendor.register_function(
-            name="rust-wasm-ordered-set-intersect", description="Private set intersection",
-            executor_type="wamr", payload=build_example("psi-rust"),
-            arguments=[FunctionArgument("input1"), FunctionArgument("input2"),
-                       FunctionArgument("output1"), FunctionArgument("output2")],
+            name="rust-wasm-ordered-set-intersect",
+            description="Private set intersection",
+            executor_type="wamr",
+            payload=build_example("psi-rust"),
+            arguments=[
+                FunctionArgument("input1"),
+                FunctionArgument("input2"),
+                FunctionArgument("output1"),
+                FunctionArgument("output2"),
+            ],
             inputs=[FunctionInput("input_data1", "Client 0 data."), FunctionInput("input_data2", "Client 1 data.")],
-            outputs=[FunctionOutput("output_result1", "Output data."),
-                     FunctionOutput("output_result2", "Output data.")],
+            outputs=[
+                FunctionOutput("output_result1", "Output data."),
+                FunctionOutput("output_result2", "Output data."),
+            ],
         )
         log.step(vendor, f"registered {function_id}")
 
         task_id = user0.create_task(
             function_id,
-            {"input1": "input_data1", "input2": "input_data2",
-             "output1": "output_result1", "output2": "output_result2"},
+            {
+                "input1": "input_data1",
+                "input2": "input_data2",
+                "output1": "output_result1",
+                "output2": "output_result2",
+            },
             "wamr",
-            inputs_ownership=[OwnerList("input_data1", [user0.user_id]),
-                              OwnerList("input_data2", [user1.user_id])],
-            outputs_ownership=[OwnerList("output_result1", [user0.user_id]),
-                               OwnerList("output_result2", [user1.user_id])],
+            inputs_ownership=[OwnerList("input_data1", [user0.user_id]), OwnerList("input_data2", [user1.user_id])],
+            outputs_ownership=[
+                OwnerList("output_result1", [user0.user_id]),
+                OwnerList("output_result2", [user1.user_id]),
+            ],
         )
         log.step(user0, f"created {task_id}", task_id)
 
@@ -65,10 +81,12 @@ def psi_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[str
             # The fixtures were encrypted by Teaclave under the all-zero key and bound to their file names.
             registered = user.register_encrypted_input(source, ZERO_KEY)
             outputs[user] = user.register_hosted_output(f"output_{source.name}")
-            user.assign_data_to_task(task_id, [DataMap(input_name, registered.data_id)],
-                                     [DataMap(output_name, outputs[user].data_id)])
-            log.step(user, f"registered {source.name} (cmac {registered.cmac.hex()}) and an output, assigned both",
-                     task_id)
+            user.assign_data_to_task(
+                task_id, [DataMap(input_name, registered.data_id)], [DataMap(output_name, outputs[user].data_id)]
+            )
+            log.step(
+                user, f"registered {source.name} (cmac {registered.cmac.hex()}) and an output, assigned both", task_id
+            )
 
         user0.approve_task(task_id)
         log.step(user0, "approved", task_id)

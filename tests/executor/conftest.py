@@ -13,7 +13,9 @@ from teabox.executor import Executor
 IMPORTS = HOST_IMPORTS
 
 # $strlen and a helper that writes argv[0..argc) as lines to output "out".
-ARGV_DUMP = IMPORTS + r"""
+ARGV_DUMP = (
+    IMPORTS
+    + r"""
  (memory (export "memory") 1)
  (data (i32.const 8) "out\00")
  (data (i32.const 12) "\n")
@@ -35,6 +37,7 @@ ARGV_DUMP = IMPORTS + r"""
    ;; return argv[argc], which must be the NULL pointer
    (i32.load (i32.add (local.get $argv) (i32.mul (local.get $argc) (i32.const 4)))))
 """
+)
 
 
 def module(body: str, *, imports: bool = True, memory: bool = True) -> bytes:

@@ -33,7 +33,9 @@ def test_second_run_does_not_compile_again(tmp_path: Path) -> None:
     fresh = Executor(cache_dir=tmp_path)
     third = fresh.run(ECHO, inputs=MemoryInputs({"in": b"x"}), outputs=MemoryOutputs(["out"]))
     assert third.module_source == "disk" and fresh.cache.compilations == 0
-    fuelled = fresh.run(ECHO, inputs=MemoryInputs({"in": b"x"}), outputs=MemoryOutputs(["out"]), limits=Limits(fuel=10**6))
+    fuelled = fresh.run(
+        ECHO, inputs=MemoryInputs({"in": b"x"}), outputs=MemoryOutputs(["out"]), limits=Limits(fuel=10**6)
+    )
     assert fuelled.module_source == "compiled"  # another engine configuration, another entry
 
 
@@ -45,7 +47,10 @@ def test_a_new_process_loads_from_disk(tmp_path: Path) -> None:
     for _ in range(2):
         out = subprocess.run(
             [sys.executable, "-m", "teabox.cli", "run", str(payload), "--json"],
-            capture_output=True, text=True, env=env, check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
         )
         sources.append(json.loads(out.stdout)["module_source"])
     assert sources == ["compiled", "disk"]

@@ -23,8 +23,15 @@ def test_run_with_files_prints_the_result(tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_bytes(b"hello")
     env = {"TEABOX_CACHE_DIR": str(tmp_path / "cache")}
     result = invoke(
-        "run", str(payload), "--arg", "a=1", "--input", f"in={tmp_path / 'in.txt'}",
-        "--output", f"out={tmp_path / 'out.txt'}", env=env,
+        "run",
+        str(payload),
+        "--arg",
+        "a=1",
+        "--input",
+        f"in={tmp_path / 'in.txt'}",
+        "--output",
+        f"out={tmp_path / 'out.txt'}",
+        env=env,
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "10"  # 5 bytes x argc 2

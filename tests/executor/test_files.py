@@ -170,8 +170,14 @@ def test_file_inputs_read_plain_files(executor: Executor, tmp_path: Path) -> Non
     [
         ("(call $open (i32.const 200000))", "teaclave_open_input received name pointer 0x30d40"),
         ("(call $read (local.get $a) (i32.const 131000) (i32.const 100))", "teaclave_read_file received buffer"),
-        ("(call $write (local.get $o) (i32.const 10) (i32.const -5))", "teaclave_write_file received a negative size -5"),
-        ("(call $write (local.get $o) (i32.const -1) (i32.const 2))", "teaclave_write_file received buffer [0xffffffff"),
+        (
+            "(call $write (local.get $o) (i32.const 10) (i32.const -5))",
+            "teaclave_write_file received a negative size -5",
+        ),
+        (
+            "(call $write (local.get $o) (i32.const -1) (i32.const 2))",
+            "teaclave_write_file received buffer [0xffffffff",
+        ),
     ],
 )
 def test_out_of_bounds_pointers_trap_with_a_clear_message(executor: Executor, call: str, needle: str) -> None:

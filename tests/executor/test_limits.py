@@ -10,12 +10,10 @@ from .conftest import entry, module
 
 ENDLESS = entry("(loop (br 0)) (i32.const 0)")
 RECURSE = module(
-    '(func $f (param i32) (result i32) (i32.add (call $f (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))'
+    "(func $f (param i32) (result i32) (i32.add (call $f (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))"
     '(func (export "entrypoint") (param i32 i32) (result i32) (call $f (i32.const 0)))'
 )
-BOMB = entry(
-    "(block (loop (br_if 1 (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br 0))) unreachable"
-)
+BOMB = entry("(block (loop (br_if 1 (i32.eq (memory.grow (i32.const 16)) (i32.const -1))) (br 0))) unreachable")
 
 
 def test_endless_loop_ends_as_timeout_within_twice_its_limit(executor: Executor) -> None:

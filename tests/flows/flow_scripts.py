@@ -12,8 +12,14 @@ FLOWS_DIR = ROOT / "examples" / "flows"
 # After an invoke the task is somewhere on its way; which state depends on how fast a worker claims it.
 IN_FLIGHT = {"Staged", "Running", "Finished"}
 
-PSI_COMMON = ["1SZAD1OQPELAG5UU", "DZSG168P1F6RI79G", "I19L8FHJN3DHVMV5",
-              "M3AUONYLXUZWS9V2", "P950PQRHNSB0RD13", "UYYAL5KKMUCKHSUR"]
+PSI_COMMON = [
+    "1SZAD1OQPELAG5UU",
+    "DZSG168P1F6RI79G",
+    "I19L8FHJN3DHVMV5",
+    "M3AUONYLXUZWS9V2",
+    "P950PQRHNSB0RD13",
+    "UYYAL5KKMUCKHSUR",
+]
 JOIN_RESULT = "c, 470000\ne, 5033000\n"
 
 

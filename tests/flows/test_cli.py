@@ -41,27 +41,67 @@ def test_a_task_from_the_command_line(teabox: Callable[..., str], admin_client: 
 
     teabox("login", vendor, "--password-stdin", stdin="password1\n")
     assert json.loads(teabox("whoami"))["role"] == "FunctionOwner"
-    function_id = teabox("function", "register", "--name", "millionaire", "--payload", str(payload),
-                         "--input", "pf_in_a", "--input", "pf_in_b", "--output", "pf_out", "--timeout", "5s")
+    function_id = teabox(
+        "function",
+        "register",
+        "--name",
+        "millionaire",
+        "--payload",
+        str(payload),
+        "--input",
+        "pf_in_a",
+        "--input",
+        "pf_in_b",
+        "--output",
+        "pf_out",
+        "--timeout",
+        "5s",
+    )
     assert json.loads(teabox("function", "get", function_id))["limits"]["timeout_seconds"] == 5.0
 
     teabox("login", owner, "--password-stdin", stdin="password1\n")
-    task_id = teabox("task", "create", function_id, "--input-owner", f"pf_in_a={owner}",
-                     "--input-owner", f"pf_in_b={owner}", "--output-owner", f"pf_out={owner}")
+    task_id = teabox(
+        "task",
+        "create",
+        function_id,
+        "--input-owner",
+        f"pf_in_a={owner}",
+        "--input-owner",
+        f"pf_in_b={owner}",
+        "--output-owner",
+        f"pf_out={owner}",
+    )
     inputs = {}
     for name, wealth in (("pf_in_a", "5"), ("pf_in_b", "9")):
         (tmp_path / f"{name}.txt").write_text(wealth)
         inputs[name] = json.loads(teabox("file", "upload-input", str(tmp_path / f"{name}.txt")))
     output = json.loads(teabox("file", "new-output", "verdict.enc"))
-    teabox("task", "assign", task_id, "--input", f"pf_in_a={inputs['pf_in_a']['data_id']}",
-           "--input", f"pf_in_b={inputs['pf_in_b']['data_id']}", "--output", f"pf_out={output['data_id']}")
+    teabox(
+        "task",
+        "assign",
+        task_id,
+        "--input",
+        f"pf_in_a={inputs['pf_in_a']['data_id']}",
+        "--input",
+        f"pf_in_b={inputs['pf_in_b']['data_id']}",
+        "--output",
+        f"pf_out={output['data_id']}",
+    )
     teabox("task", "approve", task_id)
     result = json.loads(teabox("task", "invoke", task_id, "--wait", "--timeout", "60"))
     assert (result["status"], result["return_value"]) == ("Finished", "7")
     assert teabox("task", "cmac", task_id, "pf_out") == result["tags_map"]["pf_out"]
 
-    teabox("file", "fetch-output", output["data_id"], str(tmp_path / "verdict.txt"),
-           "--key", output["key"], "--schema", output["schema"])
+    teabox(
+        "file",
+        "fetch-output",
+        output["data_id"],
+        str(tmp_path / "verdict.txt"),
+        "--key",
+        output["key"],
+        "--schema",
+        output["schema"],
+    )
     assert (tmp_path / "verdict.txt").read_text() == "pf_in_b"
     assert task_id in teabox("task", "list").splitlines()
 

@@ -56,7 +56,15 @@ def test_three_party_private_join_and_compute(admin_client: Client) -> None:
     log = _quiet_log()
     outputs = load_flow("join").join_flow(admin_client, log, FIXTURES)
     assert list(outputs.values()) == [JOIN_RESULT] * 3
-    assert log.statuses[:8] == ["Created", "Created", "Created", "DataAssigned",
-                                "DataAssigned", "DataAssigned", "DataAssigned", "Approved"]
+    assert log.statuses[:8] == [
+        "Created",
+        "Created",
+        "Created",
+        "DataAssigned",
+        "DataAssigned",
+        "DataAssigned",
+        "DataAssigned",
+        "Approved",
+    ]
     assert log.statuses[8] in IN_FLIGHT
     assert log.statuses[9] == "Finished"

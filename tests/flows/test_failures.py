@@ -40,11 +40,17 @@ def test_tampered_input_fails_the_task_before_the_payload_runs(
     alice = make_user("alice", "DataOwner", "north")
     bob = make_user("bob", "DataOwner", "south")
     function_id = vendor.register_function(
-        "millionaire", "", "wamr", payload=build_example("millionaire-c"),
-        inputs=[FunctionInput("pf_in_a"), FunctionInput("pf_in_b")], outputs=[FunctionOutput("pf_out")],
+        "millionaire",
+        "",
+        "wamr",
+        payload=build_example("millionaire-c"),
+        inputs=[FunctionInput("pf_in_a"), FunctionInput("pf_in_b")],
+        outputs=[FunctionOutput("pf_out")],
     )
     task_id = alice.create_task(
-        function_id, {}, "wamr",
+        function_id,
+        {},
+        "wamr",
         inputs_ownership=[OwnerList("pf_in_a", [alice.user_id]), OwnerList("pf_in_b", [bob.user_id])],
         outputs_ownership=[OwnerList("pf_out", [alice.user_id])],
     )
@@ -103,10 +109,12 @@ def test_server_restart_in_the_middle_of_a_two_party_flow(
 def test_endless_payload_times_out_while_other_tasks_complete(make_user: Callable[..., Client]) -> None:
     vendor = make_user("vendor", "FunctionOwner")
     user = make_user("user", "DataOwner", "lab")
-    endless = vendor.register_function("endless", "loops forever", "wamr", payload=wat2wasm(ENDLESS_WAT),
-                                       limits={"timeout_seconds": 3.0})
-    add = vendor.register_function("add", "", "wamr", payload=build_example("add-c"),
-                                   arguments=[FunctionArgument("a"), FunctionArgument("b")])
+    endless = vendor.register_function(
+        "endless", "loops forever", "wamr", payload=wat2wasm(ENDLESS_WAT), limits={"timeout_seconds": 3.0}
+    )
+    add = vendor.register_function(
+        "add", "", "wamr", payload=build_example("add-c"), arguments=[FunctionArgument("a"), FunctionArgument("b")]
+    )
     endless_task = user.create_task(endless, {}, "wamr")
     user.invoke_task(endless_task)
     add_tasks = {}

@@ -35,8 +35,9 @@ from teabox.client.local_server import LocalServer
 
 
 def _add_function(vendor: Client) -> str:
-    return vendor.register_function("add", "", "wamr", payload=build_example("add-c"),
-                                    arguments=[FunctionArgument("a"), FunctionArgument("b")])
+    return vendor.register_function(
+        "add", "", "wamr", payload=build_example("add-c"), arguments=[FunctionArgument("a"), FunctionArgument("b")]
+    )
 
 
 def test_each_refusal_is_a_typed_error_with_the_servers_code_and_message(
@@ -119,8 +120,9 @@ def test_upload_over_the_servers_limit_is_refused(
 
 
 @needs_fixtures
-def test_a_teaclave_script_body_runs_unchanged(platform_server: LocalServer, admin_client: Client,
-                                               tmp_path: Path) -> None:
+def test_a_teaclave_script_body_runs_unchanged(
+    platform_server: LocalServer, admin_client: Client, tmp_path: Path
+) -> None:
     """The body of Teaclave's wasm_rust_psi.py: lists of ints for keys and cmacs, metadata
     copied from the auth client to the frontend client, its own DataList class."""
 
@@ -144,29 +146,76 @@ def test_a_teaclave_script_body_runs_unchanged(platform_server: LocalServer, adm
 
     payload = build_example("psi-rust")
     function_id = vendor.register_function(
-        name="rust-wasm-ordered-set-intersect", description="WAMR Rust Private Set Intersection",
-        payload=list(payload), executor_type="wamr",
-        arguments=[FunctionArgument("input1"), FunctionArgument("input2"),
-                   FunctionArgument("output1"), FunctionArgument("output2")],
+        name="rust-wasm-ordered-set-intersect",
+        description="WAMR Rust Private Set Intersection",
+        payload=list(payload),
+        executor_type="wamr",
+        arguments=[
+            FunctionArgument("input1"),
+            FunctionArgument("input2"),
+            FunctionArgument("output1"),
+            FunctionArgument("output2"),
+        ],
         inputs=[FunctionInput("input_data1", "Client 0 data."), FunctionInput("input_data2", "Client 1 data.")],
-        outputs=[FunctionOutput("output_result1", "Output data."), FunctionOutput("output_result2", "Output data.")])
+        outputs=[FunctionOutput("output_result1", "Output data."), FunctionOutput("output_result2", "Output data.")],
+    )
     task_id = user0.create_task(
         function_id=function_id,
-        function_arguments={"input1": "input_data1", "input2": "input_data2",
-                            "output1": "output_result1", "output2": "output_result2"},
+        function_arguments={
+            "input1": "input_data1",
+            "input2": "input_data2",
+            "output1": "output_result1",
+            "output2": "output_result2",
+        },
         executor="wamr",
         inputs_ownership=[OwnerList("input_data1", [user0.user_id]), OwnerList("input_data2", [user1.user_id])],
-        outputs_ownership=[OwnerList("output_result1", [user0.user_id]),
-                           OwnerList("output_result2", [user1.user_id])])
+        outputs_ownership=[OwnerList("output_result1", [user0.user_id]), OwnerList("output_result2", [user1.user_id])],
+    )
     data = FIXTURES / "wamr_rust_psi"
-    cmacs = {"psi0.txt.enc": [0xfd, 0x9b, 0x31, 0x9a, 0xe0, 0xfc, 0x59, 0x5a,
-                              0x98, 0xee, 0x41, 0x35, 0x66, 0x7a, 0xc0, 0xac],
-             "psi1.txt.enc": [0x93, 0xcc, 0x67, 0x7d, 0x7b, 0xac, 0x59, 0x10,
-                              0xcd, 0x71, 0x99, 0xf7, 0xd6, 0xb9, 0xac, 0x15]}
+    cmacs = {
+        "psi0.txt.enc": [
+            0xFD,
+            0x9B,
+            0x31,
+            0x9A,
+            0xE0,
+            0xFC,
+            0x59,
+            0x5A,
+            0x98,
+            0xEE,
+            0x41,
+            0x35,
+            0x66,
+            0x7A,
+            0xC0,
+            0xAC,
+        ],
+        "psi1.txt.enc": [
+            0x93,
+            0xCC,
+            0x67,
+            0x7D,
+            0x7B,
+            0xAC,
+            0x59,
+            0x10,
+            0xCD,
+            0x71,
+            0x99,
+            0xF7,
+            0xD6,
+            0xB9,
+            0xAC,
+            0x15,
+        ],
+    }
     key = [0] * 16
     outputs = {}
-    for client, name, in_label, out_label in ((user0, "psi0.txt.enc", "input_data1", "output_result1"),
-                                              (user1, "psi1.txt.enc", "input_data2", "output_result2")):
+    for client, name, in_label, out_label in (
+        (user0, "psi0.txt.enc", "input_data1", "output_result1"),
+        (user1, "psi1.txt.enc", "input_data2", "output_result2"),
+    ):
         input_url = client.upload_file(data / name).url  # teabox hosts the file; Teaclave used an HTTP server
         output_url = client.reserve_file(f"output_{name}").url
         input_id = client.register_input_file(input_url, "teaclave-file-128", key, [], cmacs[name])
@@ -184,8 +233,9 @@ def test_a_teaclave_script_body_runs_unchanged(platform_server: LocalServer, adm
     assert tag == user0.get_output_file(output_id).cmac and len(tag) == 16
     encrypted = tmp_path / output_url.rsplit("/", 1)[-1]
     user0.download_file(output_url, encrypted)
-    decrypt_file(encrypted, tmp_path / "plain.txt", crypto=CryptoInfo("teaclave-file-128", bytes(key), b""),
-                 expected_cmac=tag)
+    decrypt_file(
+        encrypted, tmp_path / "plain.txt", crypto=CryptoInfo("teaclave-file-128", bytes(key), b""), expected_cmac=tag
+    )
     assert (tmp_path / "plain.txt").read_text().splitlines() == PSI_COMMON
 
     # A written output can feed the next task as an input, with its tag as the cmac.

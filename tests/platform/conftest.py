@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from platform_support import Api, FakeWorker
+
 from teabox.client.local_server import LocalServer
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage

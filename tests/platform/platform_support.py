@@ -49,7 +49,9 @@ class Api:
     def refused(self, method: str, status: int, code: str | None = None, **body: Any) -> str:
         """Call and assert the refusal's status (and code); returns the message."""
         response = self.raw(method, body)
-        assert response.status_code == status, f"{method}: expected {status}, got {response.status_code} {response.text}"
+        assert response.status_code == status, (
+            f"{method}: expected {status}, got {response.status_code} {response.text}"
+        )
         error = response.json()["error"]
         assert error["message"], "every refusal names what was wrong"
         if code is not None:
@@ -69,15 +71,22 @@ class Api:
 
 
 def wat_payload(return_value: int = 7) -> bytes:
-    return bytes(wasmtime.wat2wasm(
-        f'(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const {return_value})))'
-    ))
+    return bytes(
+        wasmtime.wat2wasm(
+            f'(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const {return_value})))'
+        )
+    )
 
 
 def function_body(payload: bytes, **fields: Any) -> dict[str, Any]:
     import base64
 
-    body: dict[str, Any] = {"name": "f", "description": "test", "executor_type": "wamr", "payload": base64.b64encode(payload).decode()}
+    body: dict[str, Any] = {
+        "name": "f",
+        "description": "test",
+        "executor_type": "wamr",
+        "payload": base64.b64encode(payload).decode(),
+    }
     body.update(fields)
     return body
 
@@ -88,14 +97,19 @@ def register_function(owner: Api, **fields: Any) -> str:
 
 def input_file(owner: Api, name: str = "in.enc") -> str:
     return owner.call(
-        "register_input_file", url=f"https://files.example/{name}", schema="teaclave-file-128", key=ZERO_KEY, iv="", cmac="11" * 16
+        "register_input_file",
+        url=f"https://files.example/{name}",
+        schema="teaclave-file-128",
+        key=ZERO_KEY,
+        iv="",
+        cmac="11" * 16,
     )["data_id"]
 
 
 def output_file(owner: Api, name: str = "out.enc") -> str:
-    return owner.call("register_output_file", url=f"https://files.example/{name}", schema="teaclave-file-128", key=ZERO_KEY, iv="")[
-        "data_id"
-    ]
+    return owner.call(
+        "register_output_file", url=f"https://files.example/{name}", schema="teaclave-file-128", key=ZERO_KEY, iv=""
+    )["data_id"]
 
 
 class FakeWorker:

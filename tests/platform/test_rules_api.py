@@ -48,7 +48,9 @@ ROLES = {"PlatformAdmin": "", FUNC: "", DATA: "rbac", "DataOwnerManager": "rbac"
 
 @pytest.fixture(scope="module")
 def sessions(admin: Api) -> dict[str, Api]:
-    return {role: admin if role == "PlatformAdmin" else admin.new_user(role, attribute) for role, attribute in ROLES.items()}
+    return {
+        role: admin if role == "PlatformAdmin" else admin.new_user(role, attribute) for role, attribute in ROLES.items()
+    }
 
 
 @pytest.mark.parametrize("role", list(ROLES))

@@ -29,7 +29,9 @@ def test_function_views(admin: Api) -> None:
     partial = listed.call("get_function", function_id=private)
     assert "payload_id" not in partial and "user_allowlist" not in partial and partial["name"] == "f"
     stranger.refused("get_function", 403, "forbidden", function_id=private)
-    denied = httpx.get(f"{listed.url}/api/v1/download_payload", params={"function_id": private}, headers=listed.headers())
+    denied = httpx.get(
+        f"{listed.url}/api/v1/download_payload", params={"function_id": private}, headers=listed.headers()
+    )
     assert denied.status_code == 403
 
     assert listed.call("get_function_usage_stats", function_id=private) == {"function_quota": None, "current_usage": 0}
@@ -120,16 +122,54 @@ def _one_in_one_out(admin: Api) -> tuple[Api, Api, str]:
 def test_assign_rules(admin: Api) -> None:
     a, b, task_id = _one_in_one_out(admin)
     b_input = input_file(b)
-    a.refused("assign_data_to_task", 403, "forbidden", task_id=task_id, inputs=[{"data_name": "in", "data_id": b_input}])
-    b.refused("assign_data_to_task", 403, "ownership_mismatch", task_id=task_id, inputs=[{"data_name": "in", "data_id": b_input}])
-    a.refused("assign_data_to_task", 422, "invalid_data_name", task_id=task_id, inputs=[{"data_name": "nope", "data_id": input_file(a)}])
-    a.refused("assign_data_to_task", 404, "unknown_file", task_id=task_id, inputs=[{"data_name": "in", "data_id": output_file(a)}])
+    a.refused(
+        "assign_data_to_task", 403, "forbidden", task_id=task_id, inputs=[{"data_name": "in", "data_id": b_input}]
+    )
+    b.refused(
+        "assign_data_to_task",
+        403,
+        "ownership_mismatch",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": b_input}],
+    )
+    a.refused(
+        "assign_data_to_task",
+        422,
+        "invalid_data_name",
+        task_id=task_id,
+        inputs=[{"data_name": "nope", "data_id": input_file(a)}],
+    )
+    a.refused(
+        "assign_data_to_task",
+        404,
+        "unknown_file",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": output_file(a)}],
+    )
     solo_output = output_file(a)  # owned by a alone, but the task declares a and b
-    a.refused("assign_data_to_task", 403, "ownership_mismatch", task_id=task_id, outputs=[{"data_name": "out", "data_id": solo_output}])
+    a.refused(
+        "assign_data_to_task",
+        403,
+        "ownership_mismatch",
+        task_id=task_id,
+        outputs=[{"data_name": "out", "data_id": solo_output}],
+    )
     a.call("assign_data_to_task", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(a)}])
-    a.refused("assign_data_to_task", 409, "already_assigned", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(a)}])
+    a.refused(
+        "assign_data_to_task",
+        409,
+        "already_assigned",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": input_file(a)}],
+    )
     outsider = admin.new_user("DataOwner", "as")
-    outsider.refused("assign_data_to_task", 403, "forbidden", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(outsider)}])
+    outsider.refused(
+        "assign_data_to_task",
+        403,
+        "forbidden",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": input_file(outsider)}],
+    )
     # a fusion output owned by both fits the declared ownership
     fusion = a.call("register_fusion_output", owner_list=[a.user_id, b.user_id])["data_id"]
     b.call("assign_data_to_task", task_id=task_id, outputs=[{"data_name": "out", "data_id": fusion}])
@@ -143,14 +183,28 @@ def test_outputs_are_write_once(admin: Api, worker: FakeWorker) -> None:
     out = output_file(me)
 
     def new_task() -> str:
-        return me.call("create_task", function_id=function_id, outputs_ownership=[{"data_name": "out", "uids": [me.user_id]}])["task_id"]
+        return me.call(
+            "create_task", function_id=function_id, outputs_ownership=[{"data_name": "out", "uids": [me.user_id]}]
+        )["task_id"]
 
     first, second = new_task(), new_task()
     me.call("assign_data_to_task", task_id=first, outputs=[{"data_name": "out", "data_id": out}])
-    me.refused("assign_data_to_task", 409, "output_already_assigned", task_id=second, outputs=[{"data_name": "out", "data_id": out}])
+    me.refused(
+        "assign_data_to_task",
+        409,
+        "output_already_assigned",
+        task_id=second,
+        outputs=[{"data_name": "out", "data_id": out}],
+    )
     me.call("invoke_task", task_id=first)
     assert worker.finish(worker.claim(), Outcome(return_value="0", tags={"out": TAG}))
-    me.refused("assign_data_to_task", 409, "output_already_written", task_id=second, outputs=[{"data_name": "out", "data_id": out}])
+    me.refused(
+        "assign_data_to_task",
+        409,
+        "output_already_written",
+        task_id=second,
+        outputs=[{"data_name": "out", "data_id": out}],
+    )
 
 
 def test_file_rules(admin: Api, worker: FakeWorker) -> None:
@@ -161,7 +215,10 @@ def test_file_rules(admin: Api, worker: FakeWorker) -> None:
     b.refused("get_input_file", 403, "forbidden", data_id=own_input)
     b.refused("update_input_file", 403, "forbidden", data_id=own_input, url="https://x/new.enc")
     moved = a.call("update_input_file", data_id=own_input, url="https://x/new.enc")["data_id"]
-    assert moved != own_input and a.call("get_input_file", data_id=moved)["cmac"] == a.call("get_input_file", data_id=own_input)["cmac"]
+    assert (
+        moved != own_input
+        and a.call("get_input_file", data_id=moved)["cmac"] == a.call("get_input_file", data_id=own_input)["cmac"]
+    )
 
     fusion = a.call("register_fusion_output", owner_list=[a.user_id, b.user_id])["data_id"]
     assert b.call("get_output_file", data_id=fusion)["url"].endswith(".fusion")
@@ -172,7 +229,9 @@ def test_file_rules(admin: Api, worker: FakeWorker) -> None:
     admin.new_user("DataOwner", "fr").refused("register_input_from_output", 403, "forbidden", data_id=fusion)
 
 
-def test_hosted_output_download_rules(server: LocalServer, admin: Api, worker: FakeWorker, storage: Storage, tmp_path: Path) -> None:
+def test_hosted_output_download_rules(
+    server: LocalServer, admin: Api, worker: FakeWorker, storage: Storage, tmp_path: Path
+) -> None:
     owner = admin.new_user("FunctionOwner")
     me = admin.new_user("DataOwner", "host")
     other = admin.new_user("DataOwner", "host")
@@ -186,7 +245,9 @@ def test_hosted_output_download_rules(server: LocalServer, admin: Api, worker: F
 
     assert download(me).json()["error"]["code"] == "file_not_written"
     function_id = register_function(owner, outputs=[{"name": "out"}])
-    task_id = me.call("create_task", function_id=function_id, outputs_ownership=[{"data_name": "out", "uids": [me.user_id]}])["task_id"]
+    task_id = me.call(
+        "create_task", function_id=function_id, outputs_ownership=[{"data_name": "out", "uids": [me.user_id]}]
+    )["task_id"]
     me.call("assign_data_to_task", task_id=task_id, outputs=[{"data_name": "out", "data_id": out}])
     me.call("invoke_task", task_id=task_id)
     staged = worker.claim()

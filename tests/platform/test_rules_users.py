@@ -143,7 +143,9 @@ def test_roles_and_passwords_are_validated(admin: Api) -> None:
     admin.refused("user_register", 422, "invalid_role", **base, role="Superuser")
     admin.refused("user_register", 422, "invalid_role", **base, role="DataOwner")
     admin.refused("user_register", 422, "invalid_role", **base, role="FunctionOwner", attribute="x")
-    admin.refused("user_register", 422, "invalid_password", user_id=base["user_id"], password="short", role="FunctionOwner")
+    admin.refused(
+        "user_register", 422, "invalid_password", user_id=base["user_id"], password="short", role="FunctionOwner"
+    )
     admin.refused("user_register", 422, "invalid_user_id", user_id="bad id/", password=PASSWORD, role="FunctionOwner")
     admin.call("user_register", **base, role="DataOwner-team")
     assert admin.login(base["user_id"]).call("get_current_user")["attribute"] == "team"

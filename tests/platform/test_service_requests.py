@@ -92,7 +92,13 @@ def test_invalid_function_fields(admin: Api) -> None:
     owner.refused("register_function", 422, "invalid_allowlist", **{**body, "user_allowlist": ["ghost-user"]})
     owner.refused("register_function", 422, "invalid_input", **{**body, "inputs": [{"name": "a"}, {"name": "a"}]})
     owner.refused("register_function", 422, "invalid_limits", **{**body, "limits": {"timeout_seconds": 0}})
-    owner.refused("register_function", 404, "unknown_payload", **{k: v for k, v in body.items() if k != "payload"}, payload_id="0" * 64)
+    owner.refused(
+        "register_function",
+        404,
+        "unknown_payload",
+        **{k: v for k, v in body.items() if k != "payload"},
+        payload_id="0" * 64,
+    )
     assert owner.call("list_functions")["registered_functions"] == []
 
 
@@ -107,9 +113,18 @@ def test_task_arguments_must_match(admin: Api) -> None:
     )
     me = admin.new_user("DataOwner", "args")
     assert "missing a" in me.refused("create_task", 422, "invalid_arguments", function_id=function_id)
-    assert "fixed" in me.refused("create_task", 422, "invalid_arguments", function_id=function_id, function_arguments={"a": "x", "fixed": "y"})
+    assert "fixed" in me.refused(
+        "create_task", 422, "invalid_arguments", function_id=function_id, function_arguments={"a": "x", "fixed": "y"}
+    )
     me.refused("create_task", 422, "invalid_arguments", function_id=function_id, function_arguments={"a": ["list"]})
-    me.refused("create_task", 422, "invalid_executor", function_id=function_id, function_arguments={"a": "x"}, executor="mesapy")
+    me.refused(
+        "create_task",
+        422,
+        "invalid_executor",
+        function_id=function_id,
+        function_arguments={"a": "x"},
+        executor="mesapy",
+    )
     task_id = me.call("create_task", function_id=function_id, function_arguments={"a": "x"})["task_id"]
     assert me.call("get_task", task_id=task_id)["function_arguments"] == {"a": "x", "fixed": "2"}
     assert me.call("list_tasks")["task_ids"] == [task_id]
@@ -125,7 +140,16 @@ def test_file_fields_are_checked(admin: Api) -> None:
     me.refused("register_input_file", 422, "invalid_url", **{**good, "url": "ftp://h/a"})
     me.refused("register_input_file", 403, "file_url_not_allowed", **{**good, "url": "file:///etc/passwd"})
     me.refused("register_output_file", 422, "invalid_url", url="data:,abc", schema="raw", key="", iv="")
-    me.refused("register_input_file", 422, "invalid_crypto", url="https://h/b", schema="aes-gcm-128", key="00" * 16, iv="00" * 11, cmac="11" * 16)
+    me.refused(
+        "register_input_file",
+        422,
+        "invalid_crypto",
+        url="https://h/b",
+        schema="aes-gcm-128",
+        key="00" * 16,
+        iv="00" * 11,
+        cmac="11" * 16,
+    )
     assert me.call("register_input_file", **good)["data_id"].startswith("input-")
 
 
@@ -133,7 +157,9 @@ def test_uploads_downloads_and_size_limit(server: LocalServer, admin: Api) -> No
     me = admin.new_user("DataOwner", "up")
     other = admin.new_user("DataOwner", "up")
     data = bytes(range(256)) * 64
-    response = httpx.post(f"{server.url}/api/v1/upload_file", params={"name": "data.enc"}, content=data, headers=me.headers())
+    response = httpx.post(
+        f"{server.url}/api/v1/upload_file", params={"name": "data.enc"}, content=data, headers=me.headers()
+    )
     assert response.status_code == 200, response.text
     uploaded = response.json()
     assert uploaded["url"] == f"teabox://files/{uploaded['file_id']}/data.enc" and uploaded["size"] == len(data)
@@ -145,20 +171,29 @@ def test_uploads_downloads_and_size_limit(server: LocalServer, admin: Api) -> No
     other.refused("register_input_file", 403, "forbidden", url=uploaded["url"], schema="raw", key="", iv="")
 
     too_big = httpx.post(
-        f"{server.url}/api/v1/upload_file", params={"name": "big"}, content=b"x" * (MAX_UPLOAD + 1), headers=me.headers()
+        f"{server.url}/api/v1/upload_file",
+        params={"name": "big"},
+        content=b"x" * (MAX_UPLOAD + 1),
+        headers=me.headers(),
     )
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
 
-    def chunks():  # noqa: ANN202 - no Content-Length: the limit is enforced while streaming
+    def chunks():
         for _ in range(MAX_UPLOAD // 4096 + 2):
             yield b"y" * 4096
 
-    streamed = httpx.post(f"{server.url}/api/v1/upload_file", params={"name": "big"}, content=chunks(), headers=me.headers())
+    streamed = httpx.post(
+        f"{server.url}/api/v1/upload_file", params={"name": "big"}, content=chunks(), headers=me.headers()
+    )
     assert streamed.status_code == 413
-    bad_name = httpx.post(f"{server.url}/api/v1/upload_file", params={"name": "../x"}, content=b"1", headers=me.headers())
+    bad_name = httpx.post(
+        f"{server.url}/api/v1/upload_file", params={"name": "../x"}, content=b"1", headers=me.headers()
+    )
     assert bad_name.status_code == 422
     owner = admin.new_user("FunctionOwner")
-    not_allowed = httpx.post(f"{server.url}/api/v1/upload_file", params={"name": "a"}, content=b"1", headers=owner.headers())
+    not_allowed = httpx.post(
+        f"{server.url}/api/v1/upload_file", params={"name": "a"}, content=b"1", headers=owner.headers()
+    )
     assert not_allowed.status_code == 403
 
 
@@ -169,7 +204,9 @@ def test_payload_upload_then_register(server: LocalServer, admin: Api) -> None:
     assert response.status_code == 200, response.text
     body = {k: v for k, v in function_body(payload).items() if k != "payload"}
     function_id = owner.call("register_function", **body, payload_id=response.json()["payload_id"])["function_id"]
-    fetched = httpx.get(f"{server.url}/api/v1/download_payload", params={"function_id": function_id}, headers=owner.headers())
+    fetched = httpx.get(
+        f"{server.url}/api/v1/download_payload", params={"function_id": function_id}, headers=owner.headers()
+    )
     assert fetched.content == payload
     assert base64.b64encode(fetched.content)
 

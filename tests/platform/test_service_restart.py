@@ -20,7 +20,9 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         owner = admin.new_user("FunctionOwner")
         me = admin.new_user("DataOwner", "restart")
         function_id = register_function(owner, inputs=[{"name": "in"}], outputs=[{"name": "out"}])
-        uploaded = httpx.post(f"{server.url}/api/v1/upload_file", params={"name": "kept.enc"}, content=b"kept", headers=me.headers()).json()
+        uploaded = httpx.post(
+            f"{server.url}/api/v1/upload_file", params={"name": "kept.enc"}, content=b"kept", headers=me.headers()
+        ).json()
         in_id, out_id = input_file(me), output_file(me)
         ownership = {
             "inputs_ownership": [{"data_name": "in", "uids": [me.user_id]}],
@@ -28,13 +30,23 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         }
         waiting = me.call("create_task", function_id=function_id, **ownership)["task_id"]
         finished = me.call("create_task", function_id=function_id, **ownership)["task_id"]
-        me.call("assign_data_to_task", task_id=finished, inputs=[{"data_name": "in", "data_id": in_id}], outputs=[{"data_name": "out", "data_id": out_id}])
+        me.call(
+            "assign_data_to_task",
+            task_id=finished,
+            inputs=[{"data_name": "in", "data_id": in_id}],
+            outputs=[{"data_name": "out", "data_id": out_id}],
+        )
         me.call("invoke_task", task_id=finished)
         storage = Storage.open(server.data_dir, migrate=False)
         worker = FakeWorker(storage)
         assert worker.finish(worker.claim(), Outcome(return_value="77", tags={"out": b"\x01" * 16}))
         queued = me.call("create_task", function_id=function_id, **ownership)["task_id"]
-        me.call("assign_data_to_task", task_id=queued, inputs=[{"data_name": "in", "data_id": input_file(me)}], outputs=[{"data_name": "out", "data_id": output_file(me)}])
+        me.call(
+            "assign_data_to_task",
+            task_id=queued,
+            inputs=[{"data_name": "in", "data_id": input_file(me)}],
+            outputs=[{"data_name": "out", "data_id": output_file(me)}],
+        )
         me.call("invoke_task", task_id=queued)
         storage.close()
 
@@ -46,7 +58,9 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         assert owner.call("get_function", function_id=function_id)["function_id"] == function_id
         assert me.call("get_input_file", data_id=in_id)["owner"] == [me.user_id]
         assert me.call("get_output_file", data_id=out_id)["cmac"] == "01" * 16
-        download = httpx.get(f"{server.url}/api/v1/download_file", params={"url": uploaded["url"]}, headers=me.headers())
+        download = httpx.get(
+            f"{server.url}/api/v1/download_file", params={"url": uploaded["url"]}, headers=me.headers()
+        )
         assert download.content == b"kept"
         assert me.call("get_task", task_id=waiting)["status"] == "Created"
         assert me.call("get_task_result", task_id=finished, timeout=0)["return_value"] == "77"

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-from platform_support import Api, PASSWORD, register_function
+from platform_support import PASSWORD, Api, register_function
 
 from teabox.client.local_server import free_port
 
@@ -29,14 +29,36 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 def test_serve_runs_tasks_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     subprocess.run(
-        [sys.executable, "-m", "teabox.cli", "admin", "create", "--data-dir", str(data_dir), "--user-id", "root", "--password-stdin"],
+        [
+            sys.executable,
+            "-m",
+            "teabox.cli",
+            "admin",
+            "create",
+            "--data-dir",
+            str(data_dir),
+            "--user-id",
+            "root",
+            "--password-stdin",
+        ],
         input=f"{PASSWORD}\n".encode(),
         check=True,
         timeout=120,
     )
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "teabox.cli", "serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "teabox.cli",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -62,7 +84,9 @@ def test_serve_runs_tasks_and_stops_on_ctrl_c(tmp_path: Path) -> None:
 
 def test_migrations_can_be_run_by_hand(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "teabox.cli", "admin", "migrate", "--data-dir", str(tmp_path / "d")], capture_output=True, timeout=120
+        [sys.executable, "-m", "teabox.cli", "admin", "migrate", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "d" / "teabox.db").is_file()

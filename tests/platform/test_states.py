@@ -19,7 +19,7 @@ def status(api: Api, task_id: str) -> str:
 
 
 @pytest.fixture
-def two_party(admin: Api):  # noqa: ANN201 - returns a small namespace
+def two_party(admin: Api):
     """A function with one input and one output, a creator owning the input and a partner owning the output."""
 
     class Flow:
@@ -42,8 +42,16 @@ def two_party(admin: Api):  # noqa: ANN201 - returns a small namespace
             )["task_id"]
 
         def assign_all(self, task_id: str) -> None:
-            self.creator.call("assign_data_to_task", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(self.creator)}])
-            self.partner.call("assign_data_to_task", task_id=task_id, outputs=[{"data_name": "out", "data_id": output_file(self.partner)}])
+            self.creator.call(
+                "assign_data_to_task",
+                task_id=task_id,
+                inputs=[{"data_name": "in", "data_id": input_file(self.creator)}],
+            )
+            self.partner.call(
+                "assign_data_to_task",
+                task_id=task_id,
+                outputs=[{"data_name": "out", "data_id": output_file(self.partner)}],
+            )
 
         def approve_all(self, task_id: str) -> None:
             self.creator.call("approve_task", task_id=task_id)
@@ -65,14 +73,16 @@ def two_party(admin: Api):  # noqa: ANN201 - returns a small namespace
     return Flow()
 
 
-def test_full_lifecycle_and_result(two_party, worker: FakeWorker) -> None:  # noqa: ANN001
+def test_full_lifecycle_and_result(two_party, worker: FakeWorker) -> None:
     flow = two_party
     task_id = flow.create()
     view = flow.creator.call("get_task", task_id=task_id)
     assert (view["status"], view["status_code"]) == ("Created", 0)
     assert view["participants"] == sorted([flow.creator.user_id, flow.partner.user_id])
 
-    flow.creator.call("assign_data_to_task", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}])
+    flow.creator.call(
+        "assign_data_to_task", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}]
+    )
     assert status(flow.creator, task_id) == "Created"  # still waiting for the output
     out = output_file(flow.partner)
     flow.partner.call("assign_data_to_task", task_id=task_id, outputs=[{"data_name": "out", "data_id": out}])
@@ -89,7 +99,10 @@ def test_full_lifecycle_and_result(two_party, worker: FakeWorker) -> None:  # no
     staged = worker.claim()
     assert staged.task_id == task_id and staged.attempt == 1
     assert [i.data_name for i in staged.inputs] == ["in"] and [o.data_name for o in staged.outputs] == ["out"]
-    assert (status(flow.partner, task_id), flow.partner.call("get_task", task_id=task_id)["status_code"]) == ("Running", 4)
+    assert (status(flow.partner, task_id), flow.partner.call("get_task", task_id=task_id)["status_code"]) == (
+        "Running",
+        4,
+    )
     assert worker.finish(staged, Outcome(return_value="42", tags={"out": TAG}, metrics={"wall_time": 0.01}))
 
     result = flow.partner.call("get_task_result", task_id=task_id, timeout=0)
@@ -111,14 +124,16 @@ def test_single_participant_invokes_straight_after_creation(admin: Api, worker: 
     assert staged.arguments == {"n": 5}
 
 
-def test_failed_run_is_failed_with_kind_and_reason(two_party, worker: FakeWorker) -> None:  # noqa: ANN001
+def test_failed_run_is_failed_with_kind_and_reason(two_party, worker: FakeWorker) -> None:
     flow = two_party
     task_id = flow.create()
     flow.to(task_id, "Running", worker)
     staged = worker.queue.claim("nobody", 1)  # nothing else is staged
     assert staged is None
     running = _running(worker, task_id)
-    assert worker.queue.finish(task_id, worker.worker_id, running, Outcome(failure_kind="trap", reason="unreachable executed"))
+    assert worker.queue.finish(
+        task_id, worker.worker_id, running, Outcome(failure_kind="trap", reason="unreachable executed")
+    )
     result = flow.creator.call("get_task_result", task_id=task_id, timeout=0)
     assert (result["status"], result["status_code"], result["failure_kind"], result["reason"]) == (
         "Failed",
@@ -139,7 +154,7 @@ def _running(worker: FakeWorker, task_id: str) -> int:
 
 
 @pytest.mark.parametrize("state", ["Created", "DataAssigned", "Approved", "Staged", "Running"])
-def test_cancel_from_every_live_state(two_party, worker: FakeWorker, state: str) -> None:  # noqa: ANN001
+def test_cancel_from_every_live_state(two_party, worker: FakeWorker, state: str) -> None:
     flow = two_party
     task_id = flow.create()
     flow.to(task_id, state, worker)
@@ -159,14 +174,14 @@ def test_cancel_from_every_live_state(two_party, worker: FakeWorker, state: str)
         assert worker.queue.claim("w", 5) is None  # a canceled task is never claimed
 
 
-def test_admin_may_cancel_any_task(two_party, admin: Api) -> None:  # noqa: ANN001
+def test_admin_may_cancel_any_task(two_party, admin: Api) -> None:
     task_id = two_party.create()
     admin.call("cancel_task", task_id=task_id)
     assert status(admin, task_id) == "Canceled"
 
 
 @pytest.mark.parametrize("ended", ["Finished", "Failed", "Canceled"])
-def test_nothing_moves_an_ended_task(two_party, worker: FakeWorker, ended: str) -> None:  # noqa: ANN001
+def test_nothing_moves_an_ended_task(two_party, worker: FakeWorker, ended: str) -> None:
     flow = two_party
     task_id = flow.create()
     if ended == "Canceled":
@@ -174,19 +189,27 @@ def test_nothing_moves_an_ended_task(two_party, worker: FakeWorker, ended: str) 
     else:
         flow.to(task_id, "Running", worker)
         attempt = _running(worker, task_id)
-        outcome = Outcome(return_value="0", tags={"out": TAG}) if ended == "Finished" else Outcome(failure_kind="timeout", reason="slow")
+        outcome = (
+            Outcome(return_value="0", tags={"out": TAG})
+            if ended == "Finished"
+            else Outcome(failure_kind="timeout", reason="slow")
+        )
         assert worker.queue.finish(task_id, worker.worker_id, attempt, outcome)
     assert status(flow.creator, task_id) == ended
     for method, who in (("approve_task", flow.partner), ("invoke_task", flow.creator), ("cancel_task", flow.creator)):
         who.refused(method, 409, "task_ended", task_id=task_id)
     flow.creator.refused(
-        "assign_data_to_task", 409, "task_ended", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}]
+        "assign_data_to_task",
+        409,
+        "task_ended",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}],
     )
     assert status(flow.creator, task_id) == ended
 
 
 @pytest.mark.parametrize("state", ["Approved", "Staged", "Running"])
-def test_illegal_moves_from_later_states(two_party, worker: FakeWorker, state: str) -> None:  # noqa: ANN001
+def test_illegal_moves_from_later_states(two_party, worker: FakeWorker, state: str) -> None:
     flow = two_party
     task_id = flow.create()
     flow.to(task_id, state, worker)
@@ -194,12 +217,16 @@ def test_illegal_moves_from_later_states(two_party, worker: FakeWorker, state: s
     if state != "Approved":
         flow.creator.refused("invoke_task", 409, "invalid_state", task_id=task_id)
     flow.creator.refused(
-        "assign_data_to_task", 409, "invalid_state", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}]
+        "assign_data_to_task",
+        409,
+        "invalid_state",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}],
     )
     assert status(flow.creator, task_id) == state
 
 
-def test_illegal_moves_before_approval(two_party) -> None:  # noqa: ANN001
+def test_illegal_moves_before_approval(two_party) -> None:
     flow = two_party
     task_id = flow.create()
     flow.creator.refused("approve_task", 409, "data_incomplete", task_id=task_id)
@@ -210,12 +237,16 @@ def test_illegal_moves_before_approval(two_party) -> None:  # noqa: ANN001
     flow.creator.call("approve_task", task_id=task_id)
     flow.creator.refused("approve_task", 409, "already_approved", task_id=task_id)
     flow.creator.refused(
-        "assign_data_to_task", 409, "invalid_state", task_id=task_id, inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}]
+        "assign_data_to_task",
+        409,
+        "invalid_state",
+        task_id=task_id,
+        inputs=[{"data_name": "in", "data_id": input_file(flow.creator)}],
     )
     assert status(flow.creator, task_id) == "DataAssigned"
 
 
-def test_lost_worker_is_retried_then_failed(two_party, worker: FakeWorker, storage: Storage) -> None:  # noqa: ANN001
+def test_lost_worker_is_retried_then_failed(two_party, worker: FakeWorker, storage: Storage) -> None:
     flow = two_party
     task_id = flow.create()
     flow.to(task_id, "Staged")
@@ -263,21 +294,23 @@ def test_only_one_claimer_wins(admin: Api, worker: FakeWorker, storage: Storage)
     assert len(claimed) == len(set(claimed))
 
 
-def test_result_wait_wakes_when_another_process_finishes(two_party, worker: FakeWorker) -> None:  # noqa: ANN001
+def test_result_wait_wakes_when_another_process_finishes(two_party, worker: FakeWorker) -> None:
     flow = two_party
     task_id = flow.create()
     flow.to(task_id, "Running", worker)
     pending = flow.creator.call("get_task_result", task_id=task_id, timeout=0.2)
     assert pending == {"task_id": task_id, "done": False, "status": "Running", "status_code": 4}
     attempt = _running(worker, task_id)
-    timer = threading.Timer(0.3, worker.queue.finish, (task_id, worker.worker_id, attempt, Outcome(return_value="9", tags={"out": TAG})))
+    timer = threading.Timer(
+        0.3, worker.queue.finish, (task_id, worker.worker_id, attempt, Outcome(return_value="9", tags={"out": TAG}))
+    )
     timer.start()
     result = flow.creator.call("get_task_result", task_id=task_id, timeout=30)
     timer.join()
     assert result["done"] and result["return_value"] == "9"
 
 
-def test_output_conflict_at_finish_fails_the_task(two_party, worker: FakeWorker) -> None:  # noqa: ANN001
+def test_output_conflict_at_finish_fails_the_task(two_party, worker: FakeWorker) -> None:
     flow = two_party
     task_id = flow.create()
     flow.to(task_id, "Running", worker)

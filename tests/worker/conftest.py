@@ -107,7 +107,11 @@ def allowed_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def transfers(allowed_dir: Path) -> Iterator[Transfers]:
-    t = Transfers(TransferPolicy(allowed_dirs=(allowed_dir,), max_input_bytes=10_000, max_output_bytes=10_000, timeout_seconds=1.0))
+    t = Transfers(
+        TransferPolicy(
+            allowed_dirs=(allowed_dir,), max_input_bytes=10_000, max_output_bytes=10_000, timeout_seconds=1.0
+        )
+    )
     yield t
     t.close()
 
@@ -119,6 +123,8 @@ def local(tmp_path: Path) -> Iterator[LocalPlatform]:
     storage = Storage.open(tmp_path / "data")
     platform = Platform(storage, Settings(allowed_file_dirs=(files,)))
     platform.create_admin("admin", "admin-password")
-    admin = platform.authenticate(platform.call("user_login", None, {"user_id": "admin", "password": "admin-password"})["token"])
+    admin = platform.authenticate(
+        platform.call("user_login", None, {"user_id": "admin", "password": "admin-password"})["token"]
+    )
     yield LocalPlatform(platform, admin, files)
     storage.close()

@@ -14,8 +14,18 @@ from teabox.worker.staging import staging_base
 def test_teabox_worker_runs_tasks_and_stops_cleanly_on_sigterm(local: LocalPlatform) -> None:
     data_dir = local.platform.storage.data_dir
     process = subprocess.Popen(
-        [sys.executable, "-m", "teabox.cli", "worker", "--data-dir", str(data_dir), "--workers", "1",
-         "--allow-file-dir", str(local.files)],
+        [
+            sys.executable,
+            "-m",
+            "teabox.cli",
+            "worker",
+            "--data-dir",
+            str(data_dir),
+            "--workers",
+            "1",
+            "--allow-file-dir",
+            str(local.files),
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -33,6 +43,10 @@ def test_teabox_worker_runs_tasks_and_stops_cleanly_on_sigterm(local: LocalPlatf
 
 def test_teabox_worker_refuses_bad_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "teabox.cli", "worker", "--workers", "0"], capture_output=True, text=True, timeout=DEADLINE, check=False
+        [sys.executable, "-m", "teabox.cli", "worker", "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
     )
     assert result.returncode == 2 and "--workers" in result.stderr

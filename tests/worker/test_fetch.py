@@ -44,7 +44,7 @@ def test_without_allowed_directories_file_urls_are_refused(tmp_path: Path) -> No
 
 
 def test_a_missing_file_is_named(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(TransferError, match="missing.enc does not exist"):
+    with pytest.raises(TransferError, match=r"missing.enc does not exist"):
         transfers.download((allowed_dir / "missing.enc").as_uri(), tmp_path / "got")
 
 
@@ -82,12 +82,12 @@ def test_http_oversized_is_refused(transfers: Transfers, file_server, tmp_path: 
 def test_http_timeout(transfers: Transfers, file_server, tmp_path: Path) -> None:
     file_server.files["/slow"] = b"x"
     file_server.slow.add("/slow")
-    with pytest.raises(TransferError, match="GET .*/slow timed out"):
+    with pytest.raises(TransferError, match=r"GET .*/slow timed out"):
         transfers.download(file_server.url("/slow"), tmp_path / "got")
 
 
 def test_an_unreachable_server_is_an_error(transfers: Transfers, tmp_path: Path) -> None:
-    with pytest.raises(TransferError, match="GET http://127.0.0.1:9/x failed"):
+    with pytest.raises(TransferError, match=r"GET http://127.0.0.1:9/x failed"):
         transfers.download("http://127.0.0.1:9/x", tmp_path / "got")
 
 
@@ -150,7 +150,7 @@ def test_http_put_and_its_failure(transfers: Transfers, file_server, tmp_path: P
     assert "/out/result.enc" not in file_server.files
 
     file_server.fail["/out/refused.enc"] = 403
-    with pytest.raises(TransferError, match="PUT .*/out/refused.enc answered 403"):
+    with pytest.raises(TransferError, match=r"PUT .*/out/refused.enc answered 403"):
         transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/refused.enc")).commit()
 
 

@@ -28,8 +28,11 @@ def test_hosted_input_and_output(local: LocalPlatform, tmp_path: Path) -> None:
     output_url = local.call("reserve_file", name="sum.enc")["url"]
     out = CryptoInfo.random("teaclave-file-128")
     payload = concat_payload(["in"], ["out"])
-    task = task_of(payload, [StagedInput("in", "input-1", input_url, crypto, tag)],
-                   [StagedOutput("out", "output-1", output_url, spec(out))])
+    task = task_of(
+        payload,
+        [StagedInput("in", "input-1", input_url, crypto, tag)],
+        [StagedOutput("out", "output-1", output_url, spec(out))],
+    )
 
     outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
 
@@ -46,10 +49,14 @@ def test_a_hosted_output_is_not_linked_when_another_output_fails(
     file_server.fail["/refused.enc"] = 500
     hosted_url = local.call("reserve_file", name="kept-back.enc")["url"]
     payload = concat_payload([], ["a", "b"])
-    task = task_of(payload, [], [
-        StagedOutput("a", "output-a", hosted_url, spec(CryptoInfo.random("aes-gcm-128"))),
-        StagedOutput("b", "output-b", file_server.url("/refused.enc"), spec(CryptoInfo.random("aes-gcm-128"))),
-    ])
+    task = task_of(
+        payload,
+        [],
+        [
+            StagedOutput("a", "output-a", hosted_url, spec(CryptoInfo.random("aes-gcm-128"))),
+            StagedOutput("b", "output-b", file_server.url("/refused.enc"), spec(CryptoInfo.random("aes-gcm-128"))),
+        ],
+    )
     outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
     assert outcome.failure_kind == "output_error" and "output 'b'" in outcome.reason
     with pytest.raises(FileNotFoundError, match="has not been written yet"):

@@ -36,8 +36,9 @@ def test_heartbeats_keep_a_run_longer_than_its_lease(local: LocalPlatform) -> No
 
 def test_outputs_of_a_run_canceled_meanwhile_are_withdrawn(local: LocalPlatform) -> None:
     out = CryptoInfo.random("aes-gcm-128")
-    output_id = local.call("register_output_file", url=(local.files / "out.enc").as_uri(), schema=out.schema,
-                           key=out.key, iv=out.iv)["data_id"]
+    output_id = local.call(
+        "register_output_file", url=(local.files / "out.enc").as_uri(), schema=out.schema, key=out.key, iv=out.iv
+    )["data_id"]
     function_id = local.function(spin_payload(output="out"), outputs=["out"])
     task_id = local.run(function_id, outputs={"out": output_id})
     # A worker without a supervisor (e.g. on another machine): nobody kills it on cancel.

@@ -40,11 +40,18 @@ def _alive(pid: int) -> bool:
 
 def test_a_task_with_encrypted_files_runs_in_a_worker_process(local: LocalPlatform) -> None:
     crypto, tag = encrypted_file(local.files / "in.enc", b"4211037")
-    input_id = local.call("register_input_file", url=(local.files / "in.enc").as_uri(), schema=crypto.schema,
-                          key=crypto.key, iv=crypto.iv, cmac=tag)["data_id"]
+    input_id = local.call(
+        "register_input_file",
+        url=(local.files / "in.enc").as_uri(),
+        schema=crypto.schema,
+        key=crypto.key,
+        iv=crypto.iv,
+        cmac=tag,
+    )["data_id"]
     out = CryptoInfo.random("aes-gcm-128")
-    output_id = local.call("register_output_file", url=(local.files / "out.enc").as_uri(), schema=out.schema,
-                           key=out.key, iv=out.iv)["data_id"]
+    output_id = local.call(
+        "register_output_file", url=(local.files / "out.enc").as_uri(), schema=out.schema, key=out.key, iv=out.iv
+    )["data_id"]
     function_id = local.function(concat_payload(["in"], ["out"]), inputs=["in"], outputs=["out"])
 
     with _pool(local, 1):

@@ -39,8 +39,13 @@ def test_sealed_outputs_decrypt_under_their_owners_keys(staging, allowed_dir: Pa
         area_cm, sealed = _seal(staging, outputs)
         crypto = outputs[0].crypto
         out = tmp_path / "plain"
-        decrypt(CryptoInfo(crypto.schema, crypto.key, crypto.iv), sealed[0].path, out,
-                name=f"{schema}.enc", expected_cmac=sealed[0].tag)
+        decrypt(
+            CryptoInfo(crypto.schema, crypto.key, crypto.iv),
+            sealed[0].path,
+            out,
+            name=f"{schema}.enc",
+            expected_cmac=sealed[0].tag,
+        )
         assert out.read_bytes() == b"plaintext 0"
         area_cm.__exit__(None, None, None)
 
@@ -60,11 +65,15 @@ def test_all_outputs_are_published_together(staging, allowed_dir: Path, transfer
 def test_one_failing_upload_publishes_none(staging, allowed_dir: Path, transfers: Transfers, file_server) -> None:
     file_server.fail["/fails.enc"] = 503
     outputs = _outputs(
-        [(allowed_dir / "a.enc").as_uri(), file_server.url("/b.enc"), file_server.url("/fails.enc"),
-         (allowed_dir / "d.enc").as_uri()]
+        [
+            (allowed_dir / "a.enc").as_uri(),
+            file_server.url("/b.enc"),
+            file_server.url("/fails.enc"),
+            (allowed_dir / "d.enc").as_uri(),
+        ]
     )
     area_cm, sealed = _seal(staging, outputs)
-    with pytest.raises(PublishError, match="output 'o2' could not be published: PUT .*/fails.enc answered 503"):
+    with pytest.raises(PublishError, match=r"output 'o2' could not be published: PUT .*/fails.enc answered 503"):
         publish(sealed, transfers)
     assert list(allowed_dir.iterdir()) == []
     assert "/b.enc" not in file_server.files
@@ -77,7 +86,7 @@ def test_a_destination_refused_while_staging_publishes_none(
 ) -> None:
     outputs = _outputs([(allowed_dir / "a.enc").as_uri(), (tmp_path / "not-allowed.enc").as_uri()])
     area_cm, sealed = _seal(staging, outputs)
-    with pytest.raises(PublishError, match="output 'o1'.*not under a directory"):
+    with pytest.raises(PublishError, match=r"output 'o1'.*not under a directory"):
         publish(sealed, transfers)
     assert list(allowed_dir.iterdir()) == []
     area_cm.__exit__(None, None, None)

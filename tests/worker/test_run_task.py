@@ -79,8 +79,15 @@ def test_a_teaclave_fixture_runs_unchanged(tmp_path: Path, file_server) -> None:
     out = _output_spec("teaclave-file-128")
     task = task_of(
         payload,
-        [StagedInput("psi", "input-psi", (folder / "psi0.txt.enc").as_uri(), crypto,
-                     bytes.fromhex("fd9b319ae0fc595a98ee4135667ac0ac"))],
+        [
+            StagedInput(
+                "psi",
+                "input-psi",
+                (folder / "psi0.txt.enc").as_uri(),
+                crypto,
+                bytes.fromhex("fd9b319ae0fc595a98ee4135667ac0ac"),
+            )
+        ],
         [StagedOutput("copy", "output-copy", file_server.url("/psi-copy.enc"), out)],
     )
     outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
@@ -198,7 +205,9 @@ def test_an_upload_failure_is_an_output_error_and_publishes_nothing(
 
 def test_an_endless_payload_times_out(tmp_path: Path, transfers: Transfers) -> None:
     payload = endless_payload()
-    outcome = run_task(task_of(payload, timeout=0.3), make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(
+        task_of(payload, timeout=0.3), make_context(tmp_path, transfers, {sha(payload): payload})
+    ).outcome
     assert outcome.failure_kind == "timeout" and outcome.return_value is None
     assert outcome.metrics["wall_time"] >= 0.3
 

@@ -90,6 +90,7 @@ def task_of(
         limits=TaskLimits(timeout_seconds=timeout),
     )
 
+
 _IMPORTS = HOST_IMPORTS
 
 
@@ -122,24 +123,26 @@ def concat_payload(inputs: list[str], outputs: list[str]) -> bytes:
     text = f"""(module {_IMPORTS}
       (memory (export "memory") 1)
       (global $total (mut i32) (i32.const 0))
-      {' '.join(data)}
+      {" ".join(data)}
       (func $write_inputs (param $out i32) (local $in i32) (local $n i32)
         {copy_inputs})
       (func (export "entrypoint") (param i32 i32) (result i32) (local $fd i32)
-        {' '.join(body)}
+        {" ".join(body)}
         (global.get $total)))"""
     return bytes(wasmtime.wat2wasm(text))
 
 
 def endless_payload() -> bytes:
     """Never returns: only a limit, a cancel or a kill stops it."""
-    return bytes(wasmtime.wat2wasm(
-        f"""(module {_IMPORTS}
+    return bytes(
+        wasmtime.wat2wasm(
+            f"""(module {_IMPORTS}
           (memory (export "memory") 1)
           (func (export "entrypoint") (param i32 i32) (result i32)
             (loop $forever (br $forever))
             (i32.const 0)))"""
-    ))
+        )
+    )
 
 
 def spin_payload(iterations: int = 4_000_000_000, output: str | None = None) -> bytes:
@@ -151,10 +154,11 @@ def spin_payload(iterations: int = 4_000_000_000, output: str | None = None) -> 
         if output
         else ""
     )
-    return bytes(wasmtime.wat2wasm(
-        f"""(module {_IMPORTS}
+    return bytes(
+        wasmtime.wat2wasm(
+            f"""(module {_IMPORTS}
           (memory (export "memory") 1)
-          (data (i32.const 16) "{output or ''}\\00")
+          (data (i32.const 16) "{output or ""}\\00")
           (data (i32.const 32) "ok")
           (func (export "entrypoint") (param i32 i32) (result i32) (local $i i32) (local $fd i32)
             (loop $l
@@ -163,7 +167,8 @@ def spin_payload(iterations: int = 4_000_000_000, output: str | None = None) -> 
               (br_if $l (i32.lt_u (local.get $i) (i32.const {iterations}))))
             {write}
             (i32.const 7)))"""
-    ))
+        )
+    )
 
 
 @dataclass
@@ -175,24 +180,41 @@ class LocalPlatform:
     def call(self, operation: str, /, **params: Any) -> dict[str, Any]:
         return self.platform.call(operation, self.user, params)
 
-    def function(self, payload: bytes, *, inputs: list[str] = (), outputs: list[str] = (), timeout: float = 60.0) -> str:  # type: ignore[assignment]
+    def function(
+        self, payload: bytes, *, inputs: list[str] = (), outputs: list[str] = (), timeout: float = 60.0
+    ) -> str:  # type: ignore[assignment]
         return self.call(
-            "register_function", name="f", description="", executor_type="wamr", public=True, payload_id=None,
-            payload=payload, arguments=[], user_allowlist=[], usage_quota=None,
+            "register_function",
+            name="f",
+            description="",
+            executor_type="wamr",
+            public=True,
+            payload_id=None,
+            payload=payload,
+            arguments=[],
+            user_allowlist=[],
+            usage_quota=None,
             inputs=[{"name": n, "description": "", "optional": False} for n in inputs],
             outputs=[{"name": n, "description": "", "optional": False} for n in outputs],
             limits={"timeout_seconds": timeout},
         )["function_id"]
 
     def run(self, function_id: str, inputs: dict[str, str] = {}, outputs: dict[str, str] = {}) -> str:  # noqa: B006
-        own = lambda names: [{"data_name": n, "uids": [self.user.user_id]} for n in names]
+        def own(names):
+            return [{"data_name": n, "uids": [self.user.user_id]} for n in names]
+
         task_id = self.call(
-            "create_task", function_id=function_id, function_arguments={}, executor="wamr",
-            inputs_ownership=own(inputs), outputs_ownership=own(outputs),
+            "create_task",
+            function_id=function_id,
+            function_arguments={},
+            executor="wamr",
+            inputs_ownership=own(inputs),
+            outputs_ownership=own(outputs),
         )["task_id"]
         if inputs or outputs:
             self.call(
-                "assign_data_to_task", task_id=task_id,
+                "assign_data_to_task",
+                task_id=task_id,
                 inputs=[{"data_name": n, "data_id": d} for n, d in inputs.items()],
                 outputs=[{"data_name": n, "data_id": d} for n, d in outputs.items()],
             )

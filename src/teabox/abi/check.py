@@ -110,9 +110,8 @@ def _import_problem(module: str, name: str, kind: str, func_type: FuncType | Non
         return f"import {where} is not provided by the host: {_WASI_FIX}"
     if kind == "memory":
         return f"import {where} is a memory: the payload must define and export its own linear memory"
-    return (
-        f"import {where} ({kind}) is not provided by the host; a payload may import only "
-        + ", ".join(f"{HOST_MODULE}.{n}" for n in HOST_FUNCTIONS)
+    return f"import {where} ({kind}) is not provided by the host; a payload may import only " + ", ".join(
+        f"{HOST_MODULE}.{n}" for n in HOST_FUNCTIONS
     )
 
 
@@ -142,9 +141,7 @@ def inspect(payload: bytes, *, max_size: int = DEFAULT_MAX_PAYLOAD_BYTES) -> Mod
         report.problems.append(f"malformed WebAssembly: {str(exc).strip().splitlines()[0]}")
 
     for imp in layout.imports:
-        report.imports.append(
-            ImportInfo(imp.module, imp.name, imp.kind, str(imp.func_type) if imp.func_type else None)
-        )
+        report.imports.append(ImportInfo(imp.module, imp.name, imp.kind, str(imp.func_type) if imp.func_type else None))
         problem = _import_problem(imp.module, imp.name, imp.kind, imp.func_type)
         if problem:
             report.problems.append(problem)

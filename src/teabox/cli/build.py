@@ -37,7 +37,9 @@ def _describe(result: BuildResult) -> list[str]:
         f"built {result.path} ({result.language.value}, optimised for {flavour}) {how}",
         f"  size    {report.size} bytes, sha256 {report.sha256}",
     ]
-    lines += [f"  import  {imp.module}.{imp.name} {imp.type or imp.kind}" for imp in report.imports] or ["  import  (none)"]
+    lines += [f"  import  {imp.module}.{imp.name} {imp.type or imp.kind}" for imp in report.imports] or [
+        "  import  (none)"
+    ]
     lines += [f"  export  {exp.name} {exp.type or exp.kind}" for exp in report.exports]
     if report.memory is not None:
         maximum = report.memory.max_pages if report.memory.max_pages is not None else "no maximum"
@@ -48,8 +50,12 @@ def _describe(result: BuildResult) -> list[str]:
 
 @click.command("build")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the module (default: NAME.wasm in the current directory).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the module (default: NAME.wasm in the current directory).",
+)
 @click.option("--size", is_flag=True, help="Optimise for a small module instead of speed.")
 @click.option("--no-simd", "no_simd", is_flag=True, help="Do not vectorise (for engines without wasm SIMD).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -72,17 +78,28 @@ def build_command(sources: tuple[Path, ...], output: Path | None, size: bool, no
     if "warning" in result.log:
         click.echo(result.log.rstrip(), err=True)
     if as_json:
-        click.echo(json.dumps({
-            "output": str(result.path), "cached": result.cached, "language": result.language.value,
-            "goal": result.options.goal, "simd": result.options.simd, "seconds": result.seconds,
-            "report": result.report.to_dict(),
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "output": str(result.path),
+                    "cached": result.cached,
+                    "language": result.language.value,
+                    "goal": result.options.goal,
+                    "simd": result.options.simd,
+                    "seconds": result.seconds,
+                    "report": result.report.to_dict(),
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo("\n".join(_describe(result)))
 
 
 @click.command("sdk-path")
-@click.option("--include", "part", flag_value="include", help="The C/C++ include directory (teabox.h, teaclave_context.h).")
+@click.option(
+    "--include", "part", flag_value="include", help="The C/C++ include directory (teabox.h, teaclave_context.h)."
+)
 @click.option("--zig", "part", flag_value="zig", help="The Zig module teabox.zig.")
 @click.option("--rust", "part", flag_value="rust", help="The Rust crate teabox-guest (for a Cargo path dependency).")
 def sdk_path_command(part: str | None) -> None:

@@ -17,8 +17,9 @@ from teabox.cli.platform_session import echo_json, open_client, reports_errors
 from teabox.client import CryptoInfo, OwnedFile
 from teabox.client.crypto import DEFAULT_SCHEMA
 
-_SCHEMA = click.option("--schema", default=DEFAULT_SCHEMA, show_default=True,
-                       help="aes-gcm-128, aes-gcm-256, teaclave-file-128 or raw.")
+_SCHEMA = click.option(
+    "--schema", default=DEFAULT_SCHEMA, show_default=True, help="aes-gcm-128, aes-gcm-256, teaclave-file-128 or raw."
+)
 _KEY = click.option("--key", required=True, help="The key, as hex.")
 _IV = click.option("--iv", default="", help="The IV, as hex (empty for teaclave-file-128).")
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -31,8 +32,14 @@ def _crypto(schema: str, key: str | None, iv: str) -> CryptoInfo | None:
 
 def _owned_json(owned: OwnedFile) -> dict[str, Any]:
     c = owned.crypto
-    return {"data_id": owned.data_id, "url": owned.url, "schema": c.schema, "key": c.key.hex(), "iv": c.iv.hex(),
-            "cmac": owned.cmac.hex() if owned.cmac is not None else None}
+    return {
+        "data_id": owned.data_id,
+        "url": owned.url,
+        "schema": c.schema,
+        "key": c.key.hex(),
+        "iv": c.iv.hex(),
+        "cmac": owned.cmac.hex() if owned.cmac is not None else None,
+    }
 
 
 @click.group("file")
@@ -131,8 +138,9 @@ def input_from_output_command(data_id: str) -> None:
 def upload_input_command(path: Path, schema: str, key: str | None, iv: str, name: str | None) -> None:
     """Encrypt PATH here, upload the ciphertext and register it as an input; prints JSON with the key."""
     with open_client() as client, transfer_bar(f"upload {path.name}") as progress:
-        owned = client.register_local_input(path, crypto=_crypto(schema, key, iv), schema=schema, name=name,
-                                            progress=progress)
+        owned = client.register_local_input(
+            path, crypto=_crypto(schema, key, iv), schema=schema, name=name, progress=progress
+        )
     echo_json(_owned_json(owned))
 
 

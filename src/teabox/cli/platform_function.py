@@ -37,13 +37,27 @@ def _definition_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--name", required=True),
         click.option("--description", default=""),
         click.option("--executor-type", default="wamr", show_default=True),
-        click.option("--payload", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="The WebAssembly module (.wasm)."),
+        click.option(
+            "--payload",
+            required=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="The WebAssembly module (.wasm).",
+        ),
         click.option("--private", is_flag=True, help="Only the owner and allowlisted users may use it."),
-        click.option("--argument", "arguments", multiple=True, metavar="KEY[=DEFAULT]",
-                     help="An argument the task creator sets (repeatable)."),
-        click.option("--fixed-argument", "fixed", multiple=True, metavar="KEY=VALUE",
-                     help="An argument with a fixed value the task creator cannot change."),
+        click.option(
+            "--argument",
+            "arguments",
+            multiple=True,
+            metavar="KEY[=DEFAULT]",
+            help="An argument the task creator sets (repeatable).",
+        ),
+        click.option(
+            "--fixed-argument",
+            "fixed",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="An argument with a fixed value the task creator cannot change.",
+        ),
         click.option("--input", "inputs", multiple=True, metavar="NAME", help="A required input file."),
         click.option("--optional-input", "optional_inputs", multiple=True, metavar="NAME"),
         click.option("--output", "outputs", multiple=True, metavar="NAME", help="A required output file."),
@@ -60,11 +74,25 @@ def _definition_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def _definition(name: str, description: str, executor_type: str, payload: Path, private: bool,
-                arguments: tuple[str, ...], fixed: tuple[str, ...], inputs: tuple[str, ...],
-                optional_inputs: tuple[str, ...], outputs: tuple[str, ...], optional_outputs: tuple[str, ...],
-                allowlist: tuple[str, ...], quota: int | None, timeout: float | None, memory: int | None,
-                fuel: int | None, max_output: int | None) -> dict[str, Any]:
+def _definition(
+    name: str,
+    description: str,
+    executor_type: str,
+    payload: Path,
+    private: bool,
+    arguments: tuple[str, ...],
+    fixed: tuple[str, ...],
+    inputs: tuple[str, ...],
+    optional_inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    optional_outputs: tuple[str, ...],
+    allowlist: tuple[str, ...],
+    quota: int | None,
+    timeout: float | None,
+    memory: int | None,
+    fuel: int | None,
+    max_output: int | None,
+) -> dict[str, Any]:
     """Turn the options into ``register_function``'s keyword arguments."""
     declared = [FunctionArgument(k, d) for k, _, d in (a.partition("=") for a in arguments)]
     for item in fixed:
@@ -72,14 +100,28 @@ def _definition(name: str, description: str, executor_type: str, payload: Path, 
         if not sep:
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--fixed-argument")
         declared.append(FunctionArgument(key, value, allow_overwrite=False))
-    limits = {k: v for k, v in (("timeout_seconds", timeout), ("memory_bytes", memory), ("fuel", fuel),
-                                ("max_output_bytes", max_output)) if v is not None}
+    limits = {
+        k: v
+        for k, v in (
+            ("timeout_seconds", timeout),
+            ("memory_bytes", memory),
+            ("fuel", fuel),
+            ("max_output_bytes", max_output),
+        )
+        if v is not None
+    }
     return {
-        "name": name, "description": description, "executor_type": executor_type, "public": not private,
-        "payload": payload, "arguments": declared,
+        "name": name,
+        "description": description,
+        "executor_type": executor_type,
+        "public": not private,
+        "payload": payload,
+        "arguments": declared,
         "inputs": [FunctionInput(n) for n in inputs] + [FunctionInput(n, optional=True) for n in optional_inputs],
         "outputs": [FunctionOutput(n) for n in outputs] + [FunctionOutput(n, optional=True) for n in optional_outputs],
-        "user_allowlist": list(allowlist), "usage_quota": quota, "limits": limits or None,
+        "user_allowlist": list(allowlist),
+        "usage_quota": quota,
+        "limits": limits or None,
     }
 
 

@@ -36,10 +36,10 @@ def login_command(user_id: str, url: str | None, password_stdin: bool) -> None:
     password = read_password(password_stdin)
     with Client(url) as client:
         client.user_login(user_id, password)
-        path = save_session(Session(url=client.url, user_id=user_id, token=client.token,
-                                    expires_at=client.token_expires_at))
-    click.echo(f"Logged in to {url} as {user_id} until {client.token_expires_at} (session saved in {path}).",
-               err=True)
+        path = save_session(
+            Session(url=client.url, user_id=user_id, token=client.token, expires_at=client.token_expires_at)
+        )
+    click.echo(f"Logged in to {url} as {user_id} until {client.token_expires_at} (session saved in {path}).", err=True)
 
 
 @click.command("logout")

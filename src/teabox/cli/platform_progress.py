@@ -27,8 +27,12 @@ _console = Console(stderr=True)
 def transfer_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
     """A bar that fills as bytes move; yields the SDK's ``progress(done, total)`` callback."""
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        console=_console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=_console,
+        transient=False,
     ) as progress:
         task = progress.add_task(description, total=None)
 
@@ -42,8 +46,12 @@ def transfer_bar(description: str) -> Iterator[Callable[[int, int | None], None]
 def wait_spinner(description: str) -> Iterator[Callable[[str, float], None]]:
     """A spinner showing the task's status while waiting; yields the SDK's ``on_wait`` callback."""
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TextColumn("[bold]{task.fields[status]}"),
-        TimeElapsedColumn(), console=_console, transient=False,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("[bold]{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=_console,
+        transient=False,
     ) as progress:
         task = progress.add_task(description, total=None, status="waiting")
 

@@ -42,18 +42,35 @@ def task_group() -> None:
 @task_group.command("create")
 @click.argument("function_id")
 @click.option("--arg", "arguments", multiple=True, metavar="KEY=VALUE", help="A function argument (repeatable).")
-@click.option("--input-owner", "input_owners", multiple=True, metavar="NAME=UID[,UID...]",
-              help="Who owns the input file bound to NAME (repeatable).")
+@click.option(
+    "--input-owner",
+    "input_owners",
+    multiple=True,
+    metavar="NAME=UID[,UID...]",
+    help="Who owns the input file bound to NAME (repeatable).",
+)
 @click.option("--output-owner", "output_owners", multiple=True, metavar="NAME=UID[,UID...]")
 @click.option("--executor", default="wamr", show_default=True)
 @reports_errors
-def create_command(function_id: str, arguments: tuple[str, ...], input_owners: tuple[str, ...],
-                   output_owners: tuple[str, ...], executor: str) -> None:
+def create_command(
+    function_id: str,
+    arguments: tuple[str, ...],
+    input_owners: tuple[str, ...],
+    output_owners: tuple[str, ...],
+    executor: str,
+) -> None:
     """Create a task for FUNCTION_ID; prints its id."""
     args = {k: _argument_value(v) for k, v in _pairs("--arg", arguments)}
     with open_client() as client:
-        click.echo(client.create_task(function_id, args, executor, _owners("--input-owner", input_owners),
-                                      _owners("--output-owner", output_owners)))
+        click.echo(
+            client.create_task(
+                function_id,
+                args,
+                executor,
+                _owners("--input-owner", input_owners),
+                _owners("--output-owner", output_owners),
+            )
+        )
 
 
 @task_group.command("assign")
@@ -64,8 +81,11 @@ def create_command(function_id: str, arguments: tuple[str, ...], input_owners: t
 def assign_command(task_id: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
     """Bind your registered files to the task's data names."""
     with open_client() as client:
-        client.assign_data_to_task(task_id, [DataMap(n, d) for n, d in _pairs("--input", inputs)],
-                                   [DataMap(n, d) for n, d in _pairs("--output", outputs)])
+        client.assign_data_to_task(
+            task_id,
+            [DataMap(n, d) for n, d in _pairs("--input", inputs)],
+            [DataMap(n, d) for n, d in _pairs("--output", outputs)],
+        )
         click.echo(f"{task_id}: {client.get_task(task_id).status}", err=True)
 
 

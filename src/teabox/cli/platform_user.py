@@ -15,8 +15,7 @@ def user_group() -> None:
 
 @user_group.command("register")
 @click.argument("user_id")
-@click.option("--role", required=True,
-              help="PlatformAdmin, FunctionOwner, DataOwner or DataOwnerManager.")
+@click.option("--role", required=True, help="PlatformAdmin, FunctionOwner, DataOwner or DataOwnerManager.")
 @click.option("--attribute", default="", help="The role's attribute, e.g. the X of DataOwner-X.")
 @click.option("--password-stdin", is_flag=True, help="Read the new user's password from stdin.")
 @reports_errors
@@ -73,8 +72,9 @@ def delete_command(user_id: str) -> None:
 
 
 @user_group.command("list")
-@click.option("--attribute", "user_id", default=None,
-              help="For a DataOwnerManager-X: the attribute X whose users to list.")
+@click.option(
+    "--attribute", "user_id", default=None, help="For a DataOwnerManager-X: the attribute X whose users to list."
+)
 @reports_errors
 def list_command(user_id: str | None) -> None:
     """List user ids, one per line."""

@@ -34,11 +34,15 @@ def quickstart_command(workers: int, alice_wealth: int | None, bob_wealth: int |
     started = time.monotonic()
     wealth = {k: v for k, v in (("alice_wealth", alice_wealth), ("bob_wealth", bob_wealth)) if v is not None}
     with console.status("starting a local platform (teabox serve)..."), LocalServer(workers=workers) as server:
-        say(f"[+] platform up at {server.url} in {time.monotonic() - started:.1f} s "
-            f"(data in {server.data_dir}, removed afterwards)")
+        say(
+            f"[+] platform up at {server.url} in {time.monotonic() - started:.1f} s "
+            f"(data in {server.data_dir}, removed afterwards)"
+        )
         with Client(server.url) as admin:
             admin.user_login(server.admin_id, server.admin_password)
             say(f"[+] {server.admin_id}: logged in as PlatformAdmin (created with `teabox admin create`)")
             result = millionaire_flow(admin, FlowLog(say), **wealth)
-    say(f"[+] done in {time.monotonic() - started:.1f} s: task {result.task_id} returned "
-        f"{result.return_value.decode()}, verdict {result.verdict!r}")
+    say(
+        f"[+] done in {time.monotonic() - started:.1f} s: task {result.task_id} returned "
+        f"{result.return_value.decode()}, verdict {result.verdict!r}"
+    )

@@ -69,7 +69,9 @@ def inspect_command(payload: Path, as_json: bool) -> None:
             click.echo(f"  export {exp.name}: {exp.kind} {exp.type or ''}".rstrip())
         if report.memory is not None:
             maximum = report.memory.max_pages if report.memory.max_pages is not None else "unbounded"
-            click.echo(f"  memory {report.memory.export_name}: {report.memory.min_pages} pages minimum, maximum {maximum}")
+            click.echo(
+                f"  memory {report.memory.export_name}: {report.memory.min_pages} pages minimum, maximum {maximum}"
+            )
         if report.ok:
             click.echo("valid teabox payload")
         else:

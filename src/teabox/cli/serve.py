@@ -23,10 +23,14 @@ DEFAULT_PORT = 7777
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none).")
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none)."
+)
 @allow_file_dir_option
 @click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
-@click.option("--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds.")
+@click.option(
+    "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
+)
 @log_level_option
 def serve_command(
     data_dir: Path,
@@ -48,7 +52,9 @@ def serve_command(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     storage = Storage.open(data_dir)
-    settings = Settings(token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir)
+    settings = Settings(
+        token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir
+    )
     platform = Platform(storage, settings)
     app = create_app(platform, background=[storage.queue.requeue_expired])
     pool = _start_pool(storage.data_dir, workers, settings) if workers else None

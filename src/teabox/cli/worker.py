@@ -23,7 +23,9 @@ from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_o
 @allow_file_dir_option
 @click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
 @log_level_option
-def worker_command(data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str) -> None:
+def worker_command(
+    data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str
+) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
     from teabox.worker.fetch import TransferPolicy
     from teabox.worker.pool import WorkerPool

@@ -74,8 +74,14 @@ class Client:
     session without a password.
     """
 
-    def __init__(self, address: Address | None = None, *, token: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, use_env_token: bool = False) -> None:
+    def __init__(
+        self,
+        address: Address | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        use_env_token: bool = False,
+    ) -> None:
         if token is None and use_env_token:
             token = os.environ.get("TEABOX_TOKEN") or None
         self._transport = Transport(address, token=token, timeout=timeout)
@@ -174,51 +180,110 @@ class Client:
         data = to_bytes(payload, "payload")
         return self._transport.upload("upload_payload", [data], size=len(data))["payload_id"]
 
-    def _function_fields(self, name: str, description: str, executor_type: str, public: bool,
-                         payload: BytesLike | os.PathLike[str] | None, payload_id: str | None,
-                         arguments: Iterable[Any], inputs: Iterable[Any], outputs: Iterable[Any],
-                         user_allowlist: Iterable[str], usage_quota: int | None,
-                         limits: dict[str, Any] | None) -> dict[str, Any]:
+    def _function_fields(
+        self,
+        name: str,
+        description: str,
+        executor_type: str,
+        public: bool,
+        payload: BytesLike | os.PathLike[str] | None,
+        payload_id: str | None,
+        arguments: Iterable[Any],
+        inputs: Iterable[Any],
+        outputs: Iterable[Any],
+        user_allowlist: Iterable[str],
+        usage_quota: int | None,
+        limits: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         if payload_id is None:
             if payload is None or (not isinstance(payload, os.PathLike) and len(payload) == 0):  # type: ignore[arg-type]
                 raise ValueError("register_function needs a payload (bytes, a list of ints or a path) or a payload_id")
             payload_id = self.upload_payload(payload)
         fields: dict[str, Any] = {
-            "name": name, "description": description, "executor_type": executor_type, "public": public,
+            "name": name,
+            "description": description,
+            "executor_type": executor_type,
+            "public": public,
             "payload_id": payload_id,
             "arguments": declarations_json(arguments, FunctionArgument),
             "inputs": declarations_json(inputs, FunctionInput),
             "outputs": declarations_json(outputs, FunctionOutput),
-            "user_allowlist": list(user_allowlist), "usage_quota": usage_quota,
+            "user_allowlist": list(user_allowlist),
+            "usage_quota": usage_quota,
         }
         if limits is not None:
             fields["limits"] = dict(limits)
         return fields
 
-    def register_function(self, name: str, description: str, executor_type: str, public: bool = True,
-                          payload: BytesLike | os.PathLike[str] | None = None,
-                          arguments: Iterable[Any] = (), inputs: Iterable[Any] = (),
-                          outputs: Iterable[Any] = (), user_allowlist: Iterable[str] = (),
-                          usage_quota: int | None = -1, *, payload_id: str | None = None,
-                          limits: dict[str, Any] | None = None) -> str:
+    def register_function(
+        self,
+        name: str,
+        description: str,
+        executor_type: str,
+        public: bool = True,
+        payload: BytesLike | os.PathLike[str] | None = None,
+        arguments: Iterable[Any] = (),
+        inputs: Iterable[Any] = (),
+        outputs: Iterable[Any] = (),
+        user_allowlist: Iterable[str] = (),
+        usage_quota: int | None = -1,
+        *,
+        payload_id: str | None = None,
+        limits: dict[str, Any] | None = None,
+    ) -> str:
         """Register a function; the payload is uploaded first and checked by the server.
 
         ``limits`` (``timeout_seconds``, ``memory_bytes``, ``fuel``,
         ``max_output_bytes``) bound every run; omitted ones take the server's defaults.
         """
-        fields = self._function_fields(name, description, executor_type, public, payload, payload_id,
-                                       arguments, inputs, outputs, user_allowlist, usage_quota, limits)
+        fields = self._function_fields(
+            name,
+            description,
+            executor_type,
+            public,
+            payload,
+            payload_id,
+            arguments,
+            inputs,
+            outputs,
+            user_allowlist,
+            usage_quota,
+            limits,
+        )
         return self._call("register_function", **fields)["function_id"]
 
-    def update_function(self, function_id: str, name: str, description: str, executor_type: str,
-                        public: bool = True, payload: BytesLike | os.PathLike[str] | None = None,
-                        arguments: Iterable[Any] = (), inputs: Iterable[Any] = (),
-                        outputs: Iterable[Any] = (), user_allowlist: Iterable[str] = (),
-                        usage_quota: int | None = -1, *, payload_id: str | None = None,
-                        limits: dict[str, Any] | None = None) -> str:
+    def update_function(
+        self,
+        function_id: str,
+        name: str,
+        description: str,
+        executor_type: str,
+        public: bool = True,
+        payload: BytesLike | os.PathLike[str] | None = None,
+        arguments: Iterable[Any] = (),
+        inputs: Iterable[Any] = (),
+        outputs: Iterable[Any] = (),
+        user_allowlist: Iterable[str] = (),
+        usage_quota: int | None = -1,
+        *,
+        payload_id: str | None = None,
+        limits: dict[str, Any] | None = None,
+    ) -> str:
         """Replace a function's definition; its id and owner stay the same."""
-        fields = self._function_fields(name, description, executor_type, public, payload, payload_id,
-                                       arguments, inputs, outputs, user_allowlist, usage_quota, limits)
+        fields = self._function_fields(
+            name,
+            description,
+            executor_type,
+            public,
+            payload,
+            payload_id,
+            arguments,
+            inputs,
+            outputs,
+            user_allowlist,
+            usage_quota,
+            limits,
+        )
         return self._call("update_function", function_id=function_id, **fields)["function_id"]
 
     def disable_function(self, function_id: str) -> None:
@@ -243,15 +308,21 @@ class Client:
 
     # --- files ------------------------------------------------------------------------
 
-    def register_input_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike,
-                            cmac: BytesLike | None) -> str:
+    def register_input_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike, cmac: BytesLike | None) -> str:
         """Register an encrypted file at ``url`` as an input; ``cmac`` is None only for ``raw``."""
-        return self._call("register_input_file", url=url, schema=schema, key=to_hex(key, "key"), iv=to_hex(iv, "iv"),
-                          cmac=None if cmac is None else to_hex(cmac, "cmac"))["data_id"]
+        return self._call(
+            "register_input_file",
+            url=url,
+            schema=schema,
+            key=to_hex(key, "key"),
+            iv=to_hex(iv, "iv"),
+            cmac=None if cmac is None else to_hex(cmac, "cmac"),
+        )["data_id"]
 
     def register_output_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike) -> str:
-        return self._call("register_output_file", url=url, schema=schema, key=to_hex(key, "key"),
-                          iv=to_hex(iv, "iv"))["data_id"]
+        return self._call("register_output_file", url=url, schema=schema, key=to_hex(key, "key"), iv=to_hex(iv, "iv"))[
+            "data_id"
+        ]
 
     def update_input_file(self, data_id: str, url: str) -> str:
         """Point an input at a new URL; returns the id of the new record (the old one stays)."""
@@ -276,8 +347,9 @@ class Client:
 
     # --- platform-hosted files ----------------------------------------------------------
 
-    def upload_file(self, source: str | os.PathLike[str], name: str | None = None, *,
-                    progress: Progress | None = None) -> HostedFile:
+    def upload_file(
+        self, source: str | os.PathLike[str], name: str | None = None, *, progress: Progress | None = None
+    ) -> HostedFile:
         """Stream a local (already encrypted) file to the platform.
 
         ``name`` becomes the URL's last component and defaults to the file's
@@ -286,23 +358,29 @@ class Client:
         source = Path(source)
         with open(source, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            answer = self._transport.upload("upload_file", read_chunks(f, size, progress), size=size,
-                                            params={"name": name or source.name})
+            answer = self._transport.upload(
+                "upload_file", read_chunks(f, size, progress), size=size, params={"name": name or source.name}
+            )
         return HostedFile.from_json(answer)
 
     def reserve_file(self, name: str) -> HostedFile:
         """An empty platform-hosted file for a task to write, to register as an output."""
         return HostedFile.from_json(self._call("reserve_file", name=name))
 
-    def download_file(self, url: str, destination: str | os.PathLike[str], *,
-                      progress: Progress | None = None) -> int:
+    def download_file(self, url: str, destination: str | os.PathLike[str], *, progress: Progress | None = None) -> int:
         """Stream a platform-hosted file to ``destination``; returns the byte count."""
         with self._transport.download("download_file", {"url": url}) as response:
             return write_atomically(response.iter_bytes(), destination, _content_length(response), progress)
 
-    def register_local_input(self, path: str | os.PathLike[str], *, crypto: CryptoInfo | None = None,
-                             schema: str = DEFAULT_SCHEMA, name: str | None = None,
-                             progress: Progress | None = None) -> OwnedFile:
+    def register_local_input(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        crypto: CryptoInfo | None = None,
+        schema: str = DEFAULT_SCHEMA,
+        name: str | None = None,
+        progress: Progress | None = None,
+    ) -> OwnedFile:
         """Encrypt a local plaintext file, upload the ciphertext and register it as an input.
 
         The plaintext never leaves this machine; a fresh key is drawn unless
@@ -314,8 +392,14 @@ class Client:
             encrypted = encrypt_file(path, Path(tmp) / name, crypto=crypto, schema=schema, name=name)
             return self.register_encrypted_input(encrypted.path, encrypted.crypto, name=name, progress=progress)
 
-    def register_encrypted_input(self, path: str | os.PathLike[str], crypto: CryptoInfo, *,
-                                 name: str | None = None, progress: Progress | None = None) -> OwnedFile:
+    def register_encrypted_input(
+        self,
+        path: str | os.PathLike[str],
+        crypto: CryptoInfo,
+        *,
+        name: str | None = None,
+        progress: Progress | None = None,
+    ) -> OwnedFile:
         """Upload a file that is already encrypted and register it as an input.
 
         The file is verified here first, which also yields the cmac to register,
@@ -330,16 +414,18 @@ class Client:
         data_id = self.register_input_file(hosted.url, crypto.schema, crypto.key, crypto.iv, cmac)
         return OwnedFile(data_id=data_id, url=hosted.url, crypto=crypto, cmac=cmac)
 
-    def register_hosted_output(self, name: str, *, crypto: CryptoInfo | None = None,
-                               schema: str = DEFAULT_SCHEMA) -> OwnedFile:
+    def register_hosted_output(
+        self, name: str, *, crypto: CryptoInfo | None = None, schema: str = DEFAULT_SCHEMA
+    ) -> OwnedFile:
         """Reserve a platform-hosted file and register it as an output under a fresh key."""
         crypto = crypto or CryptoInfo.random(schema)
         hosted = self.reserve_file(name)
         data_id = self.register_output_file(hosted.url, crypto.schema, crypto.key, crypto.iv)
         return OwnedFile(data_id=data_id, url=hosted.url, crypto=crypto)
 
-    def fetch_output(self, data_id: str, crypto: CryptoInfo, destination: str | os.PathLike[str], *,
-                     progress: Progress | None = None) -> bytes | None:
+    def fetch_output(
+        self, data_id: str, crypto: CryptoInfo, destination: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> bytes | None:
         """Download an output a task wrote and decrypt it to ``destination``.
 
         The ciphertext is checked against the cmac the platform recorded for the
@@ -354,12 +440,22 @@ class Client:
 
     # --- tasks ------------------------------------------------------------------------
 
-    def create_task(self, function_id: str, function_arguments: dict[str, Any] | None = None,
-                    executor: str = "wamr", inputs_ownership: Iterable[Any] = (),
-                    outputs_ownership: Iterable[Any] = ()) -> str:
-        return self._call("create_task", function_id=function_id, function_arguments=dict(function_arguments or {}),
-                          executor=executor, inputs_ownership=owners_json(inputs_ownership),
-                          outputs_ownership=owners_json(outputs_ownership))["task_id"]
+    def create_task(
+        self,
+        function_id: str,
+        function_arguments: dict[str, Any] | None = None,
+        executor: str = "wamr",
+        inputs_ownership: Iterable[Any] = (),
+        outputs_ownership: Iterable[Any] = (),
+    ) -> str:
+        return self._call(
+            "create_task",
+            function_id=function_id,
+            function_arguments=dict(function_arguments or {}),
+            executor=executor,
+            inputs_ownership=owners_json(inputs_ownership),
+            outputs_ownership=owners_json(outputs_ownership),
+        )["task_id"]
 
     def assign_data_to_task(self, task_id: str, inputs: Iterable[Any] = (), outputs: Iterable[Any] = ()) -> None:
         self._call("assign_data_to_task", task_id=task_id, inputs=data_map_json(inputs), outputs=data_map_json(outputs))
@@ -381,12 +477,14 @@ class Client:
 
     def poll_task_result(self, task_id: str, timeout: float = LONG_POLL_SECONDS) -> TaskResult:
         """One long-poll: returns as soon as the task ends, or after ``timeout`` with ``done`` False."""
-        answer = self._transport.call("get_task_result", {"task_id": task_id, "timeout": timeout},
-                                      timeout=timeout + self._transport.timeout)
+        answer = self._transport.call(
+            "get_task_result", {"task_id": task_id, "timeout": timeout}, timeout=timeout + self._transport.timeout
+        )
         return TaskResult.from_json(answer)
 
-    def wait_for_task(self, task_id: str, timeout: float = DEFAULT_WAIT_SECONDS, *,
-                      on_wait: WaitCallback | None = None) -> TaskResult:
+    def wait_for_task(
+        self, task_id: str, timeout: float = DEFAULT_WAIT_SECONDS, *, on_wait: WaitCallback | None = None
+    ) -> TaskResult:
         """Wait until the task ends, at most ``timeout`` seconds.
 
         Returns the result of a Finished task; raises :class:`TaskFailed`
@@ -421,8 +519,9 @@ class Client:
 
     # --- audit ------------------------------------------------------------------------
 
-    def query_audit_logs(self, message: str = "", limit: int = 100, *, user_id: str | None = None,
-                         action: str | None = None) -> list[AuditEntry]:
+    def query_audit_logs(
+        self, message: str = "", limit: int = 100, *, user_id: str | None = None, action: str | None = None
+    ) -> list[AuditEntry]:
         """Audit entries, newest first (admin only); ``message`` filters by substring."""
         answer = self._call("query_audit_logs", message=message, limit=limit, user_id=user_id, action=action)
         return [AuditEntry.from_json(entry) for entry in answer["logs"]]

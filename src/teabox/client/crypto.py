@@ -29,9 +29,14 @@ class EncryptedFile:
     cmac: bytes
 
 
-def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *,
-                 crypto: CryptoInfo | None = None, schema: str = DEFAULT_SCHEMA,
-                 name: str | None = None) -> EncryptedFile:
+def encrypt_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str] | None = None,
+    *,
+    crypto: CryptoInfo | None = None,
+    schema: str = DEFAULT_SCHEMA,
+    name: str | None = None,
+) -> EncryptedFile:
     """Encrypt ``src`` for registration as an input.
 
     Without ``crypto`` a fresh random key (and IV) is drawn for ``schema``: a new
@@ -47,8 +52,14 @@ def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None
     return EncryptedFile(path=dst, name=name, crypto=crypto, cmac=cmac)
 
 
-def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, crypto: CryptoInfo,
-                 name: str | None = None, expected_cmac: bytes | None = None) -> bytes | None:
+def decrypt_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    crypto: CryptoInfo,
+    name: str | None = None,
+    expected_cmac: bytes | None = None,
+) -> bytes | None:
     """Decrypt a downloaded file, checking it against ``expected_cmac`` when given.
 
     ``name`` is the bound name (the last component of the file's URL) for

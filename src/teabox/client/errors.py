@@ -27,8 +27,9 @@ class ApiError(ClientError):
 
     status: int = 0
 
-    def __init__(self, message: str, *, code: str = "error", status: int | None = None,
-                 method: str = "", details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, code: str = "error", status: int | None = None, method: str = "", details: Any = None
+    ) -> None:
         if status is not None:
             self.status = status
         self.code = code

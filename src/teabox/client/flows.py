@@ -72,8 +72,10 @@ def build_example(name: str) -> bytes:
     from teabox.toolchain import build
 
     source = EXAMPLES_DIR / name
-    files: Any = source if (source / "Cargo.toml").exists() else sorted(
-        p for p in source.iterdir() if p.suffix in (".c", ".cc", ".cpp", ".zig")
+    files: Any = (
+        source
+        if (source / "Cargo.toml").exists()
+        else sorted(p for p in source.iterdir() if p.suffix in (".c", ".cc", ".cpp", ".zig"))
     )
     return build(files).wasm
 
@@ -94,8 +96,9 @@ def run_flow_script(flow: Flow, argv: list[str] | None = None) -> Any:
     from teabox.client.local_server import LocalServer
 
     parser = argparse.ArgumentParser(description=(flow.__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("TEABOX_URL"),
-                        help="a running teabox server (default: start a local one)")
+    parser.add_argument(
+        "--url", default=os.environ.get("TEABOX_URL"), help="a running teabox server (default: start a local one)"
+    )
     parser.add_argument("--admin", default=os.environ.get("TEABOX_ADMIN", "admin"), help="the PlatformAdmin's user id")
     options = parser.parse_args(argv)
     log = FlowLog()

@@ -54,9 +54,16 @@ class LocalServer:
     created it.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str] | None = None, *, workers: int = 2,
-                 admin_id: str = "admin", admin_password: str | None = None,
-                 extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        workers: int = 2,
+        admin_id: str = "admin",
+        admin_password: str | None = None,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._owns_data_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="teabox-platform-"))
         self.workers = workers
@@ -88,9 +95,13 @@ class LocalServer:
         if self._admin_created:
             return
         done = subprocess.run(
-            teabox_command("admin", "create", "--data-dir", str(self.data_dir),
-                           "--user-id", self.admin_id, "--password-stdin"),
-            input=self.admin_password.encode() + b"\n", capture_output=True, env=self.env, timeout=120,
+            teabox_command(
+                "admin", "create", "--data-dir", str(self.data_dir), "--user-id", self.admin_id, "--password-stdin"
+            ),
+            input=self.admin_password.encode() + b"\n",
+            capture_output=True,
+            env=self.env,
+            timeout=120,
         )
         if done.returncode != 0:
             raise ServerStartError(
@@ -106,9 +117,22 @@ class LocalServer:
             self.port = free_port()
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            teabox_command("serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
-                           "--port", str(self.port), "--workers", str(self.workers), *self.extra_args),
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+            teabox_command(
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                *self.extra_args,
+            ),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
         )
         self._wait_until_healthy()
 

@@ -35,32 +35,47 @@ class MillionaireResult:
     richer: str  # "Alice", "Bob" or "neither"
 
 
-def millionaire_flow(admin: Client, log: FlowLog, *, alice_wealth: int = ALICE_WEALTH,
-                     bob_wealth: int = BOB_WEALTH, result_timeout: float = 60.0) -> MillionaireResult:
+def millionaire_flow(
+    admin: Client,
+    log: FlowLog,
+    *,
+    alice_wealth: int = ALICE_WEALTH,
+    bob_wealth: int = BOB_WEALTH,
+    result_timeout: float = 60.0,
+) -> MillionaireResult:
     """Two data owners find out who is richer without showing each other their wealth."""
     log.note("== Yao's millionaire problem: two data owners, encrypted inputs, an encrypted output ==")
-    with new_user(admin, "vendor", "FunctionOwner") as vendor, \
-            new_user(admin, "alice", "DataOwner", "north-bank") as alice, \
-            new_user(admin, "bob", "DataOwner", "south-bank") as bob:
+    with (
+        new_user(admin, "vendor", "FunctionOwner") as vendor,
+        new_user(admin, "alice", "DataOwner", "north-bank") as alice,
+        new_user(admin, "bob", "DataOwner", "south-bank") as bob,
+    ):
         return _run(log, vendor, alice, bob, alice_wealth, bob_wealth, result_timeout)
 
 
-def _run(log: FlowLog, vendor: Client, alice: Client, bob: Client, alice_wealth: int, bob_wealth: int,
-         result_timeout: float) -> MillionaireResult:
+def _run(
+    log: FlowLog, vendor: Client, alice: Client, bob: Client, alice_wealth: int, bob_wealth: int, result_timeout: float
+) -> MillionaireResult:
     log.step("admin", f"registered {vendor.user_id} (FunctionOwner), {alice.user_id} and {bob.user_id} (DataOwners)")
 
     payload = build_example("millionaire-c")
     function_id = vendor.register_function(
-        name="millionaire", description="Names the richer of two parties and nothing else.",
-        executor_type="wamr", payload=payload,
-        inputs=[FunctionInput("pf_in_a", "the first party's wealth"),
-                FunctionInput("pf_in_b", "the second party's wealth")],
+        name="millionaire",
+        description="Names the richer of two parties and nothing else.",
+        executor_type="wamr",
+        payload=payload,
+        inputs=[
+            FunctionInput("pf_in_a", "the first party's wealth"),
+            FunctionInput("pf_in_b", "the second party's wealth"),
+        ],
         outputs=[FunctionOutput("pf_out", "the data name of the richer party's input")],
     )
     log.step(vendor, f"registered the public function {function_id} ({len(payload)}-byte payload)")
 
     task_id = alice.create_task(
-        function_id, {}, "wamr",
+        function_id,
+        {},
+        "wamr",
         inputs_ownership=[OwnerList("pf_in_a", [alice.user_id]), OwnerList("pf_in_b", [bob.user_id])],
         outputs_ownership=[OwnerList("pf_out", [alice.user_id])],
     )
@@ -73,10 +88,14 @@ def _run(log: FlowLog, vendor: Client, alice: Client, bob: Client, alice_wealth:
 
         alice_in = alice.register_local_input(work / "alice.txt")
         alice_out = alice.register_hosted_output("verdict.enc")
-        log.step(alice, f"encrypted her wealth locally (cmac {alice_in.cmac.hex() if alice_in.cmac else '-'}), "
-                        f"uploaded it and registered an output under her own key")
-        alice.assign_data_to_task(task_id, [DataMap("pf_in_a", alice_in.data_id)],
-                                  [DataMap("pf_out", alice_out.data_id)])
+        log.step(
+            alice,
+            f"encrypted her wealth locally (cmac {alice_in.cmac.hex() if alice_in.cmac else '-'}), "
+            f"uploaded it and registered an output under her own key",
+        )
+        alice.assign_data_to_task(
+            task_id, [DataMap("pf_in_a", alice_in.data_id)], [DataMap("pf_out", alice_out.data_id)]
+        )
         log.step(alice, "assigned pf_in_a and pf_out", task_id)
 
         bob_in = bob.register_local_input(work / "bob.txt")
@@ -106,6 +125,9 @@ def _run(log: FlowLog, vendor: Client, alice: Client, bob: Client, alice_wealth:
             raise ClientError("the platform let Bob download Alice's output")
 
     richer = {"pf_in_a": "Alice", "pf_in_b": "Bob"}.get(verdict, "neither")
-    log.note(f"== {richer} is richer; neither party saw the other's number ==" if richer != "neither"
-             else "== they are equally rich ==")
+    log.note(
+        f"== {richer} is richer; neither party saw the other's number =="
+        if richer != "neither"
+        else "== they are equally rich =="
+    )
     return MillionaireResult(task_id=task_id, return_value=return_value, verdict=verdict, richer=richer)

@@ -75,12 +75,19 @@ def declarations_json(items: Iterable[Any], kind: type) -> list[dict[str, Any]]:
         if isinstance(item, kind):
             out.append(item.to_json())
         elif kind is FunctionArgument:
-            out.append(FunctionArgument(
-                pick(item, "key"), pick(item, "default_value", default=""), pick(item, "allow_overwrite", default=True)
-            ).to_json())
+            out.append(
+                FunctionArgument(
+                    pick(item, "key"),
+                    pick(item, "default_value", default=""),
+                    pick(item, "allow_overwrite", default=True),
+                ).to_json()
+            )
         else:
-            out.append(kind(pick(item, "name"), pick(item, "description", default=""),
-                            pick(item, "optional", default=False)).to_json())
+            out.append(
+                kind(
+                    pick(item, "name"), pick(item, "description", default=""), pick(item, "optional", default=False)
+                ).to_json()
+            )
     return out
 
 

@@ -19,8 +19,14 @@ T = TypeVar("T")
 
 # Teaclave's status numbers, and the states after which a task never changes again.
 STATUS_CODES: dict[str, int] = {
-    "Created": 0, "DataAssigned": 1, "Approved": 2, "Staged": 3, "Running": 4,
-    "Finished": 10, "Canceled": 20, "Failed": 99,
+    "Created": 0,
+    "DataAssigned": 1,
+    "Approved": 2,
+    "Staged": 3,
+    "Running": 4,
+    "Finished": 10,
+    "Canceled": 20,
+    "Failed": 99,
 }
 FINAL_STATUSES = frozenset({"Finished", "Canceled", "Failed"})
 
@@ -106,7 +112,8 @@ class Function(_Record):
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Function:
         return _build(
-            cls, data,
+            cls,
+            data,
             arguments=[FunctionArgument(**a) for a in data.get("arguments", [])],
             inputs=[FunctionInput(**i) for i in data.get("inputs", [])],
             outputs=[FunctionOutput(**o) for o in data.get("outputs", [])],
@@ -190,10 +197,15 @@ class Task(_Record):
         raw = data.get("result")
         result = None
         if raw is not None:
-            result = TaskResult.from_json({
-                "task_id": data["task_id"], "done": data["status"] in FINAL_STATUSES,
-                "status": data["status"], "status_code": data["status_code"], **raw,
-            })
+            result = TaskResult.from_json(
+                {
+                    "task_id": data["task_id"],
+                    "done": data["status"] in FINAL_STATUSES,
+                    "status": data["status"],
+                    "status_code": data["status_code"],
+                    **raw,
+                }
+            )
         return _build(cls, data, result=result)
 
 

@@ -32,8 +32,9 @@ def read_chunks(source: BinaryIO, total: int | None, progress: Progress | None) 
         yield chunk
 
 
-def write_atomically(chunks: Iterable[bytes], destination: str | os.PathLike[str], total: int | None,
-                     progress: Progress | None) -> int:
+def write_atomically(
+    chunks: Iterable[bytes], destination: str | os.PathLike[str], total: int | None, progress: Progress | None
+) -> int:
     """Write ``chunks`` to ``destination`` via a temporary sibling; return the byte count."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,14 @@ def _refusal(response: httpx.Response, method: str) -> ApiError:
 class Transport:
     """An ``httpx.Client`` bound to one server and (once logged in) one token."""
 
-    def __init__(self, address: Address | None = None, *, token: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        address: Address | None = None,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.url = base_url(address)
         self.token = token
         self.timeout = timeout
@@ -87,32 +93,47 @@ class Transport:
             raise _refusal(response, method)
         return response
 
-    def call(self, method: str, body: dict[str, Any] | None = None, *,
-             timeout: float | None = None) -> dict[str, Any]:
+    def call(self, method: str, body: dict[str, Any] | None = None, *, timeout: float | None = None) -> dict[str, Any]:
         """POST one RPC and return its JSON object."""
         request = self._http.build_request(
-            "POST", API_PREFIX + method, json=body or {}, headers=self._headers(),
+            "POST",
+            API_PREFIX + method,
+            json=body or {},
+            headers=self._headers(),
             timeout=timeout if timeout is not None else self.timeout,
         )
         response = self._send(method, request)
         try:
             answer = response.json()
         except ValueError:
-            raise ApiError(f"the server answered {method} with something that is not JSON",
-                           code="bad_response", status=response.status_code, method=method) from None
+            raise ApiError(
+                f"the server answered {method} with something that is not JSON",
+                code="bad_response",
+                status=response.status_code,
+                method=method,
+            ) from None
         if not isinstance(answer, dict):
-            raise ApiError(f"the server answered {method} with {type(answer).__name__}, not an object",
-                           code="bad_response", status=response.status_code, method=method)
+            raise ApiError(
+                f"the server answered {method} with {type(answer).__name__}, not an object",
+                code="bad_response",
+                status=response.status_code,
+                method=method,
+            )
         return answer
 
-    def upload(self, method: str, chunks: Iterable[bytes], *, size: int | None,
-               params: dict[str, str] | None = None) -> dict[str, Any]:
+    def upload(
+        self, method: str, chunks: Iterable[bytes], *, size: int | None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """POST a raw body streamed from ``chunks``; the answer is a JSON object."""
         headers = {**self._headers(), "Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
         request = self._http.build_request(
-            "POST", API_PREFIX + method, params=params, content=chunks, headers=headers,
+            "POST",
+            API_PREFIX + method,
+            params=params,
+            content=chunks,
+            headers=headers,
             timeout=httpx.Timeout(self.timeout, write=None),
         )
         response = self._send(method, request)
@@ -122,7 +143,11 @@ class Transport:
     def download(self, method: str, params: dict[str, str]) -> Iterator[httpx.Response]:
         """GET a raw body as a streaming response (read it with ``iter_bytes``)."""
         request = self._http.build_request(
-            "GET", API_PREFIX + method, params=params, headers=self._headers(), timeout=self.timeout,
+            "GET",
+            API_PREFIX + method,
+            params=params,
+            headers=self._headers(),
+            timeout=self.timeout,
         )
         response = self._send(method, request, stream=True)
         try:

@@ -33,10 +33,7 @@ class EngineSpec:
     @property
     def fingerprint(self) -> str:
         """Everything that makes a compiled artifact valid for an engine."""
-        return (
-            f"wasmtime={WASMTIME_VERSION};epoch={int(self.epoch)};fuel={int(self.fuel)};"
-            f"stack={self.stack};opt=speed"
-        )
+        return f"wasmtime={WASMTIME_VERSION};epoch={int(self.epoch)};fuel={int(self.fuel)};stack={self.stack};opt=speed"
 
 
 def _configure(spec: EngineSpec) -> wasmtime.Config:

@@ -50,7 +50,7 @@ class Executor:
     def cache(self) -> ModuleCache:
         """The compiled-module cache of in-process runs (sandbox processes keep their own)."""
         if not isinstance(self._runner, InProcessRunner):
-            raise AttributeError("a subprocess executor's module caches live in its sandbox processes")  # noqa: TRY004
+            raise AttributeError("a subprocess executor's module caches live in its sandbox processes")
         return self._runner.cache
 
     def run(

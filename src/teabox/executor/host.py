@@ -26,9 +26,7 @@ MAX_DIAGNOSTICS = 200
 _NAME_CHUNK = 256
 
 # Our own prototypes for the two calls on the hot path, returning plain integers.
-_memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
-    ("wasmtime_memory_data", ffi.dll)
-)
+_memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("wasmtime_memory_data", ffi.dll))
 _memory_data_size = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)(
     ("wasmtime_memory_data_size", ffi.dll)
 )
@@ -248,7 +246,7 @@ def _callback(body, arity: int):  # type: ignore[no-untyped-def]
         except HostTrap as exc:
             ctx.host_trap = str(exc)
             return _trap(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug on our side must not unwind through wasm
+        except Exception as exc:
             ctx.host_error = f"internal error in a host function: {exc!r}"
             return _trap(ctx.host_error)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class FailureKind(str, Enum):
+class FailureKind(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     TRAP = "trap"
     TIMEOUT = "timeout"

@@ -273,9 +273,7 @@ class InProcessRunner:
         ctypes.memmove(base + old_size, block.data, len(block.data))
         return block.argc, block.argv_address
 
-    def _classify(
-        self, trap: wasmtime.Trap, ctx: host.RunContext, store: wasmtime.Store, limits: Limits
-    ) -> _Failed:
+    def _classify(self, trap: wasmtime.Trap, ctx: host.RunContext, store: wasmtime.Store, limits: Limits) -> _Failed:
         code = trap.trap_code
         backtrace = _backtrace(trap)
         if ctx.host_error is not None:

@@ -91,8 +91,14 @@ class _Child:
     def __init__(self, cache_dir: Path | None, max_payload_bytes: int) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        command = [sys.executable, "-m", "teabox.executor.sandbox_child", str(to_child_r), str(from_child_w),
-                   str(max_payload_bytes)]
+        command = [
+            sys.executable,
+            "-m",
+            "teabox.executor.sandbox_child",
+            str(to_child_r),
+            str(from_child_w),
+            str(max_payload_bytes),
+        ]
         if cache_dir is not None:
             command.append(str(cache_dir))
         self.process = subprocess.Popen(
@@ -181,9 +187,11 @@ class SandboxRunner:
                 child.compiled.use(module)
         except (OSError, EOFError) as exc:
             child.kill()
-            result = RunResult(failure=Failure(
-                FailureKind.HOST_ERROR, f"the sandbox process failed ({child.exit_description()}): {exc}"
-            ))
+            result = RunResult(
+                failure=Failure(
+                    FailureKind.HOST_ERROR, f"the sandbox process failed ({child.exit_description()}): {exc}"
+                )
+            )
             outputs.discard()
         if child.process.poll() is None:
             self._release(child)
@@ -195,7 +203,9 @@ class SandboxRunner:
         if announced:
             if not child.receive.poll(COMPILE_SECONDS):
                 return self._abandon(
-                    child, outputs, FailureKind.HOST_ERROR,
+                    child,
+                    outputs,
+                    FailureKind.HOST_ERROR,
                     f"compiling the payload took longer than {COMPILE_SECONDS:g} s",
                 )
             message = child.receive.recv()
@@ -203,7 +213,9 @@ class SandboxRunner:
                 return self._received(message, outputs)
         if not child.receive.poll(limits.timeout + GRACE_SECONDS):
             return self._abandon(
-                child, outputs, FailureKind.TIMEOUT,
+                child,
+                outputs,
+                FailureKind.TIMEOUT,
                 f"the run exceeded its time limit of {limits.timeout:g} s; its sandbox process was killed",
             )
         return self._received(child.receive.recv(), outputs)

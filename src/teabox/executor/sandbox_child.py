@@ -41,8 +41,13 @@ def serve(receive: Connection, send: Connection, runner: InProcessRunner) -> Non
         # "started" is asked for only while the parent cannot know that the module is compiled here.
         announce = (lambda: send.send("started")) if request["announce"] else None
         result = runner.run(
-            payloads.entries[sha256], request["args"], request["inputs"], outputs, request["limits"],
-            on_start=announce, sha256=sha256,
+            payloads.entries[sha256],
+            request["args"],
+            request["inputs"],
+            outputs,
+            request["limits"],
+            on_start=announce,
+            sha256=sha256,
         )
         send.send((result, outputs.results if isinstance(outputs, MemoryOutputs) else None))
 

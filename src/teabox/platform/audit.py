@@ -13,13 +13,21 @@ from teabox.platform.models import AuditEntry
 from teabox.platform.timefmt import iso
 
 
-def record(session: Session, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str) -> None:
+def record(
+    session: Session, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str
+) -> None:
     """Add an entry to ``session``'s transaction: it commits with the change it records, or not at all."""
     # A Core insert on the session's connection: every call writes one, and the ORM would double its cost.
     session.connection().execute(
         _INSERT,
-        {"timestamp": now, "user_id": user_id, "action": action, "object_id": object_id, "outcome": outcome,
-         "message": message[:2000]},
+        {
+            "timestamp": now,
+            "user_id": user_id,
+            "action": action,
+            "object_id": object_id,
+            "outcome": outcome,
+            "message": message[:2000],
+        },
     )
 
 

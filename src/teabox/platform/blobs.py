@@ -29,7 +29,7 @@ class BlobWriter:
         self._store = store
         self._max_bytes = max_bytes
         self._temporary = store.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        self._file: BinaryIO = open(self._temporary, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._file: BinaryIO = open(self._temporary, "wb")
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -108,4 +108,3 @@ class BlobStore:
 def _copy(src: BinaryIO, writer: BlobWriter) -> None:
     while chunk := src.read(_CHUNK):
         writer.write(chunk)
-

@@ -64,4 +64,3 @@ def operation(name: str, *, authenticated: bool = True) -> Callable[[Handler], H
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4()}"
-

@@ -86,7 +86,9 @@ def alembic_config(url: str) -> Config:
 def _create_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30.0}, pool_size=8, max_overflow=16)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30.0}, pool_size=8, max_overflow=16
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

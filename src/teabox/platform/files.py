@@ -95,8 +95,7 @@ def _check_local(ctx: Ctx, url: str, netloc: str, path: str) -> None:
     resolved = Path(path).parent.resolve() / Path(path).name
     if not any(resolved.is_relative_to(root) for root in ctx.settings.allowed_file_dirs):
         raise Forbidden(
-            f"'{url}' is not under a directory the operator allows for file:// URLs "
-            "(teabox serve --allow-file-dir)",
+            f"'{url}' is not under a directory the operator allows for file:// URLs (teabox serve --allow-file-dir)",
             "file_url_not_allowed",
         )
 
@@ -110,14 +109,26 @@ def _check_hosted(ctx: Ctx, url: str, kind: str) -> None:
         raise Forbidden(f"only the user who uploaded or reserved {url} may register it")
     if kind == "output":
         if hosted.uploaded:
-            raise Conflict(f"{url} holds uploaded data; reserve a file for a task to write with reserve_file", "invalid_url")
+            raise Conflict(
+                f"{url} holds uploaded data; reserve a file for a task to write with reserve_file", "invalid_url"
+            )
         taken = ctx.session.scalar(select(exists().where(DataFile.url == url, DataFile.kind == "output")))
         if taken:
             raise Conflict(f"{url} is already registered as an output; reserve another file", "already_exists")
 
 
 def _add_file(
-    ctx: Ctx, kind: str, url: str, schema: str, key: bytes, iv: bytes, cmac: bytes | None, owners: set[str], *, fusion: bool = False, file_id: str | None = None
+    ctx: Ctx,
+    kind: str,
+    url: str,
+    schema: str,
+    key: bytes,
+    iv: bytes,
+    cmac: bytes | None,
+    owners: set[str],
+    *,
+    fusion: bool = False,
+    file_id: str | None = None,
 ) -> str:
     record = DataFile(
         id=file_id or new_id(kind),
@@ -138,7 +149,9 @@ def _add_file(
 
 
 @operation("register_input_file")
-def register_input_file(ctx: Ctx, *, url: str, schema: str, key: bytes, iv: bytes, cmac: bytes | None) -> dict[str, Any]:
+def register_input_file(
+    ctx: Ctx, *, url: str, schema: str, key: bytes, iv: bytes, cmac: bytes | None
+) -> dict[str, Any]:
     check_crypto(schema, key, iv)
     if schema != "raw" and (cmac is None or len(cmac) != CMAC_BYTES):
         raise Invalid(f"an input's cmac must be {CMAC_BYTES} bytes", "invalid_crypto")
@@ -192,10 +205,20 @@ def register_fusion_output(ctx: Ctx, *, owner_list: list[str]) -> dict[str, Any]
     file_id = uuid.uuid4().hex
     name = f"{file_id}.fusion"
     ctx.session.add(
-        HostedFile(id=file_id, name=name, uploader=ctx.user.user_id, uploaded=False, sha256=None, size=0, created_at=ctx.now)
+        HostedFile(
+            id=file_id, name=name, uploader=ctx.user.user_id, uploaded=False, sha256=None, size=0, created_at=ctx.now
+        )
     )
     data_id = _add_file(
-        ctx, "output", hosted_url(file_id, name), "teaclave-file-128", secrets.token_bytes(16), b"", None, owners, fusion=True
+        ctx,
+        "output",
+        hosted_url(file_id, name),
+        "teaclave-file-128",
+        secrets.token_bytes(16),
+        b"",
+        None,
+        owners,
+        fusion=True,
     )
     return {"data_id": data_id}
 
@@ -210,7 +233,16 @@ def register_input_from_output(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
         return {"data_id": input_id}
     return {
         "data_id": _add_file(
-            ctx, "input", output.url, output.schema, output.key, output.iv, output.cmac, owners, fusion=output.fusion, file_id=input_id
+            ctx,
+            "input",
+            output.url,
+            output.schema,
+            output.key,
+            output.iv,
+            output.cmac,
+            owners,
+            fusion=output.fusion,
+            file_id=input_id,
         )
     }
 
@@ -244,7 +276,15 @@ def upload_file(ctx: Ctx, *, name: str, sha256: str, size: int) -> dict[str, Any
     check_file_name(name)
     file_id = uuid.uuid4().hex
     ctx.session.add(
-        HostedFile(id=file_id, name=name, uploader=ctx.user.user_id, uploaded=True, sha256=sha256, size=size, created_at=ctx.now)
+        HostedFile(
+            id=file_id,
+            name=name,
+            uploader=ctx.user.user_id,
+            uploaded=True,
+            sha256=sha256,
+            size=size,
+            created_at=ctx.now,
+        )
     )
     url = hosted_url(file_id, name)
     ctx.object_id = url
@@ -256,7 +296,9 @@ def reserve_file(ctx: Ctx, *, name: str) -> dict[str, Any]:
     check_file_name(name)
     file_id = uuid.uuid4().hex
     ctx.session.add(
-        HostedFile(id=file_id, name=name, uploader=ctx.user.user_id, uploaded=False, sha256=None, size=0, created_at=ctx.now)
+        HostedFile(
+            id=file_id, name=name, uploader=ctx.user.user_id, uploaded=False, sha256=None, size=0, created_at=ctx.now
+        )
     )
     url = hosted_url(file_id, name)
     ctx.object_id = url
@@ -273,9 +315,7 @@ def download_file(ctx: Ctx, *, url: str) -> dict[str, Any]:
         raise NotFound(f"there is no platform file {url}", "unknown_file")
     me = ctx.user.user_id
     owns_record = ctx.session.scalar(
-        select(
-            exists().where(DataFile.url == url, FileOwner.file_id == DataFile.id, FileOwner.user_id == me)
-        )
+        select(exists().where(DataFile.url == url, FileOwner.file_id == DataFile.id, FileOwner.user_id == me))
     )
     if hosted.uploader != me and not owns_record:
         raise Forbidden(f"you neither uploaded {url} nor own a file registered with it")

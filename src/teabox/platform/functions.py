@@ -48,7 +48,9 @@ def get_function_row(ctx: Ctx, function_id: str) -> Function:
 def allowlist_of(ctx: Ctx, function_id: str) -> list[str]:
     return list(
         ctx.session.scalars(
-            select(FunctionAllow.user_id).where(FunctionAllow.function_id == function_id).order_by(FunctionAllow.user_id)
+            select(FunctionAllow.user_id)
+            .where(FunctionAllow.function_id == function_id)
+            .order_by(FunctionAllow.user_id)
         )
     )
 
@@ -83,7 +85,9 @@ def _limits(requested: dict[str, Any] | None) -> dict[str, Any]:
     if not 0 < float(values["timeout_seconds"]) <= MAX_TIMEOUT_SECONDS:
         raise Invalid(f"limits.timeout_seconds must be above 0 and at most {MAX_TIMEOUT_SECONDS:g}", "invalid_limits")
     if not MIN_MEMORY_BYTES <= int(values["memory_bytes"]) <= MAX_MEMORY_BYTES:
-        raise Invalid(f"limits.memory_bytes must be between {MIN_MEMORY_BYTES} and {MAX_MEMORY_BYTES}", "invalid_limits")
+        raise Invalid(
+            f"limits.memory_bytes must be between {MIN_MEMORY_BYTES} and {MAX_MEMORY_BYTES}", "invalid_limits"
+        )
     if values["fuel"] is not None and int(values["fuel"]) <= 0:
         raise Invalid("limits.fuel must be a positive number of instructions, or null for none", "invalid_limits")
     if int(values["max_output_bytes"]) <= 0:

@@ -63,7 +63,9 @@ def parse_hosted_url(url: str) -> HostedUrl:
         or parts.query
         or parts.fragment
     ):
-        raise Invalid(f"'{url}' is not a platform file URL of the form {SCHEME}://files/<file_id>/<name>", "invalid_url")
+        raise Invalid(
+            f"'{url}' is not a platform file URL of the form {SCHEME}://files/<file_id>/<name>", "invalid_url"
+        )
     return HostedUrl(segments[1], check_file_name(unquote(segments[2])))
 
 
@@ -120,9 +122,9 @@ class HostedFiles:
     def _link(self, file_id: str, sha256: str | None, size: int) -> None:
         with self.database.write() as session:
             session.execute(
-                update(HostedFile).where(HostedFile.id == file_id, HostedFile.uploaded.is_(False)).values(
-                    sha256=sha256, size=size
-                )
+                update(HostedFile)
+                .where(HostedFile.id == file_id, HostedFile.uploaded.is_(False))
+                .values(sha256=sha256, size=size)
             )
 
 

@@ -22,7 +22,7 @@ import os
 import secrets
 import select
 import socket
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -34,7 +34,7 @@ FAST_POLL_SECONDS = 0.002
 _MAX_ADDRESS = 107
 
 
-class Topic(str, Enum):
+class Topic(StrEnum):
     QUEUE = "queue"  # a task became claimable: staged, or put back after its worker was lost
     RESULTS = "results"  # a task ended: finished, failed or canceled
 

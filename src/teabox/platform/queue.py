@@ -68,13 +68,27 @@ _CLAIM = (
     )
     # Everything the worker needs, read back by the claiming UPDATE itself.
     .returning(
-        _t.id, _t.attempt, _t.function_id, _t.payload_sha256, _t.function_arguments, _t.limits,
-        _t.inputs_ownership, _t.outputs_ownership,
+        _t.id,
+        _t.attempt,
+        _t.function_id,
+        _t.payload_sha256,
+        _t.function_arguments,
+        _t.limits,
+        _t.inputs_ownership,
+        _t.outputs_ownership,
     )
 )
 _BINDINGS = (
-    select(_bound.c.direction, _bound.c.data_name, _files.c.id, _files.c.url, _files.c.schema, _files.c.key,
-           _files.c.iv, _files.c.cmac)
+    select(
+        _bound.c.direction,
+        _bound.c.data_name,
+        _files.c.id,
+        _files.c.url,
+        _files.c.schema,
+        _files.c.key,
+        _files.c.iv,
+        _files.c.cmac,
+    )
     .join(_files, _files.c.id == _bound.c.file_id)
     .where(_bound.c.task_id == bindparam("task"))
     .order_by(_bound.c.data_name)
@@ -103,8 +117,13 @@ _GIVE_UP = (
     update(_tasks)
     .where(_EXPIRED, _t.attempt >= bindparam("max_attempts"))
     .values(
-        status=_FAILED, failure_kind="worker_lost", reason=bindparam("why"), worker_id=None, lease_expires_at=None,
-        updated_at=bindparam("now"), ended_at=bindparam("now"),
+        status=_FAILED,
+        failure_kind="worker_lost",
+        reason=bindparam("why"),
+        worker_id=None,
+        lease_expires_at=None,
+        updated_at=bindparam("now"),
+        ended_at=bindparam("now"),
     )
 )
 _FORGET_CANCELED = update(_tasks).where(_t.status == _CANCELED, _LAPSED).values(worker_id=None, lease_expires_at=None)
@@ -161,7 +180,9 @@ class TaskQueue:
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
         with self.database.writing() as connection:
-            result = connection.execute(_HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params | {"now": time.time()})
+            result = connection.execute(
+                _HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params | {"now": time.time()}
+            )
             return result.rowcount == 1
 
     def finish(self, task_id: str, worker_id: str, attempt: int, outcome: Outcome) -> bool:
@@ -232,7 +253,9 @@ class TaskQueue:
         """
         with self.database.reading() as connection:
             rows = connection.execute(
-                select(Task.id, Task.worker_id, Task.attempt).where(Task.status == _CANCELED, Task.worker_id.is_not(None))
+                select(Task.id, Task.worker_id, Task.attempt).where(
+                    Task.status == _CANCELED, Task.worker_id.is_not(None)
+                )
             ).all()
         return [ActiveRun(row.id, row.worker_id, row.attempt) for row in rows]
 
@@ -250,7 +273,11 @@ def _failed(kind: str, reason: str) -> dict[str, Any]:
 def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float) -> tuple[bool, bool]:
     """(whether the outcome was recorded as given, whether the task ended just now)."""
     ending: dict[str, Any] = {
-        "worker_id": None, "lease_expires_at": None, "updated_at": now, "ended_at": now, "metrics": dict(outcome.metrics),
+        "worker_id": None,
+        "lease_expires_at": None,
+        "updated_at": now,
+        "ended_at": now,
+        "metrics": dict(outcome.metrics),
     }
     if outcome.ok:
         ending |= {
@@ -290,9 +317,7 @@ def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]
 
 
 def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:
-    inputs = [
-        StagedInput(b.data_name, b.id, b.url, _crypto(b), b.cmac) for b in bindings if b.direction == "input"
-    ]
+    inputs = [StagedInput(b.data_name, b.id, b.url, _crypto(b), b.cmac) for b in bindings if b.direction == "input"]
     outputs = [StagedOutput(b.data_name, b.id, b.url, _crypto(b)) for b in bindings if b.direction == "output"]
     return StagedTask(
         task_id=row.id,

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from teabox.platform.errors import Forbidden, Invalid
 
 
-class RoleKind(str, Enum):
+class RoleKind(StrEnum):
     PLATFORM_ADMIN = "PlatformAdmin"
     FUNCTION_OWNER = "FunctionOwner"
     DATA_OWNER = "DataOwner"
@@ -57,7 +57,9 @@ def parse_role(role: str, attribute: str = "") -> Role:
         kind = RoleKind(kind_name)
     except ValueError:
         known = ", ".join(k.value for k in RoleKind)
-        raise Invalid(f"'{role}' is not a role; roles are {known} (the last two with an attribute)", "invalid_role") from None
+        raise Invalid(
+            f"'{role}' is not a role; roles are {known} (the last two with an attribute)", "invalid_role"
+        ) from None
     if kind in _WITH_ATTRIBUTE:
         if not _ATTRIBUTE.match(attribute):
             raise Invalid(

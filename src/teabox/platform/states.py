@@ -6,13 +6,13 @@ the table below is the whole state machine; the tests walk every cell of it.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import NoReturn
 
 from teabox.platform.errors import Conflict
 
 
-class TaskStatus(str, Enum):
+class TaskStatus(StrEnum):
     CREATED = "Created"
     DATA_ASSIGNED = "DataAssigned"
     APPROVED = "Approved"

@@ -133,13 +133,17 @@ def _merge_arguments(function: Function, given: dict[str, Any]) -> dict[str, Any
         )
     for key, value in given.items():
         if not isinstance(value, ARGUMENT_TYPES) or (isinstance(value, str) and "\x00" in value):
-            raise Invalid(f"argument '{key}' must be a string, number or boolean without NUL bytes", "invalid_arguments")
+            raise Invalid(
+                f"argument '{key}' must be a string, number or boolean without NUL bytes", "invalid_arguments"
+            )
     merged = {a["key"]: a.get("default_value", "") for a in function.arguments if not a.get("allow_overwrite", True)}
     merged.update(given)
     return dict(sorted(merged.items()))
 
 
-def _ownership(ctx: Ctx, kind: str, declared: list[dict[str, Any]], given: list[dict[str, Any]]) -> dict[str, list[str]]:
+def _ownership(
+    ctx: Ctx, kind: str, declared: list[dict[str, Any]], given: list[dict[str, Any]]
+) -> dict[str, list[str]]:
     names = {d["name"] for d in declared}
     required = {d["name"] for d in declared if not d.get("optional", False)}
     result: dict[str, list[str]] = {}
@@ -158,7 +162,9 @@ def _ownership(ctx: Ctx, kind: str, declared: list[dict[str, Any]], given: list[
     everyone = {uid for uids in result.values() for uid in uids}
     known = set(ctx.session.scalars(select(User.id).where(User.id.in_(everyone)))) if everyone else set()
     if everyone - known:
-        raise Invalid(f"{kind}s_ownership names unknown users: {', '.join(sorted(everyone - known))}", "invalid_ownership")
+        raise Invalid(
+            f"{kind}s_ownership names unknown users: {', '.join(sorted(everyone - known))}", "invalid_ownership"
+        )
     return dict(sorted(result.items()))
 
 
@@ -179,7 +185,9 @@ def create_task(
     if function.disabled:
         raise Conflict(f"the function {function_id} is disabled", "function_disabled")
     if executor_name(executor) != function.executor_type:
-        raise Invalid(f"executor '{executor}' does not run functions of type '{function.executor_type}'", "invalid_executor")
+        raise Invalid(
+            f"executor '{executor}' does not run functions of type '{function.executor_type}'", "invalid_executor"
+        )
     arguments = _merge_arguments(function, function_arguments)
     inputs = _ownership(ctx, "input", function.inputs, inputs_ownership)
     outputs = _ownership(ctx, "output", function.outputs, outputs_ownership)
@@ -220,7 +228,12 @@ def _output_in_use(ctx: Ctx, file_id: str) -> bool:
         ctx.session.scalar(
             select(
                 exists().where(
-                    and_(TaskData.file_id == file_id, TaskData.direction == "output", Task.id == TaskData.task_id, Task.status.in_(alive))
+                    and_(
+                        TaskData.file_id == file_id,
+                        TaskData.direction == "output",
+                        Task.id == TaskData.task_id,
+                        Task.status.in_(alive),
+                    )
                 )
             )
         )
@@ -237,7 +250,10 @@ def assign_data_to_task(
     bound = _bindings(ctx, task_id)
     me = ctx.user.user_id
     seen: set[tuple[str, str]] = set()
-    for kind, entries, declared in (("input", inputs, task.inputs_ownership), ("output", outputs, task.outputs_ownership)):
+    for kind, entries, declared in (
+        ("input", inputs, task.inputs_ownership),
+        ("output", outputs, task.outputs_ownership),
+    ):
         for entry in entries:
             name, data_id = entry["data_name"], entry["data_id"]
             if name not in declared:
@@ -256,7 +272,9 @@ def assign_data_to_task(
                     "ownership_mismatch",
                 )
             if kind == "output" and record.cmac is not None:
-                raise Conflict(f"{data_id} has already been written by a task; outputs are write-once", "output_already_written")
+                raise Conflict(
+                    f"{data_id} has already been written by a task; outputs are write-once", "output_already_written"
+                )
             if kind == "output" and _output_in_use(ctx, data_id):
                 raise Conflict(f"{data_id} is already assigned to another task", "output_already_assigned")
             ctx.session.add(TaskData(task_id=task_id, direction=kind, data_name=name, file_id=data_id))

@@ -28,7 +28,12 @@ from teabox.service.waiter import ResultWaiter
 
 PREFIX = "/api/v1"
 _JSON_OVERHEAD = 1024 * 1024
-_RAW_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+_RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -38,7 +43,9 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def create_app(platform: Platform, *, background: list[Callable[[], None]] | None = None, period: float = 1.0) -> FastAPI:
+def create_app(
+    platform: Platform, *, background: list[Callable[[], None]] | None = None, period: float = 1.0
+) -> FastAPI:
     """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s."""
     waiter = ResultWaiter(platform.ended_tasks, platform.storage.notifier)
     settings = platform.settings
@@ -79,11 +86,15 @@ def create_app(platform: Platform, *, background: list[Callable[[], None]] | Non
         return JSONResponse(answer)
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
-    async def upload_file(request: Request, name: str = Query(), authorization: str | None = Header(default=None)) -> JSONResponse:
+    async def upload_file(
+        request: Request, name: str = Query(), authorization: str | None = Header(default=None)
+    ) -> JSONResponse:
         actor = await run_in_threadpool(actor_of, authorization)
         check_api(actor.role, "upload_file")
         sha256, size = await _receive(request, platform, settings.max_upload_bytes)
-        result = await run_in_threadpool(platform.call, "upload_file", actor, {"name": name, "sha256": sha256, "size": size})
+        result = await run_in_threadpool(
+            platform.call, "upload_file", actor, {"name": name, "sha256": sha256, "size": size}
+        )
         return JSONResponse(result)
 
     @app.post(f"{PREFIX}/upload_payload", tags=["functions"], openapi_extra=_RAW_BODY)
@@ -132,7 +143,9 @@ class _JsonBodies:
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             length = next((v for k, v in headers if k == b"content-length"), b"")
             if length.isdigit() and int(length) > self.max_bytes:
-                response = errors.error_response(413, "too_large", f"the request body is larger than {self.max_bytes} bytes")
+                response = errors.error_response(
+                    413, "too_large", f"the request body is larger than {self.max_bytes} bytes"
+                )
                 await response(scope, receive, send)
                 return
             scope = dict(scope, headers=[*headers, (b"content-type", b"application/json")])
@@ -142,11 +155,21 @@ class _JsonBodies:
 # Operations that hash passwords or check and store payloads: run in the thread pool. The others
 # are single short transactions, run on the event loop itself, which saves a thread hand-off per call.
 _SLOW = frozenset(
-    {"user_login", "user_register", "user_update", "user_change_password", "reset_user_password", "register_function", "update_function"}
+    {
+        "user_login",
+        "user_register",
+        "user_update",
+        "user_change_password",
+        "reset_user_password",
+        "register_function",
+        "update_function",
+    }
 )
 
 
-def _add_rpc(app: FastAPI, platform: Platform, name: str, model: type[Body], actor_of: Callable[[str | None], Actor]) -> None:
+def _add_rpc(
+    app: FastAPI, platform: Platform, name: str, model: type[Body], actor_of: Callable[[str | None], Actor]
+) -> None:
     authenticated = name != "user_login"
 
     def answer(body: Body, authorization: str | None) -> JSONResponse:
@@ -169,7 +192,13 @@ def _add_rpc(app: FastAPI, platform: Platform, name: str, model: type[Body], act
 
 
 def _tag(name: str) -> str:
-    for word, tag in (("user", "users"), ("function", "functions"), ("payload", "functions"), ("task", "tasks"), ("audit", "audit")):
+    for word, tag in (
+        ("user", "users"),
+        ("function", "functions"),
+        ("payload", "functions"),
+        ("task", "tasks"),
+        ("audit", "audit"),
+    ):
         if word in name:
             return tag
     return "files"
@@ -205,6 +234,6 @@ async def _every(period: float, job: Callable[[], None]) -> None:
     while True:
         try:
             await run_in_threadpool(job)
-        except Exception:  # noqa: BLE001 - a failing housekeeping job must not stop the service
+        except Exception:
             errors.log.exception("background job failed")
         await asyncio.sleep(period)

@@ -46,7 +46,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        message = str(exc.detail) if exc.detail and exc.status_code != 404 else f"there is no endpoint {request.method} {request.url.path}"
+        message = (
+            str(exc.detail)
+            if exc.detail and exc.status_code != 404
+            else f"there is no endpoint {request.method} {request.url.path}"
+        )
         return error_response(exc.status_code, code, message)
 
     @app.exception_handler(Exception)

@@ -84,13 +84,15 @@ def build(
     options = BuildOptions(size=size, simd=simd)
     backend = backend_for(source_set.language)
     cache = cache or BuildCache()
-    key = cache.key({
-        "language": source_set.language.value,
-        "toolchain": backend.fingerprint(),
-        "recipe": backend.recipe(options),
-        # Full paths: the same source elsewhere may include different headers next to it.
-        "sources": [[str(path), file_digest(path)] for path in backend.key_files(source_set)],
-    })
+    key = cache.key(
+        {
+            "language": source_set.language.value,
+            "toolchain": backend.fingerprint(),
+            "recipe": backend.recipe(options),
+            # Full paths: the same source elsewhere may include different headers next to it.
+            "sources": [[str(path), file_digest(path)] for path in backend.key_files(source_set)],
+        }
+    )
     entry = cache.get(key)
     if entry is not None:
         wasm, cached, log = entry.wasm, True, ""
@@ -104,6 +106,4 @@ def build(
     path = Path(output) if output is not None else None
     if path is not None:
         _write_output(path, wasm)
-    return BuildResult(
-        wasm, path, cached, report, source_set.language, options, key, time.monotonic() - started, log
-    )
+    return BuildResult(wasm, path, cached, report, source_set.language, options, key, time.monotonic() - started, log)

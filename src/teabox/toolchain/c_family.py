@@ -23,6 +23,7 @@ from teabox.toolchain.zig_toolchain import zig_fingerprint
 
 TARGET = "--target=wasm32-freestanding"
 
+
 class CFamilyBackend:
     def __init__(self, language: Language) -> None:
         self.language = language
@@ -70,13 +71,23 @@ class CFamilyBackend:
             language = SUFFIXES[source.suffix.lower()]
             driver = "c++" if language is Language.CXX else "cc"
             run = run_tool(
-                [*ZIG, driver, *self._compile_flags(options, language), "-I", INCLUDE_DIR, "-MMD", "-MF", depfile,
-                 "-c", source, "-o", obj]
+                [
+                    *ZIG,
+                    driver,
+                    *self._compile_flags(options, language),
+                    "-I",
+                    INCLUDE_DIR,
+                    "-MMD",
+                    "-MF",
+                    depfile,
+                    "-c",
+                    source,
+                    "-o",
+                    obj,
+                ]
             )
             if not run.ok:
-                raise BuildError(
-                    f"compiling {source.name} failed", output=run.output, fixes=compile_fixes(run.output)
-                )
+                raise BuildError(f"compiling {source.name} failed", output=run.output, fixes=compile_fixes(run.output))
             objects.append(obj)
             log.append(run.output)
             dependencies += parse_make_dependencies(depfile.read_text())
@@ -84,7 +95,7 @@ class CFamilyBackend:
         run = run_tool([*ZIG, self.driver, *objects, *self._link_flags(options), "-o", wasm])
         if not run.ok:
             output = run.output
-            for obj, source in zip(objects, sources.paths):
+            for obj, source in zip(objects, sources.paths, strict=False):
                 output = output.replace(str(obj), source.name)
             raise BuildError(link_summary(output), output=output, fixes=link_fixes(output))
         log.append(run.output)

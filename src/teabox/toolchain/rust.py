@@ -79,8 +79,12 @@ def _probe(rustc: Path) -> tuple[RustToolchain | None, str]:
 
 def _candidates() -> list[Path]:
     """Where to look, best first: an explicit choice, then Debian's, then PATH, then rustup's."""
-    found = [os.environ.get("TEABOX_RUSTC"), "/usr/bin/rustc", shutil.which("rustc"),
-             str(Path.home() / ".cargo" / "bin" / "rustc")]
+    found = [
+        os.environ.get("TEABOX_RUSTC"),
+        "/usr/bin/rustc",
+        shutil.which("rustc"),
+        str(Path.home() / ".cargo" / "bin" / "rustc"),
+    ]
     return list(dict.fromkeys(Path(p) for p in found if p and Path(p).is_file()))
 
 
@@ -105,11 +109,7 @@ def _linker_wrapper() -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     wrapper = directory / "zig-wasm-ld"
     # rustc calls its linker as `rust-lld -flavor wasm ...`; wasm-ld itself takes no flavor.
-    script = (
-        "#!/bin/sh\n"
-        'if [ "$1" = "-flavor" ]; then shift 2; fi\n'
-        f"exec {shlex.join(ZIG)} wasm-ld \"$@\"\n"
-    )
+    script = f'#!/bin/sh\nif [ "$1" = "-flavor" ]; then shift 2; fi\nexec {shlex.join(ZIG)} wasm-ld "$@"\n'
     if not wrapper.is_file() or wrapper.read_text() != script:
         temporary = wrapper.with_name(f".{wrapper.name}.{os.getpid()}")
         temporary.write_text(script)
@@ -140,7 +140,9 @@ def _library_name(crate: Path) -> str:
 def _fixes(output: str) -> list[str]:
     fixes = link_fixes(output)
     if "can't find crate for `std`" in output:
-        fixes.append("payload crates are #![no_std]: add `#![no_std]` and use teabox-guest for files, arguments and panics")
+        fixes.append(
+            "payload crates are #![no_std]: add `#![no_std]` and use teabox-guest for files, arguments and panics"
+        )
     if "teabox-guest" in output and ("failed to read" in output or "failed to load source" in output):
         fixes.append(
             f"the teabox-guest path dependency points nowhere: set it to {RUST_CRATE} (`teabox sdk-path --rust`)"
@@ -163,7 +165,10 @@ class RustBackend:
         return [
             f"--target={TARGET}",
             f"opt-level={'z' if options.size else '3'}",
-            "lto=true", "codegen-units=1", "panic=abort", "strip=true",
+            "lto=true",
+            "codegen-units=1",
+            "panic=abort",
+            "strip=true",
             *self._rustflags(options),
         ]
 
@@ -182,15 +187,26 @@ class RustBackend:
     def _command(self, toolchain: RustToolchain, crate: Path, options: BuildOptions, target_dir: Path) -> list[str]:
         opt = '"z"' if options.size else "3"
         command = [
-            str(toolchain.cargo), "build", "--release", f"--target={TARGET}",
-            f"--manifest-path={crate / 'Cargo.toml'}", f"--target-dir={target_dir}",
-            "--config", f'target.{TARGET}.linker="{_linker_wrapper()}"',
-            "--config", f"profile.release.opt-level={opt}",
-            "--config", "profile.release.lto=true",
-            "--config", "profile.release.codegen-units=1",
-            "--config", 'profile.release.panic="abort"',
-            "--config", "profile.release.strip=true",
-            "--config", "profile.release.debug=false",
+            str(toolchain.cargo),
+            "build",
+            "--release",
+            f"--target={TARGET}",
+            f"--manifest-path={crate / 'Cargo.toml'}",
+            f"--target-dir={target_dir}",
+            "--config",
+            f'target.{TARGET}.linker="{_linker_wrapper()}"',
+            "--config",
+            f"profile.release.opt-level={opt}",
+            "--config",
+            "profile.release.lto=true",
+            "--config",
+            "profile.release.codegen-units=1",
+            "--config",
+            'profile.release.panic="abort"',
+            "--config",
+            "profile.release.strip=true",
+            "--config",
+            "profile.release.debug=false",
         ]
         if toolchain.library_sources is not None:
             command += ["-Zbuild-std=core,alloc"]
@@ -198,8 +214,10 @@ class RustBackend:
             if vendor.is_dir():
                 command += [
                     "--offline",
-                    "--config", 'source.crates-io.replace-with="teabox-vendored-std"',
-                    "--config", f'source.teabox-vendored-std.directory="{vendor}"',
+                    "--config",
+                    'source.crates-io.replace-with="teabox-vendored-std"',
+                    "--config",
+                    f'source.teabox-vendored-std.directory="{vendor}"',
                 ]
         return command
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from os import PathLike
 from pathlib import Path
 
 from teabox.toolchain.errors import BuildError
 
 
-class Language(str, Enum):
+class Language(StrEnum):
     C = "c"
     CXX = "c++"
     ZIG = "zig"
@@ -50,7 +50,9 @@ def _language_of(path: Path) -> Language:
         raise BuildError(f"source {path} does not exist")
     language = SUFFIXES.get(path.suffix.lower())
     if language is None:
-        raise BuildError(f"cannot build {path}: unknown kind of source {path.suffix or '(no suffix)'!r}; expected {_ACCEPTED}")
+        raise BuildError(
+            f"cannot build {path}: unknown kind of source {path.suffix or '(no suffix)'!r}; expected {_ACCEPTED}"
+        )
     return language
 
 

@@ -43,13 +43,17 @@ class ZigBackend:
     def recipe(self, options: BuildOptions) -> list[str]:
         return [
             "build-exe",
-            "-target", "wasm32-freestanding",
-            "-mcpu", "generic+simd128" if options.simd else "generic",
-            "-O", "ReleaseSmall" if options.size else "ReleaseFast",
+            "-target",
+            "wasm32-freestanding",
+            "-mcpu",
+            "generic+simd128" if options.simd else "generic",
+            "-O",
+            "ReleaseSmall" if options.size else "ReleaseFast",
             "-fno-entry",
             f"--export={ENTRYPOINT}",
             "-fstrip",
-            "--stack", str(STACK_SIZE),
+            "--stack",
+            str(STACK_SIZE),
         ]
 
     def key_files(self, sources: SourceSet) -> list[Path]:
@@ -59,8 +63,17 @@ class ZigBackend:
         (root,) = sources.paths
         wasm = workdir / "payload.wasm"
         run = run_tool(
-            [*ZIG, *self.recipe(options), "--cache-dir", workdir / "zig-cache",
-             "--dep", "teabox", f"-Mroot={root}", f"-Mteabox={ZIG_MODULE}", f"-femit-bin={wasm}"],
+            [
+                *ZIG,
+                *self.recipe(options),
+                "--cache-dir",
+                workdir / "zig-cache",
+                "--dep",
+                "teabox",
+                f"-Mroot={root}",
+                f"-Mteabox={ZIG_MODULE}",
+                f"-femit-bin={wasm}",
+            ],
             cwd=workdir,
         )
         if not run.ok:

@@ -79,7 +79,9 @@ class Heartbeat:
 
 def _internal_failure(exc: BaseException) -> TaskRun:
     """A bug in teabox itself during a task: fail the task with a reason instead of leaving it stuck."""
-    return TaskRun(Outcome(failure_kind="host_error", reason=f"internal error in the worker: {type(exc).__name__}: {exc}"))
+    return TaskRun(
+        Outcome(failure_kind="host_error", reason=f"internal error in the worker: {type(exc).__name__}: {exc}")
+    )
 
 
 class WorkerLoop:

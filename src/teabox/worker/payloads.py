@@ -38,7 +38,9 @@ class PayloadCache:
             raise PayloadUnavailable(f"the payload {sha256} cannot be read from the blob store: {exc}") from exc
         actual = hashlib.sha256(payload).hexdigest()
         if actual != sha256:
-            raise PayloadUnavailable(f"the payload stored as {sha256} has the sha256 {actual}; the blob store is corrupt")
+            raise PayloadUnavailable(
+                f"the payload stored as {sha256} has the sha256 {actual}; the blob store is corrupt"
+            )
         self._entries[sha256] = payload
         self._size += len(payload)
         while self._size > self._max_bytes and len(self._entries) > 1:

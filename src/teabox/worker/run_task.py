@@ -88,7 +88,8 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
         try:
             limits = executor_limits(task.limits)
             result: RunResult = clock.timed(
-                "run", lambda: context.executor.run(payload, task.arguments, inputs=inputs, outputs=outputs, limits=limits)
+                "run",
+                lambda: context.executor.run(payload, task.arguments, inputs=inputs, outputs=outputs, limits=limits),
             )
         except (InvalidArguments, ValueError) as exc:
             # The platform validates both before staging; this guards against records it did not write.
@@ -96,7 +97,9 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
             return TaskRun(Outcome(failure_kind="host_error", reason=reason, metrics={"stages": clock.stages}))
         metrics = _metrics(result, clock)
         if result.failure is not None:
-            return TaskRun(Outcome(failure_kind=result.failure.kind.value, reason=result.failure.message, metrics=metrics))
+            return TaskRun(
+                Outcome(failure_kind=result.failure.kind.value, reason=result.failure.message, metrics=metrics)
+            )
 
         try:
             sealed = clock.timed("seal_outputs", lambda: seal_outputs(task.outputs, area))
@@ -134,7 +137,9 @@ def _stage_input(index: int, staged: StagedInput, area: TaskArea, transfers: Tra
     try:
         decrypt(staged.crypto, fetched, plain, name=name, expected_cmac=staged.cmac)
     except FileCheckError as exc:
-        raise InputError(f"{label} was refused before the run: {exc.kind} check '{exc.check}' failed: {exc.detail}") from exc
+        raise InputError(
+            f"{label} was refused before the run: {exc.kind} check '{exc.check}' failed: {exc.detail}"
+        ) from exc
     except OSError as exc:
         raise InputError(f"{label} could not be decrypted: {exc.strerror or exc}") from exc
     return plain

@@ -106,7 +106,7 @@ def _hold_lock(path: Path) -> BinaryIO:
     that orphaned inode would leave our directory looking abandoned.
     """
     while True:
-        handle = open(path, "ab")  # noqa: SIM115 - held for the process's life
+        handle = open(path, "ab")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
