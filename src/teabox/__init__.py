@@ -1,15 +1,48 @@
 """teabox: run untrusted WebAssembly functions on other people's private data.
 
 The names below are imported on first use, so that ``import teabox`` (and the
-``teabox`` command) stays fast for commands that need none of them.
+``teabox`` command) stays fast for commands that need none of them. Type checkers
+read the ``TYPE_CHECKING`` imports instead, so ``from teabox import Executor`` is
+fully typed.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from teabox.abi.check import ModuleReport, check, inspect
+    from teabox.errors import InvalidArguments, InvalidPayload, TeaboxError
+    from teabox.executor import (
+        Executor,
+        FailureKind,
+        FileInputs,
+        FileOutputs,
+        Limits,
+        MemoryInputs,
+        MemoryOutputs,
+        RunResult,
+    )
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Executor",
+    "FailureKind",
+    "FileInputs",
+    "FileOutputs",
+    "InvalidArguments",
+    "InvalidPayload",
+    "Limits",
+    "MemoryInputs",
+    "MemoryOutputs",
+    "ModuleReport",
+    "RunResult",
+    "TeaboxError",
+    "check",
+    "inspect",
+]
 
 _EXPORTS = {
     "inspect": "teabox.abi.check",
@@ -27,8 +60,6 @@ _EXPORTS = {
     "InvalidPayload": "teabox.errors",
     "InvalidArguments": "teabox.errors",
 }
-
-__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,8 @@ tenth of a second the supervisor
 * kills (SIGKILL) the process running a task that was canceled, which stops
   the payload within a second without touching other workers' tasks;
 * every second, recovers runs whose lease expired, wherever their worker was.
+
+A worker never outlives its supervisor: see :func:`worker_main`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Self
@@ -41,15 +44,25 @@ _CANCEL_CHECK = 0.2
 _EXPIRY_CHECK = 1.0
 _FAST_RESTART = 1.0  # a worker that dies sooner than this after starting is restarted with back-off
 _MAX_BACKOFF = 30.0
+_ORPHANED = 70  # exit code of a worker that found its supervisor dead
 
 
-def worker_main(settings: WorkerSettings, worker_id: str) -> None:
-    """Entry point of one worker process: run the loop until SIGTERM."""
+def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifeline: Connection) -> None:
+    """Entry point of one worker process: run the loop until SIGTERM, or until the supervisor is gone.
+
+    ``supervisor`` is the pid that started this process, fixed before it started:
+    a check made here of ``getppid()`` alone would take PID 1 for the supervisor
+    when it died while this process was still importing. ``lifeline`` is the
+    read end of a pipe only the supervisor holds open; its end of file is the
+    supervisor's death, whenever it happens.
+    """
+    if os.getppid() != supervisor:
+        os._exit(_ORPHANED)
+    threading.Thread(target=_exit_when_orphaned, args=(lifeline, worker_id), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     loop, storage = open_worker(settings, worker_id)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.request_stop())
-    threading.Thread(target=_stop_when_orphaned, args=(loop, os.getppid()), daemon=True).start()
     try:
         loop.run_forever()
     finally:
@@ -57,11 +70,19 @@ def worker_main(settings: WorkerSettings, worker_id: str) -> None:
         storage.close()
 
 
-def _stop_when_orphaned(loop: WorkerLoop, parent: int) -> None:
-    """A worker outliving its supervisor (killed server) would go on claiming tasks nobody watches."""
-    while not loop.stop.wait(0.5):
-        if os.getppid() != parent:
-            loop.request_stop()
+def _exit_when_orphaned(lifeline: Connection, worker_id: str) -> None:
+    """Exit at once when the supervisor dies: nobody could cancel or watch this worker's runs any more.
+
+    The task it holds keeps its lease until the lease expires, and is then retried
+    by whichever supervisor or API server sweeps next, like any lost worker's task.
+    Its sandbox process dies with it.
+    """
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    log.warning("worker %s: its supervisor is gone; exiting", worker_id)
+    os._exit(_ORPHANED)
 
 
 @dataclass
@@ -69,6 +90,7 @@ class _Slot:
     index: int
     generation: int = 0
     process: BaseProcess | None = None
+    lifeline: Connection | None = None  # the write end; closing it (or dying) tells the worker to exit
     worker_id: str = ""
     started_at: float = 0.0
     backoff: float = 0.0
@@ -122,6 +144,8 @@ class WorkerPool:
                     slot.process.kill()
                     slot.process.join()
                     self._recover(slot)
+            if slot.lifeline is not None:
+                slot.lifeline.close()
         if self._storage is not None:
             self._storage.queue.requeue_expired(self.settings.max_attempts)
             sweep_abandoned(self.settings.data_dir)
@@ -155,10 +179,17 @@ class WorkerPool:
     def _spawn(self, slot: _Slot) -> None:
         slot.generation += 1
         slot.worker_id = f"{socket.gethostname()}-{os.getpid()}-w{slot.index}-{slot.generation}"
+        if slot.lifeline is not None:
+            slot.lifeline.close()
+        reader, slot.lifeline = self._context.Pipe(duplex=False)
         slot.process = self._context.Process(
-            target=worker_main, args=(self.settings, slot.worker_id), name=f"teabox-worker-{slot.index}", daemon=True
+            target=worker_main,
+            args=(self.settings, slot.worker_id, os.getpid(), reader),
+            name=f"teabox-worker-{slot.index}",
+            daemon=True,
         )
         slot.process.start()
+        reader.close()
         slot.started_at = time.monotonic()
 
     def _supervise(self) -> None:
