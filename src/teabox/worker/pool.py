@@ -33,7 +33,7 @@ from typing import Self
 
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
-from teabox.worker.loop import WorkerLoop, open_worker
+from teabox.worker.loop import open_worker
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import sweep_abandoned
 
