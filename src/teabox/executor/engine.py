@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from teabox.executor.memory import use_budgeted_memories
+
 TICK_SECONDS = 0.01
 WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 # NaN canonicalisation and deterministic relaxed SIMD: the same bits out for the same bits in.
@@ -53,6 +55,7 @@ def _configure(spec: EngineSpec) -> wasmtime.Config:
     config.parallel_compilation = True
     config.cranelift_nan_canonicalization = DETERMINISTIC
     config.wasm_relaxed_simd_deterministic = DETERMINISTIC
+    use_budgeted_memories(config)
     return config
 
 

@@ -20,6 +20,7 @@ from wasmtime import _ffi as ffi
 
 from teabox.abi.handles import MAX_NAME_BYTES, Handle, HandleRefused, HandleTable
 from teabox.executor.data import Inputs, Outputs
+from teabox.executor.memory import MemoryBudget
 from teabox.executor.result import FileStats
 
 # A run keeps at most this many diagnostics, each cut to MAX_DIAGNOSTIC_CHARS, and counts the rest:
@@ -46,6 +47,7 @@ class RunContext:
     outputs: Outputs
     max_output_bytes: int
     table: HandleTable[BinaryIO]
+    memory_budget: MemoryBudget
     context: int = 0  # wasmtime_context_t*
     memory: ffi.wasmtime_memory_t | None = None
     memory_address: int = 0  # address of the wasmtime_memory_t above

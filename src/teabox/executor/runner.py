@@ -26,6 +26,7 @@ from teabox.executor.cache import CachedModule, ModuleCache
 from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
 from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
 from teabox.executor.limits import Limits
+from teabox.executor.memory import MemoryBudget, bind_budget
 from teabox.executor.result import Failure, FailureKind, RunResult
 
 PAGE = 65536
@@ -149,6 +150,7 @@ class InProcessRunner:
             outputs=outputs,
             max_output_bytes=limits.max_output_bytes,
             table=HandleTable[BinaryIO](max_opens=limits.max_handles),
+            memory_budget=MemoryBudget(limits.memory),
         )
         store: wasmtime.Store | None = None
         try:
@@ -162,7 +164,6 @@ class InProcessRunner:
             if on_start is not None:
                 on_start()
             store = wasmtime.Store(engine_for(spec))
-            store.set_limits(memory_size=limits.memory)
             if spec.epoch:
                 store.set_epoch_deadline(deadline_ticks(limits.timeout))
             if limits.fuel is not None:
@@ -173,6 +174,7 @@ class InProcessRunner:
             result.failure = failed.failure
         finally:
             host.bind(None)
+            bind_budget(None)
             for fd in list(ctx.table.open_handles):
                 try:
                     ctx.table.remove(fd).stream.close()
@@ -205,17 +207,19 @@ class InProcessRunner:
     ) -> str:
         ctx.context = ctypes.cast(store._context(), ctypes.c_void_p).value or 0
         host.bind(ctx)
+        bind_budget(ctx.memory_budget)
         try:
             instance = pre.instantiate(store)
         except wasmtime.Trap as trap:
             raise self._classify(trap, ctx, store, limits) from None
         except wasmtime.WasmtimeError as exc:
-            message = str(exc).strip().splitlines()[0]
-            if "memory" in message and ("limit" in message or "minimum" in message):
+            if ctx.memory_budget.refused:
                 raise _Failed(
                     FailureKind.MEMORY_LIMIT,
-                    f"the payload's initial memory does not fit the memory limit of {limits.memory} bytes: {message}",
+                    f"the payload's initial memory of {ctx.memory_budget.largest_refused} bytes does not fit the "
+                    f"memory limit of {limits.memory} bytes",
                 ) from None
+            message = str(exc).strip().splitlines()[0]
             raise _Failed(FailureKind.HOST_ERROR, f"instantiation failed: {message}") from None
 
         memory_export = _export(store, instance, "memory")
@@ -292,18 +296,17 @@ class InProcessRunner:
                 backtrace,
             )
         message = _trap_message(trap)
-        if ctx.memory is not None:
-            size = ffi.wasmtime_memory_data_size(store._context(), ctypes.byref(ctx.memory))
-            # A refused memory.grow is not a trap, so it is not seen directly. A
-            # payload that traps while its memory could not even double within the
-            # limit has, in practice, just been refused an allocation.
-            if size + max(size, PAGE) > limits.memory:
-                return _Failed(
-                    FailureKind.MEMORY_LIMIT,
-                    f"linear memory is at {size} of its {limits.memory}-byte limit, so a larger allocation was "
-                    f"refused, and the payload then trapped: {message}",
-                    backtrace,
-                )
+        budget = ctx.memory_budget
+        if budget.refused:
+            # A refused memory.grow returns -1 rather than trapping; a payload that traps after one
+            # has, in practice, failed for want of the memory it asked for.
+            return _Failed(
+                FailureKind.MEMORY_LIMIT,
+                f"memory.grow to {budget.largest_refused} bytes was refused by the memory limit of "
+                f"{limits.memory} bytes ({budget.refused} refusal{'s' if budget.refused > 1 else ''}), "
+                f"and the payload then trapped: {message}",
+                backtrace,
+            )
         return _Failed(FailureKind.TRAP, message, backtrace)
 
     @staticmethod
