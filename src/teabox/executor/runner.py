@@ -91,8 +91,9 @@ class InProcessRunner:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         engine_deadline: bool = True,
+        disk_cache: bool = True,
     ) -> None:
-        self.cache = ModuleCache(cache_dir)
+        self.cache = ModuleCache(cache_dir, disk=disk_cache)
         self.max_payload_bytes = max_payload_bytes
         self.engine_deadline = engine_deadline
         self._checked: dict[str, list[str]] = {}
@@ -121,6 +122,10 @@ class InProcessRunner:
     def _spec(self, limits: Limits) -> EngineSpec:
         return EngineSpec(epoch=self.engine_deadline, fuel=limits.fuel is not None, stack=limits.stack)
 
+    def compiled_artifact(self, sha256: str, limits: Limits) -> bytes | None:
+        """The serialized module that runs under ``limits`` used, if this runner holds it."""
+        return self.cache.artifact(self._spec(limits), sha256)
+
     # -- running --------------------------------------------------------------
 
     def run(
@@ -132,13 +137,17 @@ class InProcessRunner:
         limits: Limits | None = None,
         on_start: Callable[[], None] | None = None,
         sha256: str | None = None,
+        artifact: bytes | None = None,
     ) -> RunResult:
         """Run ``entrypoint(argc, argv)`` of ``payload`` with the given data and limits.
 
-        ``on_start`` is called once the module is compiled, just before the
-        payload's first instruction can run: the moment its time starts.
-        ``sha256`` is the payload's hash when the caller has it already (the
-        sandbox's parent does), so a large payload is not hashed twice per run.
+        The time limit covers the whole run, compiling included: a module that
+        takes longer to compile than the limit fails with ``timeout`` before it
+        starts. ``on_start`` is called once the module is compiled, just before
+        the payload's first instruction can run. ``sha256`` is the payload's
+        hash when the caller has it already (the sandbox's parent does), so a
+        large payload is not hashed twice per run; ``artifact`` is a compiled
+        artifact the caller read from its disk cache.
         """
         limits = limits or Limits()
         outputs = outputs if outputs is not None else MemoryOutputs()
@@ -159,13 +168,19 @@ class InProcessRunner:
             if problems:
                 raise _Failed(FailureKind.INVALID_PAYLOAD, "; ".join(problems))
             spec = self._spec(limits)
-            entry, result.module_source = self.cache.get(spec, payload, sha256)
+            entry, result.module_source = self.cache.get(spec, payload, sha256, artifact)
             pre = self._pre(spec, entry)
+            preparing = time.perf_counter() - started
+            if preparing >= limits.timeout:
+                raise _Failed(
+                    FailureKind.TIMEOUT,
+                    f"compiling the payload took {preparing:.2f} s, all of its time limit of {limits.timeout:g} s",
+                )
             if on_start is not None:
                 on_start()
             store = wasmtime.Store(engine_for(spec))
             if spec.epoch:
-                store.set_epoch_deadline(deadline_ticks(limits.timeout))
+                store.set_epoch_deadline(deadline_ticks(limits.timeout - preparing))
             if limits.fuel is not None:
                 store.set_fuel(limits.fuel)
             result.return_value = self._call(store, pre, strings, ctx, limits)
