@@ -17,9 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import wasmtime
 
 from teabox.executor import Executor
-from teabox.executor.confinement import ADDRESS_SPACE_LIMIT, OPEN_FILES_LIMIT
+from teabox.executor.confinement import ADDRESS_SPACE_LIMIT, OPEN_FILES_LIMIT, drop_privileges
+
+_TRIVIAL = wasmtime.wat2wasm(
+    '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const 1)))'
+)
 
 # Confines itself as a sandbox process does, then tries what an escaped payload would.
 PROBE = r"""
@@ -98,17 +103,7 @@ def test_a_confined_process_cannot_open_files_make_sockets_or_run_programs(tmp_p
 def sandbox_pid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     executor = Executor(tmp_path_factory.mktemp("cache"), isolation="subprocess")
     try:
-        payload = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import sys, wasmtime; sys.stdout.buffer.write(wasmtime.wat2wasm("
-                '\'(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const 1)))\'))',
-            ],
-            capture_output=True,
-            check=True,
-        ).stdout
-        assert executor.run(payload).ok
+        assert executor.run(_TRIVIAL).ok
         (child,) = executor._runner._idle  # type: ignore[union-attr]
         yield child.process.pid
     finally:
@@ -147,3 +142,22 @@ def test_a_root_teabox_runs_its_sandbox_as_nobody(sandbox_pid: int) -> None:
     uids = _status(sandbox_pid)["Uid"].split()
     assert uids == [str(nobody.pw_uid)] * 4
     assert _status(sandbox_pid)["Groups"] == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root teabox switches the sandbox to another user")
+def test_the_sandbox_user_is_configurable_but_never_root(tmp_path: Path) -> None:
+    executor = Executor(tmp_path / "cache", isolation="subprocess", sandbox_user="daemon")
+    try:
+        assert executor.run(_TRIVIAL).ok
+        (child,) = executor._runner._idle  # type: ignore[union-attr]
+        assert _status(child.process.pid)["Uid"].split()[0] == str(pwd.getpwnam("daemon").pw_uid)
+    finally:
+        executor.close()
+    with pytest.raises(PermissionError, match="is root"):
+        drop_privileges("root")
+    as_root = Executor(tmp_path / "cache", isolation="subprocess", sandbox_user="root")
+    try:
+        refused = as_root.run(_TRIVIAL)
+        assert refused.failure is not None and refused.failure.kind.value == "host_error"
+    finally:
+        as_root.close()
