@@ -31,8 +31,9 @@ DEFAULT_SANDBOX_USER = "nobody"
 # Address space a sandbox process may map: each run's linear memory reserves 4 GiB plus guard
 # pages of address space (not memory), next to the interpreter and compiled code.
 ADDRESS_SPACE_LIMIT = 16 * 2**30
-# Descriptors: the connection, the watch pipe, the standard streams, and a run's data files.
-MAX_DATA_FILES = 256
+# Descriptors: the connection, the watch pipe, the standard streams, and a run's data files
+# (which travel in one message: the kernel passes at most 253 descriptors at a time).
+MAX_DATA_FILES = 200
 OPEN_FILES_LIMIT = MAX_DATA_FILES + 32
 # CPU seconds a run may use beyond its time limit before the kernel ends the process (SIGXCPU):
 # the parent kills it at the deadline, so this only matters if the parent cannot.
