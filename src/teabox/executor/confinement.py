@@ -117,6 +117,7 @@ def seccomp_filter() -> seccomp.SyscallFilter:
     """The filter a sandbox process loads: allow by default, refuse the calls above."""
     refuse = seccomp.ERRNO(errno.EPERM)
     syscall_filter = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    syscall_filter.set_attr(seccomp.Attr.CTL_TSYNC, 1)  # every thread of the process, not just the caller
     for name in _REFUSED:
         syscall_filter.add_rule(refuse, name)
     # clone without CLONE_THREAD would make a new process; clone3 passes its flags in memory, where

@@ -143,10 +143,13 @@ class _Child:
         self.compiled = RecentKeys(_SURELY_COMPILED)
 
     def kill(self) -> None:
+        if self.watch < 0:
+            return
         self.process.kill()
         self.process.wait()
         self.sock.close()
         os.close(self.watch)
+        self.watch = -1
 
     def exit_description(self) -> str:
         code = self.process.wait()
