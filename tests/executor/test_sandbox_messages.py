@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from teabox.executor import Executor, FailureKind, Limits
+import pytest
+
+from teabox.executor import Executor, FailureKind, Limits, MemoryInputs
+from teabox.executor.confinement import MAX_DATA_FILES
 
 from .conftest import entry
 
@@ -35,5 +38,22 @@ def test_another_engine_setting_is_another_module(tmp_path: Path) -> None:
         assert metered.failure is not None and metered.failure.kind == FailureKind.OUT_OF_FUEL
         held = executor.run(SPIN_IF_ASKED, {"spin": "1"}, limits=Limits(timeout=0.2, fuel=10**15))
         assert held.failure is not None and held.failure.kind == FailureKind.TIMEOUT
+    finally:
+        executor.close()
+
+
+def test_a_sandboxed_run_takes_up_to_its_data_file_allowance(tmp_path: Path) -> None:
+    # Opens input "i199" (the last of 200 passed descriptors) and returns what reading it gave.
+    reads_last = entry(
+        "(local.set $fd (call $open (i32.const 0)))(call $read (local.get $fd) (i32.const 64) (i32.const 16))",
+        data='(data (i32.const 0) "i199\\00")',
+        locals_="(local $fd i32)",
+    )
+    executor = Executor(tmp_path, isolation="subprocess")
+    try:
+        inputs = MemoryInputs({f"i{n}": b"x" * n for n in range(MAX_DATA_FILES)})
+        assert executor.run(reads_last, inputs=inputs).return_value == "16"
+        with pytest.raises(ValueError, match=f"at most {MAX_DATA_FILES} inputs and outputs"):
+            executor.run(reads_last, inputs=MemoryInputs({f"i{n}": b"" for n in range(MAX_DATA_FILES + 1)}))
     finally:
         executor.close()

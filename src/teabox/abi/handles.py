@@ -11,6 +11,9 @@ from typing import Generic, TypeVar
 
 WRITE_FLAG = 0x40000000
 MAX_OPENS = 1023
+# A data name longer than this gets -1 (with a diagnostic): the host reads at most this much to find its NUL,
+# so a name pointer costs the same whatever the memory around it holds.
+MAX_NAME_BYTES = 4096
 
 S = TypeVar("S")
 

@@ -44,8 +44,9 @@ class CachedModule:
 class ModuleCache:
     """Compiled modules keyed by payload sha256 and engine fingerprint."""
 
-    def __init__(self, directory: Path | None = None, *, memory_entries: int = 64) -> None:
+    def __init__(self, directory: Path | None = None, *, memory_entries: int = 64, disk: bool = True) -> None:
         self.directory = (directory or default_cache_dir()) / "modules"
+        self.disk = disk  # a sandbox process has no disk cache: its parent passes artifacts instead
         self.memory_entries = memory_entries
         self._memory: OrderedDict[tuple[EngineSpec, str], CachedModule] = OrderedDict()
         self._lock = threading.Lock()
@@ -90,8 +91,9 @@ class ModuleCache:
         header = f"{sha256};{spec.fingerprint}".encode()
         return hmac.new(secret, header + b"\0" + artifact, hashlib.sha256).digest()
 
-    def _load(self, spec: EngineSpec, sha256: str) -> wasmtime.Module | None:
-        secret = self._prepare_directory()
+    def load_artifact(self, spec: EngineSpec, sha256: str) -> bytes | None:
+        """The compiled artifact on disk for this module and engine, if its HMAC verifies."""
+        secret = self._prepare_directory() if self.disk else None
         if secret is None:
             return None
         try:
@@ -101,16 +103,22 @@ class ModuleCache:
         mac, artifact = blob[:_MAC_SIZE], blob[_MAC_SIZE:]
         if not hmac.compare_digest(mac, self._mac(secret, spec, sha256, artifact)):
             return None
+        return artifact
+
+    @staticmethod
+    def _deserialize(spec: EngineSpec, artifact: bytes | None) -> wasmtime.Module | None:
+        if artifact is None:
+            return None
         try:
             return wasmtime.Module.deserialize(engine_for(spec), artifact)
         except wasmtime.WasmtimeError:
             return None
 
-    def _store(self, spec: EngineSpec, sha256: str, module: wasmtime.Module) -> None:
-        secret = self._prepare_directory()
+    def store_artifact(self, spec: EngineSpec, sha256: str, artifact: bytes) -> None:
+        """Keep a compiled artifact on disk, under this directory's HMAC."""
+        secret = self._prepare_directory() if self.disk else None
         if secret is None:
             return
-        artifact = module.serialize()
         path = self._entry_path(spec, sha256)
         try:
             fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".entry-")
@@ -122,8 +130,14 @@ class ModuleCache:
 
     # -- lookup ---------------------------------------------------------------
 
-    def get(self, spec: EngineSpec, payload: bytes, sha256: str) -> tuple[CachedModule, str]:
-        """The compiled module and where it came from this time: memory, disk or compiled."""
+    def get(
+        self, spec: EngineSpec, payload: bytes, sha256: str, artifact: bytes | None = None
+    ) -> tuple[CachedModule, str]:
+        """The compiled module and where it came from this time: memory, disk or compiled.
+
+        ``artifact`` is a compiled artifact the caller read from a disk cache (a sandbox
+        process's parent does); without it this cache reads its own.
+        """
         key = (spec, sha256)
         with self._lock:
             entry = self._memory.get(key)
@@ -136,13 +150,14 @@ class ModuleCache:
                 entry = self._memory.get(key)
             if entry is not None:
                 return entry, "memory"
-            module = self._load(spec, sha256)
+            module = self._deserialize(spec, artifact or self.load_artifact(spec, sha256))
             source = "disk"
             if module is None:
                 module = wasmtime.Module(engine_for(spec), payload)
                 self.compilations += 1
                 source = "compiled"
-                self._store(spec, sha256, module)
+                if self.disk:
+                    self.store_artifact(spec, sha256, bytes(module.serialize()))
             entry = CachedModule(module, None, source)
             with self._lock:
                 self._memory[key] = entry
@@ -150,3 +165,9 @@ class ModuleCache:
                     self._memory.popitem(last=False)
                 self._key_locks.pop(key, None)
         return entry, source
+
+    def artifact(self, spec: EngineSpec, sha256: str) -> bytes | None:
+        """The serialized form of a module held in memory (for a sandbox's parent to keep on disk)."""
+        with self._lock:
+            entry = self._memory.get((spec, sha256))
+        return None if entry is None else bytes(entry.module.serialize())

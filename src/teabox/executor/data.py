@@ -15,6 +15,10 @@ from typing import BinaryIO, Protocol
 
 
 class Inputs(Protocol):
+    def names(self) -> Collection[str]:
+        """Every input the run may open (a sandbox process is handed each of them up front)."""
+        ...
+
     def open(self, name: str) -> BinaryIO:
         """A fresh reader at offset 0; ``KeyError`` if no input has that name."""
         ...
@@ -41,6 +45,9 @@ class Outputs(Protocol):
 class FileInputs:
     def __init__(self, paths: Mapping[str, str | os.PathLike[str]] | None = None) -> None:
         self.paths = {name: Path(p) for name, p in (paths or {}).items()}
+
+    def names(self) -> Collection[str]:
+        return self.paths.keys()
 
     def open(self, name: str) -> BinaryIO:
         return open(self.paths[name], "rb")
@@ -75,6 +82,9 @@ class FileOutputs:
 class MemoryInputs:
     def __init__(self, data: Mapping[str, bytes] | None = None) -> None:
         self.data = dict(data or {})
+
+    def names(self) -> Collection[str]:
+        return self.data.keys()
 
     def open(self, name: str) -> BinaryIO:
         return io.BytesIO(self.data[name])

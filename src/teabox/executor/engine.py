@@ -2,7 +2,10 @@
 
 Epoch checks, fuel metering and the stack limit change how wasmtime compiles
 or runs a module, so each combination gets its own engine (and its own cache
-entries). When the wall-clock limit is enforced in the engine, a background
+entries). Every engine canonicalises NaNs and runs relaxed SIMD
+deterministically, so a payload's output is bit-identical on every run,
+machine and isolation mode: the platform may re-encrypt a retried output under
+the same key and IV only because of that. When the wall-clock limit is enforced in the engine, a background
 thread advances every engine's epoch each tick and a run's store traps once
 its deadline in ticks has passed, whatever the payload does. Epoch checks sit
 at every loop head and call, so a payload run in a sandbox process that is
@@ -20,8 +23,12 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from teabox.executor.memory import use_budgeted_memories
+
 TICK_SECONDS = 0.01
 WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+# NaN canonicalisation and deterministic relaxed SIMD: the same bits out for the same bits in.
+DETERMINISTIC = True
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,10 @@ class EngineSpec:
     @property
     def fingerprint(self) -> str:
         """Everything that makes a compiled artifact valid for an engine."""
-        return f"wasmtime={WASMTIME_VERSION};epoch={int(self.epoch)};fuel={int(self.fuel)};stack={self.stack};opt=speed"
+        return (
+            f"wasmtime={WASMTIME_VERSION};epoch={int(self.epoch)};fuel={int(self.fuel)};stack={self.stack};opt=speed;"
+            f"nan_canonical={int(DETERMINISTIC)};relaxed_simd_deterministic={int(DETERMINISTIC)}"
+        )
 
 
 def _configure(spec: EngineSpec) -> wasmtime.Config:
@@ -43,6 +53,9 @@ def _configure(spec: EngineSpec) -> wasmtime.Config:
     config.max_wasm_stack = spec.stack
     config.cranelift_opt_level = "speed"
     config.parallel_compilation = True
+    config.cranelift_nan_canonicalization = DETERMINISTIC
+    config.wasm_relaxed_simd_deterministic = DETERMINISTIC
+    use_budgeted_memories(config)
     return config
 
 

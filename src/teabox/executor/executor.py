@@ -35,13 +35,16 @@ class Executor:
         *,
         isolation: Isolation = "in-process",
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        sandbox_user: str | None = None,
     ) -> None:
+        """``sandbox_user`` is the account sandbox processes run as when teabox runs as root
+        (default ``$TEABOX_SANDBOX_USER``, else ``nobody``); it is not used otherwise."""
         if isolation == "in-process":
             self._runner: InProcessRunner | SandboxRunner = InProcessRunner(
                 cache_dir, max_payload_bytes=max_payload_bytes
             )
         elif isolation == "subprocess":
-            self._runner = SandboxRunner(cache_dir, max_payload_bytes=max_payload_bytes)
+            self._runner = SandboxRunner(cache_dir, max_payload_bytes=max_payload_bytes, user=sandbox_user)
         else:
             raise ValueError(f"isolation must be 'in-process' or 'subprocess', not {isolation!r}")
         self.isolation = isolation

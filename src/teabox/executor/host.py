@@ -18,12 +18,15 @@ from typing import BinaryIO
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from teabox.abi.handles import Handle, HandleRefused, HandleTable
+from teabox.abi.handles import MAX_NAME_BYTES, Handle, HandleRefused, HandleTable
 from teabox.executor.data import Inputs, Outputs
+from teabox.executor.memory import MemoryBudget
 from teabox.executor.result import FileStats
 
+# A run keeps at most this many diagnostics, each cut to MAX_DIAGNOSTIC_CHARS, and counts the rest:
+# a payload calling in a loop must not turn its task record into megabytes.
 MAX_DIAGNOSTICS = 200
-_NAME_CHUNK = 256
+MAX_DIAGNOSTIC_CHARS = 500
 
 # Our own prototypes for the two calls on the hot path, returning plain integers.
 _memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("wasmtime_memory_data", ffi.dll))
@@ -44,6 +47,7 @@ class RunContext:
     outputs: Outputs
     max_output_bytes: int
     table: HandleTable[BinaryIO]
+    memory_budget: MemoryBudget
     context: int = 0  # wasmtime_context_t*
     memory: ffi.wasmtime_memory_t | None = None
     memory_address: int = 0  # address of the wasmtime_memory_t above
@@ -58,6 +62,8 @@ class RunContext:
 
     def note(self, message: str) -> None:
         if len(self.diagnostics) < MAX_DIAGNOSTICS:
+            if len(message) > MAX_DIAGNOSTIC_CHARS:
+                message = message[: MAX_DIAGNOSTIC_CHARS - 1] + "…"
             self.diagnostics.append(message)
         else:
             self.dropped_diagnostics += 1
@@ -86,25 +92,23 @@ class RunContext:
         return (ctypes.c_ubyte * size).from_address(address)
 
     def name(self, func: str, ptr: int) -> str | None:
-        """The NUL-terminated data name at ``ptr``; None (and a note) if it is not UTF-8."""
+        """The NUL-terminated data name at ``ptr``; None (and a note) if it is too long or not UTF-8.
+
+        One bounded read whatever the payload points at: at most MAX_NAME_BYTES plus the NUL.
+        """
         length = _memory_data_size(self.context, self.memory_address)
         if ptr >= length:
             raise HostTrap(f"{func} received name pointer {ptr:#x} outside linear memory of {length} bytes")
         base = _memory_data(self.context, self.memory_address)
-        raw = b""
-        start = ptr
-        while True:
-            chunk = ctypes.string_at(base + start, min(_NAME_CHUNK, length - start))
-            end = chunk.find(b"\0")
-            if end >= 0:
-                raw += chunk[:end]
-                break
-            raw += chunk
-            start += len(chunk)
-            if start >= length:
+        window = ctypes.string_at(base + ptr, min(MAX_NAME_BYTES + 1, length - ptr))
+        end = window.find(b"\0")
+        if end < 0:
+            if ptr + len(window) >= length:
                 raise HostTrap(f"{func} received a name at {ptr:#x} with no NUL before the end of linear memory")
+            self.note(f"{func}: the name at {ptr:#x} is longer than {MAX_NAME_BYTES} bytes; returned -1")
+            return None
         try:
-            return raw.decode("utf-8")
+            return window[:end].decode("utf-8")
         except UnicodeDecodeError:
             self.note(f"{func}: the name at {ptr:#x} is not UTF-8; returned -1")
             return None

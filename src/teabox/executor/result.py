@@ -58,3 +58,42 @@ class RunResult:
         if self.failure is not None:
             data["failure"]["kind"] = self.failure.kind.value
         return data
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunResult:
+        """The inverse of :meth:`to_dict`, checking every field: the data may come from a sandbox process.
+
+        Raises ``ValueError`` (or ``TypeError``, ``KeyError``) naming what is malformed.
+        """
+        failure = data["failure"]
+        return cls(
+            return_value=_optional(data["return_value"], str, "return_value"),
+            failure=None
+            if failure is None
+            else Failure(
+                FailureKind(failure["kind"]),
+                _typed(failure["message"], str, "failure.message"),
+                [_typed(line, str, "failure.backtrace") for line in failure["backtrace"]],
+            ),
+            fuel_used=_optional(data["fuel_used"], int, "fuel_used"),
+            wall_time=float(_typed(data["wall_time"], (int, float), "wall_time")),
+            peak_memory=_typed(data["peak_memory"], int, "peak_memory"),
+            files={
+                _typed(name, str, "files"): FileStats(
+                    _typed(stats["read"], int, "files.read"), _typed(stats["written"], int, "files.written")
+                )
+                for name, stats in data["files"].items()
+            },
+            diagnostics=[_typed(line, str, "diagnostics") for line in data["diagnostics"]],
+            module_source=_typed(data["module_source"], str, "module_source"),
+        )
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], field_name: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"{field_name} has type {type(value).__name__}")
+    return value
+
+
+def _optional(value: Any, kind: type, field_name: str) -> Any:
+    return None if value is None else _typed(value, kind, field_name)

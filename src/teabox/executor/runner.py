@@ -26,6 +26,7 @@ from teabox.executor.cache import CachedModule, ModuleCache
 from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
 from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
 from teabox.executor.limits import Limits
+from teabox.executor.memory import MemoryBudget, bind_budget
 from teabox.executor.result import Failure, FailureKind, RunResult
 
 PAGE = 65536
@@ -90,8 +91,9 @@ class InProcessRunner:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         engine_deadline: bool = True,
+        disk_cache: bool = True,
     ) -> None:
-        self.cache = ModuleCache(cache_dir)
+        self.cache = ModuleCache(cache_dir, disk=disk_cache)
         self.max_payload_bytes = max_payload_bytes
         self.engine_deadline = engine_deadline
         self._checked: dict[str, list[str]] = {}
@@ -120,6 +122,10 @@ class InProcessRunner:
     def _spec(self, limits: Limits) -> EngineSpec:
         return EngineSpec(epoch=self.engine_deadline, fuel=limits.fuel is not None, stack=limits.stack)
 
+    def compiled_artifact(self, sha256: str, limits: Limits) -> bytes | None:
+        """The serialized module that runs under ``limits`` used, if this runner holds it."""
+        return self.cache.artifact(self._spec(limits), sha256)
+
     # -- running --------------------------------------------------------------
 
     def run(
@@ -131,13 +137,17 @@ class InProcessRunner:
         limits: Limits | None = None,
         on_start: Callable[[], None] | None = None,
         sha256: str | None = None,
+        artifact: bytes | None = None,
     ) -> RunResult:
         """Run ``entrypoint(argc, argv)`` of ``payload`` with the given data and limits.
 
-        ``on_start`` is called once the module is compiled, just before the
-        payload's first instruction can run: the moment its time starts.
-        ``sha256`` is the payload's hash when the caller has it already (the
-        sandbox's parent does), so a large payload is not hashed twice per run.
+        The time limit covers the whole run, compiling included: a module that
+        takes longer to compile than the limit fails with ``timeout`` before it
+        starts. ``on_start`` is called once the module is compiled, just before
+        the payload's first instruction can run. ``sha256`` is the payload's
+        hash when the caller has it already (the sandbox's parent does), so a
+        large payload is not hashed twice per run; ``artifact`` is a compiled
+        artifact the caller read from its disk cache.
         """
         limits = limits or Limits()
         outputs = outputs if outputs is not None else MemoryOutputs()
@@ -149,6 +159,7 @@ class InProcessRunner:
             outputs=outputs,
             max_output_bytes=limits.max_output_bytes,
             table=HandleTable[BinaryIO](max_opens=limits.max_handles),
+            memory_budget=MemoryBudget(limits.memory),
         )
         store: wasmtime.Store | None = None
         try:
@@ -157,14 +168,19 @@ class InProcessRunner:
             if problems:
                 raise _Failed(FailureKind.INVALID_PAYLOAD, "; ".join(problems))
             spec = self._spec(limits)
-            entry, result.module_source = self.cache.get(spec, payload, sha256)
+            entry, result.module_source = self.cache.get(spec, payload, sha256, artifact)
             pre = self._pre(spec, entry)
+            preparing = time.perf_counter() - started
+            if preparing >= limits.timeout:
+                raise _Failed(
+                    FailureKind.TIMEOUT,
+                    f"compiling the payload took {preparing:.2f} s, all of its time limit of {limits.timeout:g} s",
+                )
             if on_start is not None:
                 on_start()
             store = wasmtime.Store(engine_for(spec))
-            store.set_limits(memory_size=limits.memory)
             if spec.epoch:
-                store.set_epoch_deadline(deadline_ticks(limits.timeout))
+                store.set_epoch_deadline(deadline_ticks(limits.timeout - preparing))
             if limits.fuel is not None:
                 store.set_fuel(limits.fuel)
             result.return_value = self._call(store, pre, strings, ctx, limits)
@@ -173,6 +189,7 @@ class InProcessRunner:
             result.failure = failed.failure
         finally:
             host.bind(None)
+            bind_budget(None)
             for fd in list(ctx.table.open_handles):
                 try:
                     ctx.table.remove(fd).stream.close()
@@ -205,17 +222,19 @@ class InProcessRunner:
     ) -> str:
         ctx.context = ctypes.cast(store._context(), ctypes.c_void_p).value or 0
         host.bind(ctx)
+        bind_budget(ctx.memory_budget)
         try:
             instance = pre.instantiate(store)
         except wasmtime.Trap as trap:
             raise self._classify(trap, ctx, store, limits) from None
         except wasmtime.WasmtimeError as exc:
-            message = str(exc).strip().splitlines()[0]
-            if "memory" in message and ("limit" in message or "minimum" in message):
+            if ctx.memory_budget.refused:
                 raise _Failed(
                     FailureKind.MEMORY_LIMIT,
-                    f"the payload's initial memory does not fit the memory limit of {limits.memory} bytes: {message}",
+                    f"the payload's initial memory of {ctx.memory_budget.largest_refused} bytes does not fit the "
+                    f"memory limit of {limits.memory} bytes",
                 ) from None
+            message = str(exc).strip().splitlines()[0]
             raise _Failed(FailureKind.HOST_ERROR, f"instantiation failed: {message}") from None
 
         memory_export = _export(store, instance, "memory")
@@ -292,18 +311,17 @@ class InProcessRunner:
                 backtrace,
             )
         message = _trap_message(trap)
-        if ctx.memory is not None:
-            size = ffi.wasmtime_memory_data_size(store._context(), ctypes.byref(ctx.memory))
-            # A refused memory.grow is not a trap, so it is not seen directly. A
-            # payload that traps while its memory could not even double within the
-            # limit has, in practice, just been refused an allocation.
-            if size + max(size, PAGE) > limits.memory:
-                return _Failed(
-                    FailureKind.MEMORY_LIMIT,
-                    f"linear memory is at {size} of its {limits.memory}-byte limit, so a larger allocation was "
-                    f"refused, and the payload then trapped: {message}",
-                    backtrace,
-                )
+        budget = ctx.memory_budget
+        if budget.refused:
+            # A refused memory.grow returns -1 rather than trapping; a payload that traps after one
+            # has, in practice, failed for want of the memory it asked for.
+            return _Failed(
+                FailureKind.MEMORY_LIMIT,
+                f"memory.grow to {budget.largest_refused} bytes was refused by the memory limit of "
+                f"{limits.memory} bytes ({budget.refused} refusal{'s' if budget.refused > 1 else ''}), "
+                f"and the payload then trapped: {message}",
+                backtrace,
+            )
         return _Failed(FailureKind.TRAP, message, backtrace)
 
     @staticmethod

@@ -7,15 +7,20 @@ child process whose engine has no epoch checks, and a child that has not
 answered by the deadline is killed (and replaced on demand). A crash of the
 engine takes only the child with it.
 
-Inputs and outputs cross the process boundary by pickling, so they must be
-file-based (:class:`FileInputs`, :class:`FileOutputs`) or the in-memory
-classes, whose results are copied back.
+The child is confined (:mod:`confinement`): it opens no files, so this side
+opens each input and output and passes the descriptors with the request (an
+in-memory input or output travels as a memfd); it keeps no disk cache, so this
+side reads compiled artifacts from the disk cache and passes them, and keeps
+those the child compiled. Requests and replies are data-only frames
+(:mod:`wire`), never pickles.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -23,20 +28,25 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from teabox.abi.argv import argv_strings
+from teabox.abi.argv import argument_text, argv_strings
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES
+from teabox.executor import wire
+from teabox.executor.cache import ModuleCache
+from teabox.executor.confinement import MAX_DATA_FILES, sandbox_user
 from teabox.executor.data import Inputs, MemoryOutputs, Outputs
+from teabox.executor.engine import EngineSpec
 from teabox.executor.limits import Limits
 from teabox.executor.result import Failure, FailureKind, RunResult
 
-# Time a child may take to compile a module before the run's clock starts.
-COMPILE_SECONDS = 300.0
 # Slack for the child's own work after the deadline check (instantiation, result message).
 GRACE_SECONDS = 0.05
+# Time a sandbox process may take to start up and confine itself.
+START_SECONDS = 120.0
+# The largest reply: a result and a compiled artifact.
+MAX_REPLY_BYTES = 2**31
 # Payloads a sandbox process keeps in memory.
 _KEEP_PAYLOADS = 64
 # How many of a sandbox process's most recently used modules its parent counts as compiled there:
@@ -85,29 +95,47 @@ class RecentKeys:
             self._keys.popitem(last=False)
 
 
-class _Child:
-    """One sandbox process and the two pipe ends that talk to it."""
+def request_limits(data: Mapping[str, Any]) -> Limits:
+    """The limits a request carries, as :func:`dataclasses.asdict` wrote them."""
+    return Limits(**{f.name: data[f.name] for f in dataclasses.fields(Limits)})
 
-    def __init__(self, cache_dir: Path | None, max_payload_bytes: int) -> None:
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
+
+class _Child:
+    """One sandbox process, its connection, and the pipe whose closing tells it that this process is gone."""
+
+    def __init__(self, max_payload_bytes: int, user: str) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        watch_read, self.watch = os.pipe()
         command = [
             sys.executable,
             "-m",
             "teabox.executor.sandbox_child",
-            str(to_child_r),
-            str(from_child_w),
+            str(theirs.fileno()),
+            str(watch_read),
             str(max_payload_bytes),
+            user,
         ]
-        if cache_dir is not None:
-            command.append(str(cache_dir))
-        self.process = subprocess.Popen(
-            command, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, close_fds=True
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
-        self.send = Connection(to_child_w, readable=False)
-        self.receive = Connection(from_child_r, writable=False)
+        try:
+            self.process = subprocess.Popen(
+                command,
+                pass_fds=(theirs.fileno(), watch_read),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        finally:
+            theirs.close()
+            os.close(watch_read)
+        self.sock = ours
+        try:  # the time limit of the first run must not count the interpreter's start-up
+            ours.settimeout(START_SECONDS)
+            ready, _ = wire.receive(ours, max_bytes=1024)
+            if ready.get("type") != "ready":
+                raise ValueError(f"unexpected first message from the sandbox process: {ready!r}")
+        except BaseException:
+            self.kill()
+            raise
         # The payloads this child holds, kept in step with the child's own LRU.
         self.payloads: PayloadLRU = PayloadLRU()
         # Modules this child has compiled and still holds, by (sha256, fuel metering, stack limit):
@@ -115,22 +143,110 @@ class _Child:
         self.compiled = RecentKeys(_SURELY_COMPILED)
 
     def kill(self) -> None:
+        if self.watch < 0:
+            return
         self.process.kill()
         self.process.wait()
-        self.send.close()
-        self.receive.close()
+        self.sock.close()
+        os.close(self.watch)
+        self.watch = -1
 
     def exit_description(self) -> str:
         code = self.process.wait()
         return f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
 
-class SandboxRunner:
-    """A pool of sandbox processes; one run at a time per process, as many processes as concurrent runs."""
+def _descriptor(stream: BinaryIO, name: str) -> tuple[int, bool]:
+    """A descriptor for ``stream`` and whether it is a memfd copy of it (for streams that are not files)."""
+    try:
+        return stream.fileno(), False
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        fd = os.memfd_create(f"teabox-{name}"[:200], os.MFD_CLOEXEC)
+        data = stream.read() if stream.readable() else b""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return fd, True
 
-    def __init__(self, cache_dir: Path | None = None, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> None:
-        self.cache_dir = cache_dir
+
+class _Staged:
+    """A run's inputs and outputs opened on this side, as descriptors for the sandbox process."""
+
+    def __init__(self, inputs: Inputs | None, outputs: Outputs) -> None:
+        self.outputs = outputs
+        self.input_names: list[str] = []
+        self.output_names: list[str] = []
+        self.problems: dict[str, str] = {}
+        self.fds: list[int] = []
+        self._memfds: list[int] = []
+        self._streams: list[BinaryIO] = []
+        self._copy_back: list[tuple[str, int, BinaryIO]] = []
+        names = list(inputs.names()) if inputs is not None else []
+        if len(names) + len(outputs.names()) > MAX_DATA_FILES:
+            raise ValueError(f"a sandboxed run takes at most {MAX_DATA_FILES} inputs and outputs together")
+        for name in names:
+            try:
+                stream = inputs.open(name)  # type: ignore[union-attr]
+            except (KeyError, OSError) as exc:
+                self.problems[name] = str(exc)
+                continue
+            self.input_names.append(name)
+            self._add(stream, name)
+        for name in outputs.names():
+            self.output_names.append(name)
+            stream = outputs.create(name)
+            if self._add(stream, name):
+                self._copy_back.append((name, self.fds[-1], stream))
+
+    def _add(self, stream: BinaryIO, name: str) -> bool:
+        fd, copied = _descriptor(stream, name)
+        self.fds.append(fd)
+        if copied:
+            self._memfds.append(fd)
+        self._streams.append(stream)
+        return copied
+
+    def finish(self, result: RunResult, limits: Limits) -> None:
+        """Commit the outputs if the run succeeded (within its output limit), else discard them."""
+        try:
+            if result.ok:
+                written = sum(os.fstat(fd).st_size for fd in self.fds[len(self.input_names) :])
+                if written > limits.max_output_bytes:  # only a misbehaving sandbox process gets here
+                    result.failure = Failure(
+                        FailureKind.HOST_ERROR,
+                        f"the sandbox process wrote {written} bytes, more than the output limit",
+                    )
+                    result.return_value = None
+            if result.ok:
+                for _, fd, stream in self._copy_back:
+                    stream.write(os.pread(fd, os.fstat(fd).st_size, 0))
+                self.outputs.commit()
+            else:
+                self.outputs.discard()
+        finally:
+            for stream in self._streams:
+                stream.close()
+            for fd in self._memfds:
+                os.close(fd)
+
+
+class SandboxRunner:
+    """A pool of sandbox processes; one run at a time per process, as many processes as concurrent runs.
+
+    ``user`` is the account sandbox processes switch to when teabox runs as root
+    (default: ``$TEABOX_SANDBOX_USER``, else ``nobody``).
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        user: str | None = None,
+    ) -> None:
+        self.disk = ModuleCache(cache_dir)
         self.max_payload_bytes = max_payload_bytes
+        self.user = user or sandbox_user()
         self._idle: list[_Child] = []
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, SandboxRunner._kill_all, self._idle)
@@ -141,7 +257,7 @@ class SandboxRunner:
             children.pop().kill()
 
     def close(self) -> None:
-        """Stop the idle sandbox processes (they also die with this process)."""
+        """Stop the idle sandbox processes (they also exit when this process does)."""
         with self._lock:
             self._kill_all(self._idle)
 
@@ -149,7 +265,7 @@ class SandboxRunner:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _Child(self.cache_dir, self.max_payload_bytes)
+        return _Child(self.max_payload_bytes, self.user)
 
     def _release(self, child: _Child) -> None:
         with self._lock:
@@ -168,68 +284,91 @@ class SandboxRunner:
         argv_strings(args or {})  # the caller's mistakes raise here, not in the child
         started = time.perf_counter()
         sha256 = hashlib.sha256(payload).hexdigest()
-        module = (sha256, limits.fuel is not None, limits.stack)
-        child = self._acquire()
+        spec = EngineSpec(epoch=False, fuel=limits.fuel is not None, stack=limits.stack)
+        module = (sha256, spec.fuel, spec.stack)
+        staged = _Staged(inputs, outputs)
+        try:
+            child = self._acquire()
+        except Exception as exc:
+            result = RunResult(failure=Failure(FailureKind.HOST_ERROR, f"no sandbox process could be started: {exc}"))
+            staged.finish(result, limits)
+            return result
         announce = module not in child.compiled
+        artifact = self.disk.load_artifact(spec, sha256) if announce else None
         request = {
             "sha256": sha256,
             "payload": None if child.payloads.hold(sha256, payload) else payload,
-            "args": dict(args or {}),
-            "inputs": inputs,
-            "outputs": outputs,
-            "limits": limits,
+            "artifact": artifact,
+            "want_artifact": announce and artifact is None,
+            "args": {key: argument_text(value) for key, value in (args or {}).items()},
+            "inputs": staged.input_names,
+            "outputs": staged.output_names,
+            "input_problems": staged.problems,
+            "limits": dataclasses.asdict(limits),
             "announce": announce,
         }
         try:
-            child.send.send(request)
-            result = self._await(child, limits, outputs, announce)
+            child.sock.settimeout(None)
+            wire.send(child.sock, request, staged.fds)
+            result, compiled = self._await(child, limits, announce, time.perf_counter())
             if result.module_source:  # the run reached the child's module cache, which saw this use too
                 child.compiled.use(module)
-        except (OSError, EOFError) as exc:
+            if compiled is not None:
+                self.disk.store_artifact(spec, sha256, compiled)
+        except Exception as exc:  # whatever went wrong, this child is not trusted with another run
             child.kill()
             result = RunResult(
                 failure=Failure(
                     FailureKind.HOST_ERROR, f"the sandbox process failed ({child.exit_description()}): {exc}"
                 )
             )
-            outputs.discard()
+        staged.finish(result, limits)
         if child.process.poll() is None:
             self._release(child)
         result.wall_time = time.perf_counter() - started
         return result
 
-    def _await(self, child: _Child, limits: Limits, outputs: Outputs, announced: bool) -> RunResult:
-        """The run's result; its clock starts at "started" if the child announces it, at once otherwise."""
-        if announced:
-            if not child.receive.poll(COMPILE_SECONDS):
-                return self._abandon(
-                    child,
-                    outputs,
-                    FailureKind.HOST_ERROR,
-                    f"compiling the payload took longer than {COMPILE_SECONDS:g} s",
-                )
-            message = child.receive.recv()
-            if message != "started":  # the run ended before the payload could start
-                return self._received(message, outputs)
-        if not child.receive.poll(limits.timeout + GRACE_SECONDS):
+    def _await(self, child: _Child, limits: Limits, announced: bool, started: float) -> tuple[RunResult, bytes | None]:
+        """The result and any artifact the child compiled; the time limit runs from ``started``, compiling included.
+
+        ``started`` is when the request was sent, so it counts the child's reading of the payload too.
+        """
+        deadline = started + limits.timeout + GRACE_SECONDS
+        reply = self._receive(child, deadline)
+        if reply is None:
+            compiling = "compiling the payload" if announced else "the run"
             return self._abandon(
                 child,
-                outputs,
-                FailureKind.TIMEOUT,
-                f"the run exceeded its time limit of {limits.timeout:g} s; its sandbox process was killed",
+                f"{compiling} exceeded the time limit of {limits.timeout:g} s; its sandbox process was killed",
             )
-        return self._received(child.receive.recv(), outputs)
+        if reply.get("type") == "started":
+            reply = self._receive(child, deadline)
+            if reply is None:
+                return self._abandon(
+                    child, f"the run exceeded its time limit of {limits.timeout:g} s; its sandbox process was killed"
+                )
+        if reply.get("type") != "result":
+            raise ValueError(f"unexpected message from the sandbox process: {reply.get('type')!r}")
+        compiled = reply.get("artifact")
+        if compiled is not None and not isinstance(compiled, bytes):
+            raise TypeError("the sandbox process sent an artifact that is not bytes")
+        return RunResult.from_dict(reply["result"]), compiled
 
     @staticmethod
-    def _abandon(child: _Child, outputs: Outputs, kind: FailureKind, message: str) -> RunResult:
+    def _receive(child: _Child, deadline: float) -> dict[str, Any] | None:
+        """The next message, or None if none came whole by the deadline."""
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return None
+        child.sock.settimeout(remaining)
+        try:
+            message, _ = wire.receive(child.sock, max_bytes=MAX_REPLY_BYTES)
+        except TimeoutError:
+            return None
+        return message
+
+    @staticmethod
+    def _abandon(child: _Child, message: str) -> tuple[RunResult, None]:
         """Kill a child that did not answer in time; nothing it wrote is kept."""
         child.kill()
-        outputs.discard()
-        return RunResult(failure=Failure(kind, message))
-
-    @staticmethod
-    def _received(message: tuple[RunResult, Any], outputs: Outputs) -> RunResult:
-        result, memory_results = message
-        if isinstance(outputs, MemoryOutputs):
-            outputs.results = memory_results
-        return result
+        return RunResult(failure=Failure(FailureKind.TIMEOUT, message)), None
