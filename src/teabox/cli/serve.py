@@ -45,13 +45,15 @@ def serve_command(
     """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
     import uvicorn
 
+    from teabox.cli.data_dir import storage_refusals
     from teabox.platform.core import Platform
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    storage = Storage.open(data_dir)
+    with storage_refusals():
+        storage = Storage.open(data_dir)
     settings = Settings(
         token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir
     )

@@ -27,6 +27,7 @@ def worker_command(
     data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str
 ) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
+    from teabox.cli.data_dir import storage_refusals
     from teabox.worker.fetch import TransferPolicy
     from teabox.worker.pool import WorkerPool
     from teabox.worker.settings import WorkerSettings
@@ -38,7 +39,8 @@ def worker_command(
         lease_seconds=lease,
         heartbeat_seconds=lease / 5,
     )
-    pool = WorkerPool(settings, workers).start()
+    with storage_refusals():
+        pool = WorkerPool(settings, workers).start()
     plural = "es" if workers != 1 else ""
     click.echo(f"teabox worker: {workers} worker process{plural} on {settings.data_dir} (Ctrl-C stops)", err=True)
 

@@ -5,7 +5,8 @@ bind one that already holds a cmac, see :mod:`teabox.platform.tasks`); URLs
 are checked at registration (``file://`` only under directories the operator
 allows); a ``teabox://`` URL can be registered only by the user who uploaded
 or reserved it, so registering a URL never grants access to someone else's
-file; keys are never returned.
+file; keys are never returned, and the database holds them only sealed
+under the platform key (:mod:`teabox.platform.file_keys`).
 """
 
 from __future__ import annotations
@@ -130,13 +131,13 @@ def _add_file(
     fusion: bool = False,
     file_id: str | None = None,
 ) -> str:
+    file_id = file_id or new_id(kind)
     record = DataFile(
-        id=file_id or new_id(kind),
+        id=file_id,
         kind=kind,
         url=url,
         schema=schema,
-        key=key,
-        iv=iv,
+        sealed_key=ctx.file_keys.seal(file_id, key, iv),
         cmac=cmac,
         fusion=fusion,
         created_at=ctx.now,
@@ -168,6 +169,11 @@ def register_output_file(ctx: Ctx, *, url: str, schema: str, key: bytes, iv: byt
     return {"data_id": _add_file(ctx, "output", url, schema, key, iv, None, {ctx.user.user_id})}
 
 
+def _key_of(ctx: Ctx, record: DataFile) -> tuple[bytes, bytes]:
+    """The (key, IV) of ``record``, unsealed to be sealed again for a record that shares it."""
+    return ctx.file_keys.open(record.id, record.sealed_key)
+
+
 def _sole_owner(ctx: Ctx, data_id: str, kind: str) -> DataFile:
     record, owners = _owned_file(ctx, data_id, kind)
     if owners != {ctx.user.user_id}:
@@ -179,7 +185,7 @@ def _sole_owner(ctx: Ctx, data_id: str, kind: str) -> DataFile:
 def update_input_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
     old = _sole_owner(ctx, data_id, "input")
     _check_url(ctx, url, "input")
-    new = _add_file(ctx, "input", url, old.schema, old.key, old.iv, old.cmac, {ctx.user.user_id})
+    new = _add_file(ctx, "input", url, old.schema, *_key_of(ctx, old), old.cmac, {ctx.user.user_id})
     ctx.note = f"replaces {data_id}"
     return {"data_id": new}
 
@@ -188,7 +194,7 @@ def update_input_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
 def update_output_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
     old = _sole_owner(ctx, data_id, "output")
     _check_url(ctx, url, "output")
-    new = _add_file(ctx, "output", url, old.schema, old.key, old.iv, None, {ctx.user.user_id})
+    new = _add_file(ctx, "output", url, old.schema, *_key_of(ctx, old), None, {ctx.user.user_id})
     ctx.note = f"replaces {data_id}"
     return {"data_id": new}
 
@@ -237,8 +243,7 @@ def register_input_from_output(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
             "input",
             output.url,
             output.schema,
-            output.key,
-            output.iv,
+            *_key_of(ctx, output),
             output.cmac,
             owners,
             fusion=output.fusion,

@@ -83,8 +83,7 @@ class DataFile(Base):
     kind: Mapped[str] = mapped_column(String(8))  # input | output
     url: Mapped[str] = mapped_column(Text)
     schema: Mapped[str] = mapped_column(String(32))
-    key: Mapped[bytes] = mapped_column(LargeBinary)
-    iv: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)  # key and IV sealed under the platform key (file_keys)
     cmac: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     fusion: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)

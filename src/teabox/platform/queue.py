@@ -15,7 +15,7 @@ Nothing here lives in one process's memory, so any number of worker processes
 
 Typical worker loop::
 
-    queue = TaskQueue(Database.for_data_dir(data_dir))
+    queue = Storage.open(data_dir).queue
     while True:
         task = queue.claim(worker_id, lease_seconds=5)
         if task is None: sleep a little; continue
@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from teabox.platform.db import Database
+from teabox.platform.file_keys import FileKeys
 from teabox.platform.models import DataFile, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
@@ -85,8 +86,7 @@ _BINDINGS = (
         _files.c.id,
         _files.c.url,
         _files.c.schema,
-        _files.c.key,
-        _files.c.iv,
+        _files.c.sealed_key,
         _files.c.cmac,
     )
     .join(_files, _files.c.id == _bound.c.file_id)
@@ -148,8 +148,9 @@ class TaskQueue:
     every task, and an ORM session would double their cost.
     """
 
-    def __init__(self, database: Database, notifier: Notifier | None = None) -> None:
+    def __init__(self, database: Database, file_keys: FileKeys, notifier: Notifier | None = None) -> None:
         self.database = database
+        self.file_keys = file_keys
         self.notifier: Notifier = notifier or PollingNotifier()
 
     def claim(self, worker_id: str, lease_seconds: float) -> StagedTask | None:
@@ -175,7 +176,7 @@ class TaskQueue:
             # Only declared data names can be bound, so a task that declares none has no bindings to read.
             declares_data = row.inputs_ownership or row.outputs_ownership
             bindings = list(connection.execute(_BINDINGS, {"task": row.id})) if declares_data else []
-        return _staged_task(row, bindings)
+        return _staged_task(row, bindings, self.file_keys)
 
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
@@ -316,9 +317,10 @@ def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]
     return None
 
 
-def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:
-    inputs = [StagedInput(b.data_name, b.id, b.url, _crypto(b), b.cmac) for b in bindings if b.direction == "input"]
-    outputs = [StagedOutput(b.data_name, b.id, b.url, _crypto(b)) for b in bindings if b.direction == "output"]
+def _staged_task(row: Any, bindings: list[Any], file_keys: FileKeys) -> StagedTask:
+    crypto = {b.id: CryptoSpec(b.schema, *file_keys.open(b.id, b.sealed_key)) for b in bindings}
+    inputs = [StagedInput(b.data_name, b.id, b.url, crypto[b.id], b.cmac) for b in bindings if b.direction == "input"]
+    outputs = [StagedOutput(b.data_name, b.id, b.url, crypto[b.id]) for b in bindings if b.direction == "output"]
     return StagedTask(
         task_id=row.id,
         attempt=row.attempt,
@@ -329,7 +331,3 @@ def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:
         outputs=outputs,
         limits=TaskLimits(**row.limits),
     )
-
-
-def _crypto(binding: Any) -> CryptoSpec:
-    return CryptoSpec(binding.schema, bytes(binding.key), bytes(binding.iv))
