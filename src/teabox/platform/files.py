@@ -22,7 +22,7 @@ from sqlalchemy import exists, select
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from teabox.platform.hosted import check_file_name, hosted_url, is_hosted, parse_hosted_url
-from teabox.platform.models import DataFile, FileOwner, HostedFile, User
+from teabox.platform.models import DataFile, FileOwner, HostedFile, TaskData, User
 
 # schema -> (key length, IV length); None means "must be empty".
 SCHEMAS: dict[str, tuple[int, int]] = {
@@ -190,11 +190,40 @@ def update_input_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
     return {"data_id": new}
 
 
+def refuse_spent_output(record: DataFile) -> None:
+    """Refuse an output whose (key, IV) may already have encrypted a plaintext, or that was moved away.
+
+    AES-GCM under one (key, IV) pair must encrypt one plaintext only: a second
+    ciphertext of a different plaintext gives away both (C1 xor C2 = P1 xor P2).
+    """
+    if record.cmac is not None:
+        raise Conflict(
+            f"{record.id} has already been written by a task; outputs are write-once", "output_already_written"
+        )
+    if record.write_task is not None:
+        raise Conflict(
+            f"a write of task {record.write_task} to {record.id} began, so its key and IV may already have "
+            "encrypted data; register a new output file with a fresh IV",
+            "output_key_used",
+        )
+    if record.replaced_by is not None:
+        raise Conflict(f"{record.id} was replaced by {record.replaced_by} (update_output_file)", "output_replaced")
+
+
 @operation("update_output_file")
 def update_output_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
+    """Move an unused output to another URL: the new record takes its (key, IV), the old one retires."""
     old = _sole_owner(ctx, data_id, "output")
+    refuse_spent_output(old)
+    assigned = ctx.session.scalar(select(TaskData.task_id).where(TaskData.file_id == data_id).limit(1))
+    if assigned is not None:
+        raise Conflict(
+            f"{data_id} is assigned to task {assigned}; register a new output file rather than moving it",
+            "output_already_assigned",
+        )
     _check_url(ctx, url, "output")
     new = _add_file(ctx, "output", url, old.schema, *_key_of(ctx, old), None, {ctx.user.user_id})
+    old.replaced_by = new
     ctx.note = f"replaces {data_id}"
     return {"data_id": new}
 

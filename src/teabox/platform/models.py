@@ -87,6 +87,10 @@ class DataFile(Base):
     cmac: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     fusion: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    # An output's (key, IV) encrypts one plaintext: the task whose write began owns it for good,
+    # and a record update_output_file moved to another URL is never used again.
+    write_task: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_files_url", "url"),)
 

@@ -100,11 +100,24 @@ _FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: th
 _LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
 _REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
 _BOUND_OUTPUTS = (
-    select(_bound.c.data_name, _files.c.id, _files.c.cmac)
+    select(_bound.c.data_name, _files.c.id, _files.c.cmac, _files.c.write_task)
     .join(_files, _files.c.id == _bound.c.file_id)
     .where(_bound.c.task_id == bindparam("task"), _bound.c.direction == "output")
 )
-_RECORD_TAG = update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"))
+_IS_HELD = select(_t.id).where(_HELD)
+_BEGIN_WRITES = (
+    update(_files)
+    .where(
+        _files.c.id.in_(
+            select(_bound.c.file_id).where(_bound.c.task_id == bindparam("writer"), _bound.c.direction == "output")
+        ),
+        _files.c.write_task.is_(None),
+    )
+    .values(write_task=bindparam("writer"))
+)
+_RECORD_TAG = (
+    update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"), write_task=bindparam("task"))
+)
 _LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < bindparam("now"))  # running or canceled
 _ANY_LAPSED = select(_t.id).where(_LAPSED).limit(1)
 _EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < bindparam("now"))
@@ -208,6 +221,30 @@ class TaskQueue:
             self.notifier.notify(Topic.RESULTS)
         return recorded
 
+    def begin_writes(self, task_id: str, worker_id: str, attempt: int) -> str | None:
+        """Claim every output of the run's task for this task's writes, before anything is encrypted.
+
+        From here on each output's (key, IV) belongs to this task for good,
+        whatever happens next (a sibling output failing, a cancel, a lost
+        worker): no other task can be bound to it or write it, so the pair
+        encrypts this task's output only. A retry of the same task may write it
+        again; it computes the same plaintext. Returns None when the run may
+        write, or why not (the run no longer holds the task, or an output was
+        claimed by another task's write or already written); the worker must
+        then publish nothing.
+        """
+        run = ActiveRun(task_id, worker_id, attempt)
+        with self.database.writing() as connection:
+            if connection.execute(_IS_HELD, run.params).first() is None:
+                return f"the run no longer holds task {task_id} (canceled, or its lease passed to another worker)"
+            connection.execute(_BEGIN_WRITES, {"writer": task_id})
+            for data_name, file_id, cmac, write_task in connection.execute(_BOUND_OUTPUTS, {"task": task_id}):
+                if write_task != task_id:
+                    return f"output file {file_id} ('{data_name}') belongs to the write of task {write_task}"
+                if cmac is not None:
+                    return f"output file {file_id} ('{data_name}') has already been written"
+        return None
+
     def requeue_expired(self, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int:
         """Recover runs whose worker stopped heartbeating; returns how many tasks were changed.
 
@@ -306,14 +343,14 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
 def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]) -> str | None:
     """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
     bound = connection.execute(_BOUND_OUTPUTS, {"task": task_id}).all()
-    for data_name, file_id, cmac in bound:
+    for data_name, file_id, cmac, write_task in bound:
         tag = tags.get(data_name)
         if tag is None or len(tag) != 16:
             return f"the run produced no 16-byte tag for output '{data_name}'"
-        if cmac is not None:
+        if cmac is not None or write_task not in (None, task_id):
             return f"output file {file_id} ('{data_name}') was written by another task first"
-    for data_name, file_id, _ in bound:
-        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name])})
+    for data_name, file_id, _, _ in bound:
+        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name]), "task": task_id})
     return None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, exists, select, update
 
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from teabox.platform.files import get_file_row, owners_of
+from teabox.platform.files import get_file_row, owners_of, refuse_spent_output
 from teabox.platform.functions import executor_name, get_function_row, may_use
 from teabox.platform.models import Function, Task, TaskData, TaskParticipant, User
 from teabox.platform.notify import Topic
@@ -271,10 +271,8 @@ def assign_data_to_task(
                     f"{kind} '{name}' owned by {', '.join(declared[name])}",
                     "ownership_mismatch",
                 )
-            if kind == "output" and record.cmac is not None:
-                raise Conflict(
-                    f"{data_id} has already been written by a task; outputs are write-once", "output_already_written"
-                )
+            if kind == "output":
+                refuse_spent_output(record)
             if kind == "output" and _output_in_use(ctx, data_id):
                 raise Conflict(f"{data_id} is already assigned to another task", "output_already_assigned")
             ctx.session.add(TaskData(task_id=task_id, direction=kind, data_name=name, file_id=data_id))
