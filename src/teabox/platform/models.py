@@ -147,7 +147,17 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_status_staged_at", "status", "staged_at"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+        Index("ix_tasks_status_creator_staged_at", "status", "creator", "staged_at"),
     )
+
+
+class QueueTurn(Base):
+    """When a user's task was last claimed: the queue serves the user who waited longest first."""
+
+    __tablename__ = "queue_turns"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    served_at: Mapped[float] = mapped_column(Float)
 
 
 class TaskParticipant(Base):

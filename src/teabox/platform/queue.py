@@ -3,10 +3,12 @@
 Nothing here lives in one process's memory, so any number of worker processes
 (and, on PostgreSQL, machines) can share the queue:
 
-* :meth:`TaskQueue.claim` moves the oldest ``Staged`` task to ``Running`` with
-  an ``UPDATE ... WHERE id = (oldest staged) AND status = 'Staged'``; only one
-  claimer's UPDATE can match, the others get nothing (on PostgreSQL the inner
-  select also skips rows locked by a concurrent claim).
+* :meth:`TaskQueue.claim` first picks whose turn it is, fairly between users
+  (see :func:`_users_in_turn`), then moves that user's oldest ``Staged`` task
+  to ``Running`` with an ``UPDATE ... WHERE id = (their oldest staged) AND
+  status = 'Staged'``; only one claimer's UPDATE can match, the others get
+  nothing (on PostgreSQL the inner select also skips rows locked by a
+  concurrent claim).
 * A claim is a *lease*: the worker extends it with :meth:`TaskQueue.heartbeat`.
   :meth:`TaskQueue.requeue_expired` gives a task whose lease ran out to
   another worker, or fails it with ``worker_lost`` after ``max_attempts``.
@@ -27,14 +29,15 @@ Typical worker loop::
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from teabox.platform.db import Database
 from teabox.platform.file_keys import FileKeys
-from teabox.platform.models import DataFile, Task, TaskData
+from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
@@ -49,12 +52,23 @@ _FAILED = TaskStatus.FAILED.value
 # The statements every task runs, built once with bound parameters: building a statement and
 # computing its cache key would cost more than executing it. Parameter names differ from
 # column names, which SQLAlchemy reserves for the SET clause.
-_tasks, _bound, _files = Task.__table__, TaskData.__table__, DataFile.__table__
+_tasks, _bound, _files, _turns = Task.__table__, TaskData.__table__, DataFile.__table__, QueueTurn.__table__
 _t = _tasks.c
 
 _ANY_STAGED = select(_t.id).where(_t.status == _STAGED).limit(1)
+_WAITING = select(_t.creator, func.min(_t.staged_at)).where(_t.status == _STAGED).group_by(_t.creator)
+_RUNNING_PER_USER = select(_t.creator, func.count()).where(_t.status == _RUNNING).group_by(_t.creator)
+_LAST_SERVED = select(_turns.c.user_id, _turns.c.served_at).where(
+    _turns.c.user_id.in_(bindparam("users", expanding=True))
+)
+_SERVED_AGAIN = update(_turns).where(_turns.c.user_id == bindparam("user")).values(served_at=bindparam("now"))
+_SERVED_FIRST = insert(QueueTurn).values(user_id=bindparam("user"), served_at=bindparam("now"))
 _OLDEST_STAGED = (
-    select(_t.id).where(_t.status == _STAGED).order_by(_t.staged_at).limit(1).with_for_update(skip_locked=True)
+    select(_t.id)
+    .where(_t.status == _STAGED, _t.creator == bindparam("user"))
+    .order_by(_t.staged_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
 ).scalar_subquery()
 _CLAIM = (
     update(_tasks)
@@ -166,13 +180,16 @@ class TaskQueue:
         self.file_keys = file_keys
         self.notifier: Notifier = notifier or PollingNotifier()
 
-    def claim(self, worker_id: str, lease_seconds: float) -> StagedTask | None:
-        """Take the oldest staged task for ``worker_id``, or None if there is none.
+    def claim(self, worker_id: str, lease_seconds: float, max_running_per_user: int | None = None) -> StagedTask | None:
+        """Take the next staged task for ``worker_id``, or None if there is none it may take.
 
-        The task becomes ``Running`` with ``attempt`` increased by one and a
-        lease of ``lease_seconds``; the returned :class:`StagedTask` carries
-        everything the run needs (payload hash, merged arguments, each file's
-        URL and its owner's crypto, the function's limits).
+        The next task is the oldest staged task of the user whose turn it is
+        (:func:`_users_in_turn`); a user who already has
+        ``max_running_per_user`` tasks running is passed over. The task
+        becomes ``Running`` with ``attempt`` increased by one and a lease of
+        ``lease_seconds``; the returned :class:`StagedTask` carries everything
+        the run needs (payload hash, merged arguments, each file's URL and its
+        owner's crypto, the function's limits).
         """
         # Look first with a read, which takes no lock in WAL mode, so that a worker that finds
         # nothing never makes the service's writers wait.
@@ -180,12 +197,16 @@ class TaskQueue:
             if connection.execute(_ANY_STAGED).first() is None:
                 return None
         now = time.time()
+        claiming = {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
         with self.database.writing() as connection:
-            row = connection.execute(
-                _CLAIM, {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
-            ).first()
-            if row is None:
+            for user in _users_in_turn(connection, max_running_per_user):
+                row = connection.execute(_CLAIM, claiming | {"user": user}).first()
+                if row is not None:
+                    break
+            else:
                 return None
+            if connection.execute(_SERVED_AGAIN, {"user": user, "now": now}).rowcount == 0:
+                connection.execute(_SERVED_FIRST, {"user": user, "now": now})
             # Only declared data names can be bound, so a task that declares none has no bindings to read.
             declares_data = row.inputs_ownership or row.outputs_ownership
             bindings = list(connection.execute(_BINDINGS, {"task": row.id})) if declares_data else []
@@ -302,6 +323,23 @@ class TaskQueue:
         with self.database.reading() as connection:
             rows = connection.execute(select(Task.status, func.count()).group_by(Task.status)).all()
         return {status: count for status, count in rows}
+
+
+def _users_in_turn(connection: Connection, max_running_per_user: int | None) -> list[str]:
+    """Users with staged tasks, whose turn first: fewest tasks running, then served longest ago, then waiting longest.
+
+    So one user's flood of tasks never makes another user's task wait behind
+    it: with every worker busy on the flood, the next free worker goes to the
+    user with nothing running; with one worker, users take turns. Users
+    already at ``max_running_per_user`` running tasks are left out.
+    """
+    waiting: dict[str, float] = {creator: since for creator, since in connection.execute(_WAITING)}
+    if len(waiting) <= 1 and max_running_per_user is None:
+        return list(waiting)  # the usual case: one user, nothing to weigh
+    running: dict[str, int] = {creator: count for creator, count in connection.execute(_RUNNING_PER_USER)}
+    served: dict[str, float] = {user: at for user, at in connection.execute(_LAST_SERVED, {"users": list(waiting)})}
+    eligible = [user for user in waiting if max_running_per_user is None or running.get(user, 0) < max_running_per_user]
+    return sorted(eligible, key=lambda user: (running.get(user, 0), served.get(user, -math.inf), waiting[user]))
 
 
 def _failed(kind: str, reason: str) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class WorkerLoop:
 
     def run_once(self) -> bool:
         """Claim and run at most one task; returns whether there was one."""
-        task = self.queue.claim(self.worker_id, self.settings.lease_seconds)
+        task = self.queue.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
         if task is None:
             return False
         with self.heartbeat.holding(task):
