@@ -49,6 +49,7 @@ def make_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes
         staging=WorkerStaging(tmp_path / "data", "test-worker"),
         transfers=transfers,
         payloads=PayloadCache(lambda sha: payloads[sha]),
+        begin_writes=lambda task: None,  # no platform here: every run may write its outputs
         executor=CountingExecutor(tmp_path / "module-cache"),
     )
 

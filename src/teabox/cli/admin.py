@@ -42,6 +42,7 @@ def admin_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
 def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
     """Create a PlatformAdmin (prompting for the password unless --password-stdin)."""
+    from teabox.cli.data_dir import storage_refusals
     from teabox.platform.core import Platform
     from teabox.platform.errors import PlatformError
     from teabox.platform.storage import Storage
@@ -50,7 +51,8 @@ def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    storage = Storage.open(data_dir)
+    with storage_refusals():
+        storage = Storage.open(data_dir)
     try:
         Platform(storage).create_admin(user_id, password)
     except PlatformError as exc:
@@ -64,7 +66,9 @@ def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
 @data_dir_option
 def migrate_command(data_dir: Path) -> None:
     """Create or upgrade the database schema (teabox serve also does this at start)."""
+    from teabox.cli.data_dir import storage_refusals
     from teabox.platform.storage import Storage
 
-    Storage.open(data_dir).close()
+    with storage_refusals():
+        Storage.open(data_dir).close()
     click.echo(f"the database in {data_dir} is at the newest schema")

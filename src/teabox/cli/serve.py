@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 
 DEFAULT_PORT = 7777
 
@@ -31,6 +32,8 @@ DEFAULT_PORT = 7777
 @click.option(
     "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
 )
+@max_running_per_user_option
+@max_queued_per_user_option
 @log_level_option
 def serve_command(
     data_dir: Path,
@@ -40,20 +43,28 @@ def serve_command(
     allow_file_dir: tuple[Path, ...],
     max_upload_bytes: int,
     token_ttl: float,
+    max_running_per_user: int,
+    max_queued_per_user: int,
     log_level: str,
 ) -> None:
     """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
     import uvicorn
 
+    from teabox.cli.data_dir import storage_refusals
     from teabox.platform.core import Platform
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    storage = Storage.open(data_dir)
+    with storage_refusals():
+        storage = Storage.open(data_dir)
     settings = Settings(
-        token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir
+        token_ttl_seconds=token_ttl,
+        max_upload_bytes=max_upload_bytes,
+        allowed_file_dirs=allow_file_dir,
+        max_running_per_user=cap(max_running_per_user),
+        max_queued_per_user=cap(max_queued_per_user),
     )
     platform = Platform(storage, settings)
     app = create_app(platform, background=[storage.queue.requeue_expired])

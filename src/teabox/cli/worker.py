@@ -15,6 +15,7 @@ from types import FrameType
 import click
 
 from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.fairness_options import cap, max_running_per_user_option
 
 
 @click.command("worker")
@@ -22,11 +23,18 @@ from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_o
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
 @allow_file_dir_option
 @click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
+@max_running_per_user_option
 @log_level_option
 def worker_command(
-    data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str
+    data_dir: Path,
+    workers: int,
+    allow_file_dir: tuple[Path, ...],
+    lease: float,
+    max_running_per_user: int,
+    log_level: str,
 ) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
+    from teabox.cli.data_dir import storage_refusals
     from teabox.worker.fetch import TransferPolicy
     from teabox.worker.pool import WorkerPool
     from teabox.worker.settings import WorkerSettings
@@ -37,8 +45,10 @@ def worker_command(
         transfers=TransferPolicy(allowed_dirs=allow_file_dir),
         lease_seconds=lease,
         heartbeat_seconds=lease / 5,
+        max_running_per_user=cap(max_running_per_user),
     )
-    pool = WorkerPool(settings, workers).start()
+    with storage_refusals():
+        pool = WorkerPool(settings, workers).start()
     plural = "es" if workers != 1 else ""
     click.echo(f"teabox worker: {workers} worker process{plural} on {settings.data_dir} (Ctrl-C stops)", err=True)
 

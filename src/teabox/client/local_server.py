@@ -111,7 +111,8 @@ class LocalServer:
 
     def start(self) -> None:
         """Create the admin if needed, start the server and wait until it answers."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)  # teabox refuses a data directory others may read
         self.create_admin()
         if not self.port:
             self.port = free_port()

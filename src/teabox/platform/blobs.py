@@ -4,7 +4,9 @@ A blob's name is the sha256 of its bytes, so writing the same bytes twice
 stores them once, a reader can check what it got, and a blob that nothing
 refers to yet (an upload refused half-way, an output whose task then failed)
 is harmless. Writes go to a temporary file that is renamed into place only
-when complete, so a reader never sees a partial blob.
+when complete, so a reader never sees a partial blob. Every directory is
+0700 and every blob 0600, whatever the process umask: a blob may be another
+owner's encrypted file or a private payload.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from teabox.platform.errors import NotFound, TooLarge
+from teabox.platform.private_files import create_private_file, private_dir
 
 _CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -29,7 +32,7 @@ class BlobWriter:
         self._store = store
         self._max_bytes = max_bytes
         self._temporary = store.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        self._file: BinaryIO = open(self._temporary, "wb")
+        self._file: BinaryIO = os.fdopen(create_private_file(self._temporary), "wb")
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -45,7 +48,7 @@ class BlobWriter:
         self._file.close()
         sha256 = self._hash.hexdigest()
         target = self._store.path(sha256, must_exist=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         os.replace(self._temporary, target)
         return sha256
 
@@ -65,8 +68,8 @@ class BlobStore:
     """Blobs under ``root/<first two hex digits>/<sha256>``."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(Path(root))
+        private_dir(self.root / "tmp")
 
     def writer(self, max_bytes: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes)

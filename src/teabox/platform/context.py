@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from teabox.platform.blobs import BlobStore
+from teabox.platform.file_keys import FileKeys
 from teabox.platform.notify import Topic
 from teabox.platform.roles import Role
 from teabox.platform.settings import Settings
@@ -29,6 +30,7 @@ class Ctx:
     settings: Settings
     blobs: BlobStore
     now: float
+    file_keys: FileKeys  # seals and opens the file keys the database holds
     object_id: str | None = None  # the object the audit entry names; operations set it
     note: str = ""  # extra detail for the audit entry (never secrets)
     wakes: set[Topic] = field(default_factory=set)  # whom to wake once the operation has committed

@@ -40,7 +40,7 @@ class Platform:
         return self.storage.blobs
 
     def _ctx(self, session: Any, actor: Actor | None, now: float) -> Ctx:
-        return Ctx(session, actor, self.settings, self.storage.blobs, now)
+        return Ctx(session, actor, self.settings, self.storage.blobs, now, self.storage.file_keys)
 
     def authenticate(self, token: str | None) -> Actor:
         """The caller behind a bearer token; one indexed lookup, no hashing beyond sha256."""

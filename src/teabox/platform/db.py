@@ -6,10 +6,15 @@ service and the worker pool): WAL so that readers never wait for the writer,
 needs), a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions, so a
 writer takes the lock up front and never fails mid-transaction on a lock it
 cannot upgrade. PostgreSQL needs none of this and gets a plain engine.
+
+The SQLite file is created 0600 before SQLite first opens it: SQLite gives its
+WAL and shared-memory files the database file's mode, so all three stay the
+operator's alone whatever the process umask.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -21,11 +26,16 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 
+from teabox.platform.file_keys import FileKeys
+from teabox.platform.private_files import create_private_file, make_private
+
 _WRITE_OPTION = "teabox_write"
+DB_FILE = "teabox.db"
+_SQLITE_COMPANIONS = ("", "-wal", "-shm")
 
 
 def sqlite_url(data_dir: Path) -> str:
-    return f"sqlite:///{Path(data_dir).resolve() / 'teabox.db'}"
+    return f"sqlite:///{Path(data_dir).resolve() / DB_FILE}"
 
 
 class Database:
@@ -39,7 +49,14 @@ class Database:
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> Database:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        """The SQLite database of an existing data directory, its files narrowed to 0600."""
+        path = Path(data_dir).resolve() / DB_FILE
+        try:
+            os.close(create_private_file(path))
+        except FileExistsError:
+            pass
+        for suffix in _SQLITE_COMPANIONS:
+            make_private(path.with_name(path.name + suffix))
         return cls(sqlite_url(data_dir))
 
     @contextmanager
@@ -65,11 +82,12 @@ class Database:
         with self._write_engine.begin() as connection:
             yield connection
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision shipped with the package."""
+    def migrate(self, file_keys: FileKeys) -> None:
+        """Bring the schema to the newest revision shipped with the package (some revisions re-seal file keys)."""
         with self.engine.begin() as connection:
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
+            config.attributes["file_keys"] = file_keys
             command.upgrade(config, "head")
 
     def dispose(self) -> None:

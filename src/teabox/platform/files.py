@@ -5,7 +5,8 @@ bind one that already holds a cmac, see :mod:`teabox.platform.tasks`); URLs
 are checked at registration (``file://`` only under directories the operator
 allows); a ``teabox://`` URL can be registered only by the user who uploaded
 or reserved it, so registering a URL never grants access to someone else's
-file; keys are never returned.
+file; keys are never returned, and the database holds them only sealed
+under the platform key (:mod:`teabox.platform.file_keys`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import exists, select
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from teabox.platform.hosted import check_file_name, hosted_url, is_hosted, parse_hosted_url
-from teabox.platform.models import DataFile, FileOwner, HostedFile, User
+from teabox.platform.models import DataFile, FileOwner, HostedFile, TaskData, User
 
 # schema -> (key length, IV length); None means "must be empty".
 SCHEMAS: dict[str, tuple[int, int]] = {
@@ -130,13 +131,13 @@ def _add_file(
     fusion: bool = False,
     file_id: str | None = None,
 ) -> str:
+    file_id = file_id or new_id(kind)
     record = DataFile(
-        id=file_id or new_id(kind),
+        id=file_id,
         kind=kind,
         url=url,
         schema=schema,
-        key=key,
-        iv=iv,
+        sealed_key=ctx.file_keys.seal(file_id, key, iv),
         cmac=cmac,
         fusion=fusion,
         created_at=ctx.now,
@@ -168,6 +169,11 @@ def register_output_file(ctx: Ctx, *, url: str, schema: str, key: bytes, iv: byt
     return {"data_id": _add_file(ctx, "output", url, schema, key, iv, None, {ctx.user.user_id})}
 
 
+def _key_of(ctx: Ctx, record: DataFile) -> tuple[bytes, bytes]:
+    """The (key, IV) of ``record``, unsealed to be sealed again for a record that shares it."""
+    return ctx.file_keys.open(record.id, record.sealed_key)
+
+
 def _sole_owner(ctx: Ctx, data_id: str, kind: str) -> DataFile:
     record, owners = _owned_file(ctx, data_id, kind)
     if owners != {ctx.user.user_id}:
@@ -179,16 +185,45 @@ def _sole_owner(ctx: Ctx, data_id: str, kind: str) -> DataFile:
 def update_input_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
     old = _sole_owner(ctx, data_id, "input")
     _check_url(ctx, url, "input")
-    new = _add_file(ctx, "input", url, old.schema, old.key, old.iv, old.cmac, {ctx.user.user_id})
+    new = _add_file(ctx, "input", url, old.schema, *_key_of(ctx, old), old.cmac, {ctx.user.user_id})
     ctx.note = f"replaces {data_id}"
     return {"data_id": new}
 
 
+def refuse_spent_output(record: DataFile) -> None:
+    """Refuse an output whose (key, IV) may already have encrypted a plaintext, or that was moved away.
+
+    AES-GCM under one (key, IV) pair must encrypt one plaintext only: a second
+    ciphertext of a different plaintext gives away both (C1 xor C2 = P1 xor P2).
+    """
+    if record.cmac is not None:
+        raise Conflict(
+            f"{record.id} has already been written by a task; outputs are write-once", "output_already_written"
+        )
+    if record.write_task is not None:
+        raise Conflict(
+            f"a write of task {record.write_task} to {record.id} began, so its key and IV may already have "
+            "encrypted data; register a new output file with a fresh IV",
+            "output_key_used",
+        )
+    if record.replaced_by is not None:
+        raise Conflict(f"{record.id} was replaced by {record.replaced_by} (update_output_file)", "output_replaced")
+
+
 @operation("update_output_file")
 def update_output_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
+    """Move an unused output to another URL: the new record takes its (key, IV), the old one retires."""
     old = _sole_owner(ctx, data_id, "output")
+    refuse_spent_output(old)
+    assigned = ctx.session.scalar(select(TaskData.task_id).where(TaskData.file_id == data_id).limit(1))
+    if assigned is not None:
+        raise Conflict(
+            f"{data_id} is assigned to task {assigned}; register a new output file rather than moving it",
+            "output_already_assigned",
+        )
     _check_url(ctx, url, "output")
-    new = _add_file(ctx, "output", url, old.schema, old.key, old.iv, None, {ctx.user.user_id})
+    new = _add_file(ctx, "output", url, old.schema, *_key_of(ctx, old), None, {ctx.user.user_id})
+    old.replaced_by = new
     ctx.note = f"replaces {data_id}"
     return {"data_id": new}
 
@@ -237,8 +272,7 @@ def register_input_from_output(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
             "input",
             output.url,
             output.schema,
-            output.key,
-            output.iv,
+            *_key_of(ctx, output),
             output.cmac,
             owners,
             fusion=output.fusion,

@@ -83,11 +83,14 @@ class DataFile(Base):
     kind: Mapped[str] = mapped_column(String(8))  # input | output
     url: Mapped[str] = mapped_column(Text)
     schema: Mapped[str] = mapped_column(String(32))
-    key: Mapped[bytes] = mapped_column(LargeBinary)
-    iv: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)  # key and IV sealed under the platform key (file_keys)
     cmac: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     fusion: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    # An output's (key, IV) encrypts one plaintext: the task whose write began owns it for good,
+    # and a record update_output_file moved to another URL is never used again.
+    write_task: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_files_url", "url"),)
 
@@ -144,7 +147,17 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_status_staged_at", "status", "staged_at"),
         Index("ix_tasks_status_lease", "status", "lease_expires_at"),
+        Index("ix_tasks_status_creator_staged_at", "status", "creator", "staged_at"),
     )
+
+
+class QueueTurn(Base):
+    """When a user's task was last claimed: the queue serves the user who waited longest first."""
+
+    __tablename__ = "queue_turns"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    served_at: Mapped[float] = mapped_column(Float)
 
 
 class TaskParticipant(Base):

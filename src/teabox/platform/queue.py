@@ -3,10 +3,12 @@
 Nothing here lives in one process's memory, so any number of worker processes
 (and, on PostgreSQL, machines) can share the queue:
 
-* :meth:`TaskQueue.claim` moves the oldest ``Staged`` task to ``Running`` with
-  an ``UPDATE ... WHERE id = (oldest staged) AND status = 'Staged'``; only one
-  claimer's UPDATE can match, the others get nothing (on PostgreSQL the inner
-  select also skips rows locked by a concurrent claim).
+* :meth:`TaskQueue.claim` first picks whose turn it is, fairly between users
+  (see :func:`_users_in_turn`), then moves that user's oldest ``Staged`` task
+  to ``Running`` with an ``UPDATE ... WHERE id = (their oldest staged) AND
+  status = 'Staged'``; only one claimer's UPDATE can match, the others get
+  nothing (on PostgreSQL the inner select also skips rows locked by a
+  concurrent claim).
 * A claim is a *lease*: the worker extends it with :meth:`TaskQueue.heartbeat`.
   :meth:`TaskQueue.requeue_expired` gives a task whose lease ran out to
   another worker, or fails it with ``worker_lost`` after ``max_attempts``.
@@ -15,7 +17,7 @@ Nothing here lives in one process's memory, so any number of worker processes
 
 Typical worker loop::
 
-    queue = TaskQueue(Database.for_data_dir(data_dir))
+    queue = Storage.open(data_dir).queue
     while True:
         task = queue.claim(worker_id, lease_seconds=5)
         if task is None: sleep a little; continue
@@ -27,13 +29,15 @@ Typical worker loop::
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from teabox.platform.db import Database
-from teabox.platform.models import DataFile, Task, TaskData
+from teabox.platform.file_keys import FileKeys
+from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
@@ -48,12 +52,23 @@ _FAILED = TaskStatus.FAILED.value
 # The statements every task runs, built once with bound parameters: building a statement and
 # computing its cache key would cost more than executing it. Parameter names differ from
 # column names, which SQLAlchemy reserves for the SET clause.
-_tasks, _bound, _files = Task.__table__, TaskData.__table__, DataFile.__table__
+_tasks, _bound, _files, _turns = Task.__table__, TaskData.__table__, DataFile.__table__, QueueTurn.__table__
 _t = _tasks.c
 
 _ANY_STAGED = select(_t.id).where(_t.status == _STAGED).limit(1)
+_WAITING = select(_t.creator, func.min(_t.staged_at)).where(_t.status == _STAGED).group_by(_t.creator)
+_RUNNING_PER_USER = select(_t.creator, func.count()).where(_t.status == _RUNNING).group_by(_t.creator)
+_LAST_SERVED = select(_turns.c.user_id, _turns.c.served_at).where(
+    _turns.c.user_id.in_(bindparam("users", expanding=True))
+)
+_SERVED_AGAIN = update(_turns).where(_turns.c.user_id == bindparam("user")).values(served_at=bindparam("now"))
+_SERVED_FIRST = insert(QueueTurn).values(user_id=bindparam("user"), served_at=bindparam("now"))
 _OLDEST_STAGED = (
-    select(_t.id).where(_t.status == _STAGED).order_by(_t.staged_at).limit(1).with_for_update(skip_locked=True)
+    select(_t.id)
+    .where(_t.status == _STAGED, _t.creator == bindparam("user"))
+    .order_by(_t.staged_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
 ).scalar_subquery()
 _CLAIM = (
     update(_tasks)
@@ -85,8 +100,7 @@ _BINDINGS = (
         _files.c.id,
         _files.c.url,
         _files.c.schema,
-        _files.c.key,
-        _files.c.iv,
+        _files.c.sealed_key,
         _files.c.cmac,
     )
     .join(_files, _files.c.id == _bound.c.file_id)
@@ -100,11 +114,24 @@ _FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: th
 _LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
 _REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
 _BOUND_OUTPUTS = (
-    select(_bound.c.data_name, _files.c.id, _files.c.cmac)
+    select(_bound.c.data_name, _files.c.id, _files.c.cmac, _files.c.write_task)
     .join(_files, _files.c.id == _bound.c.file_id)
     .where(_bound.c.task_id == bindparam("task"), _bound.c.direction == "output")
 )
-_RECORD_TAG = update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"))
+_IS_HELD = select(_t.id).where(_HELD)
+_BEGIN_WRITES = (
+    update(_files)
+    .where(
+        _files.c.id.in_(
+            select(_bound.c.file_id).where(_bound.c.task_id == bindparam("writer"), _bound.c.direction == "output")
+        ),
+        _files.c.write_task.is_(None),
+    )
+    .values(write_task=bindparam("writer"))
+)
+_RECORD_TAG = (
+    update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"), write_task=bindparam("task"))
+)
 _LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < bindparam("now"))  # running or canceled
 _ANY_LAPSED = select(_t.id).where(_LAPSED).limit(1)
 _EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < bindparam("now"))
@@ -148,17 +175,21 @@ class TaskQueue:
     every task, and an ORM session would double their cost.
     """
 
-    def __init__(self, database: Database, notifier: Notifier | None = None) -> None:
+    def __init__(self, database: Database, file_keys: FileKeys, notifier: Notifier | None = None) -> None:
         self.database = database
+        self.file_keys = file_keys
         self.notifier: Notifier = notifier or PollingNotifier()
 
-    def claim(self, worker_id: str, lease_seconds: float) -> StagedTask | None:
-        """Take the oldest staged task for ``worker_id``, or None if there is none.
+    def claim(self, worker_id: str, lease_seconds: float, max_running_per_user: int | None = None) -> StagedTask | None:
+        """Take the next staged task for ``worker_id``, or None if there is none it may take.
 
-        The task becomes ``Running`` with ``attempt`` increased by one and a
-        lease of ``lease_seconds``; the returned :class:`StagedTask` carries
-        everything the run needs (payload hash, merged arguments, each file's
-        URL and its owner's crypto, the function's limits).
+        The next task is the oldest staged task of the user whose turn it is
+        (:func:`_users_in_turn`); a user who already has
+        ``max_running_per_user`` tasks running is passed over. The task
+        becomes ``Running`` with ``attempt`` increased by one and a lease of
+        ``lease_seconds``; the returned :class:`StagedTask` carries everything
+        the run needs (payload hash, merged arguments, each file's URL and its
+        owner's crypto, the function's limits).
         """
         # Look first with a read, which takes no lock in WAL mode, so that a worker that finds
         # nothing never makes the service's writers wait.
@@ -166,16 +197,20 @@ class TaskQueue:
             if connection.execute(_ANY_STAGED).first() is None:
                 return None
         now = time.time()
+        claiming = {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
         with self.database.writing() as connection:
-            row = connection.execute(
-                _CLAIM, {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
-            ).first()
-            if row is None:
+            for user in _users_in_turn(connection, max_running_per_user):
+                row = connection.execute(_CLAIM, claiming | {"user": user}).first()
+                if row is not None:
+                    break
+            else:
                 return None
+            if connection.execute(_SERVED_AGAIN, {"user": user, "now": now}).rowcount == 0:
+                connection.execute(_SERVED_FIRST, {"user": user, "now": now})
             # Only declared data names can be bound, so a task that declares none has no bindings to read.
             declares_data = row.inputs_ownership or row.outputs_ownership
             bindings = list(connection.execute(_BINDINGS, {"task": row.id})) if declares_data else []
-        return _staged_task(row, bindings)
+        return _staged_task(row, bindings, self.file_keys)
 
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
@@ -206,6 +241,30 @@ class TaskQueue:
         if ended:
             self.notifier.notify(Topic.RESULTS)
         return recorded
+
+    def begin_writes(self, task_id: str, worker_id: str, attempt: int) -> str | None:
+        """Claim every output of the run's task for this task's writes, before anything is encrypted.
+
+        From here on each output's (key, IV) belongs to this task for good,
+        whatever happens next (a sibling output failing, a cancel, a lost
+        worker): no other task can be bound to it or write it, so the pair
+        encrypts this task's output only. A retry of the same task may write it
+        again; it computes the same plaintext. Returns None when the run may
+        write, or why not (the run no longer holds the task, or an output was
+        claimed by another task's write or already written); the worker must
+        then publish nothing.
+        """
+        run = ActiveRun(task_id, worker_id, attempt)
+        with self.database.writing() as connection:
+            if connection.execute(_IS_HELD, run.params).first() is None:
+                return f"the run no longer holds task {task_id} (canceled, or its lease passed to another worker)"
+            connection.execute(_BEGIN_WRITES, {"writer": task_id})
+            for data_name, file_id, cmac, write_task in connection.execute(_BOUND_OUTPUTS, {"task": task_id}):
+                if write_task != task_id:
+                    return f"output file {file_id} ('{data_name}') belongs to the write of task {write_task}"
+                if cmac is not None:
+                    return f"output file {file_id} ('{data_name}') has already been written"
+        return None
 
     def requeue_expired(self, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> int:
         """Recover runs whose worker stopped heartbeating; returns how many tasks were changed.
@@ -266,6 +325,23 @@ class TaskQueue:
         return {status: count for status, count in rows}
 
 
+def _users_in_turn(connection: Connection, max_running_per_user: int | None) -> list[str]:
+    """Users with staged tasks, whose turn first: fewest tasks running, then served longest ago, then waiting longest.
+
+    So one user's flood of tasks never makes another user's task wait behind
+    it: with every worker busy on the flood, the next free worker goes to the
+    user with nothing running; with one worker, users take turns. Users
+    already at ``max_running_per_user`` running tasks are left out.
+    """
+    waiting: dict[str, float] = {creator: since for creator, since in connection.execute(_WAITING)}
+    if len(waiting) <= 1 and max_running_per_user is None:
+        return list(waiting)  # the usual case: one user, nothing to weigh
+    running: dict[str, int] = {creator: count for creator, count in connection.execute(_RUNNING_PER_USER)}
+    served: dict[str, float] = {user: at for user, at in connection.execute(_LAST_SERVED, {"users": list(waiting)})}
+    eligible = [user for user in waiting if max_running_per_user is None or running.get(user, 0) < max_running_per_user]
+    return sorted(eligible, key=lambda user: (running.get(user, 0), served.get(user, -math.inf), waiting[user]))
+
+
 def _failed(kind: str, reason: str) -> dict[str, Any]:
     return {"status": _FAILED, "failure_kind": kind, "reason": reason, "return_value": None}
 
@@ -305,20 +381,21 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
 def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]) -> str | None:
     """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
     bound = connection.execute(_BOUND_OUTPUTS, {"task": task_id}).all()
-    for data_name, file_id, cmac in bound:
+    for data_name, file_id, cmac, write_task in bound:
         tag = tags.get(data_name)
         if tag is None or len(tag) != 16:
             return f"the run produced no 16-byte tag for output '{data_name}'"
-        if cmac is not None:
+        if cmac is not None or write_task not in (None, task_id):
             return f"output file {file_id} ('{data_name}') was written by another task first"
-    for data_name, file_id, _ in bound:
-        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name])})
+    for data_name, file_id, _, _ in bound:
+        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name]), "task": task_id})
     return None
 
 
-def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:
-    inputs = [StagedInput(b.data_name, b.id, b.url, _crypto(b), b.cmac) for b in bindings if b.direction == "input"]
-    outputs = [StagedOutput(b.data_name, b.id, b.url, _crypto(b)) for b in bindings if b.direction == "output"]
+def _staged_task(row: Any, bindings: list[Any], file_keys: FileKeys) -> StagedTask:
+    crypto = {b.id: CryptoSpec(b.schema, *file_keys.open(b.id, b.sealed_key)) for b in bindings}
+    inputs = [StagedInput(b.data_name, b.id, b.url, crypto[b.id], b.cmac) for b in bindings if b.direction == "input"]
+    outputs = [StagedOutput(b.data_name, b.id, b.url, crypto[b.id]) for b in bindings if b.direction == "output"]
     return StagedTask(
         task_id=row.id,
         attempt=row.attempt,
@@ -329,7 +406,3 @@ def _staged_task(row: Any, bindings: list[Any]) -> StagedTask:
         outputs=outputs,
         limits=TaskLimits(**row.limits),
     )
-
-
-def _crypto(binding: Any) -> CryptoSpec:
-    return CryptoSpec(binding.schema, bytes(binding.key), bytes(binding.iv))

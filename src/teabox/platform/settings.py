@@ -16,6 +16,10 @@ class Settings:
     # file:// URLs are accepted only under these directories; none means file:// is refused.
     allowed_file_dirs: tuple[Path, ...] = field(default_factory=tuple)
     max_wait_seconds: float = 60.0
+    # Per-user caps (None: no cap). Queued: tasks a user may have waiting in the queue, checked by
+    # invoke_task. Running: tasks of one user that workers run at once, checked by the claim.
+    max_queued_per_user: int | None = 100
+    max_running_per_user: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_file_dirs", tuple(Path(d).resolve() for d in self.allowed_file_dirs))

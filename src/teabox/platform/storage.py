@@ -2,10 +2,15 @@
 
 Layout of a data directory::
 
-    teabox.db      the database (SQLite, WAL)
+    teabox.db      the database (SQLite, WAL); file keys in it are sealed (see teabox.platform.file_keys)
+    platform.key   the platform key that seals them, unless TEABOX_PLATFORM_KEY gives it
     blobs/         payloads and platform-hosted files, by sha256
     staging/       workers' private per-task areas (see teabox.worker.staging)
     wake/          the sockets processes poke each other through (see teabox.platform.notify)
+
+The directory is 0700 and everything teabox creates in it 0700 or 0600;
+opening one that other users may enter or read is refused (see
+teabox.platform.private_files).
 """
 
 from __future__ import annotations
@@ -13,10 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
+from teabox.platform.file_keys import FileKeys
 from teabox.platform.hosted import HostedFiles
+from teabox.platform.models import DataFile
 from teabox.platform.notify import Notifier, PollingNotifier, SocketNotifier
+from teabox.platform.private_files import prepare_data_dir
 from teabox.platform.queue import TaskQueue
 
 
@@ -28,18 +38,35 @@ class Storage:
     queue: TaskQueue
     hosted: HostedFiles
     notifier: Notifier
+    file_keys: FileKeys
 
     @classmethod
     def open(cls, data_dir: Path, *, migrate: bool = True) -> Storage:
-        """Open (and by default create or upgrade) the data directory ``data_dir``."""
-        data_dir = Path(data_dir).resolve()
+        """Open (and by default create or upgrade) the data directory ``data_dir``.
+
+        Raises DataDirExposed if other users may read the directory, and
+        PlatformKeyError if the platform key cannot open the database's keys:
+        both before anything is served.
+        """
+        data_dir = prepare_data_dir(Path(data_dir).resolve())
+        file_keys = FileKeys.load(data_dir)
         database = Database.for_data_dir(data_dir)
         if migrate:
-            database.migrate()
+            database.migrate(file_keys)
+        _check_platform_key(database, file_keys)
         blobs = BlobStore(data_dir / "blobs")
         notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
-        return cls(data_dir, database, blobs, TaskQueue(database, notifier), HostedFiles(database, blobs), notifier)
+        queue = TaskQueue(database, file_keys, notifier)
+        return cls(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
 
     def close(self) -> None:
         self.notifier.close()
         self.database.dispose()
+
+
+def _check_platform_key(database: Database, file_keys: FileKeys) -> None:
+    """Open one sealed key now, so that a wrong platform key stops the start rather than every task."""
+    with database.reading() as connection:
+        row = connection.execute(select(DataFile.id, DataFile.sealed_key).limit(1)).first()
+    if row is not None:
+        file_keys.open(row.id, row.sealed_key)

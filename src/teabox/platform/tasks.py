@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Row, and_, bindparam, exists, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
 
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from teabox.platform.files import get_file_row, owners_of
+from teabox.platform.files import get_file_row, owners_of, refuse_spent_output
 from teabox.platform.functions import executor_name, get_function_row, may_use
 from teabox.platform.models import Function, Task, TaskData, TaskParticipant, User
 from teabox.platform.notify import Topic
@@ -61,6 +61,7 @@ _STAGE = (
     .where(Task.id == bindparam("task"))
     .values(status=TaskStatus.STAGED.value, staged_at=bindparam("now"), updated_at=bindparam("now"))
 )
+_QUEUED_BY = select(func.count()).where(Task.status == TaskStatus.STAGED.value, Task.creator == bindparam("user"))
 _RESULT_COLUMNS = (Task.id, Task.status, Task.return_value, Task.tags, Task.failure_kind, Task.reason, Task.metrics)
 _RESULT = select(*_RESULT_COLUMNS).where(Task.id == bindparam("task"))
 _RESULT_AND_PART = select(
@@ -271,10 +272,8 @@ def assign_data_to_task(
                     f"{kind} '{name}' owned by {', '.join(declared[name])}",
                     "ownership_mismatch",
                 )
-            if kind == "output" and record.cmac is not None:
-                raise Conflict(
-                    f"{data_id} has already been written by a task; outputs are write-once", "output_already_written"
-                )
+            if kind == "output":
+                refuse_spent_output(record)
             if kind == "output" and _output_in_use(ctx, data_id):
                 raise Conflict(f"{data_id} is already assigned to another task", "output_already_assigned")
             ctx.session.add(TaskData(task_id=task_id, direction=kind, data_name=name, file_id=data_id))
@@ -333,12 +332,24 @@ def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     waiting = sorted(user for user, approved in people.items() if not approved)
     if len(people) > 1 and waiting:
         raise Conflict(f"the task still waits for approval from {', '.join(waiting)}", "not_approved")
+    _check_queued_cap(ctx, db)
     if db.execute(_COUNT_USE, {"function": task.function_id}).rowcount != 1:
         _refuse_use(db, task.function_id)
     check_transition(status, _S.STAGED, "invoke")
     db.execute(_STAGE, {"task": task_id, "now": ctx.now})
     ctx.wakes.add(Topic.QUEUE)
     return {}
+
+
+def _check_queued_cap(ctx: Ctx, db: Connection) -> None:
+    """One user may keep only so many tasks waiting, so that a flood cannot fill the queue."""
+    cap = ctx.settings.max_queued_per_user
+    if cap is not None and db.execute(_QUEUED_BY, {"user": ctx.user.user_id}).scalar_one() >= cap:
+        raise Conflict(
+            f"you already have {cap} tasks waiting in the queue, the most one user may have "
+            "(the operator's --max-queued-per-user); invoke this one once some of them have started",
+            "queued_cap_reached",
+        )
 
 
 def _refuse_use(db: Connection, function_id: str) -> NoReturn:

@@ -104,7 +104,7 @@ class WorkerLoop:
 
     def run_once(self) -> bool:
         """Claim and run at most one task; returns whether there was one."""
-        task = self.queue.claim(self.worker_id, self.settings.lease_seconds)
+        task = self.queue.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
         if task is None:
             return False
         with self.heartbeat.holding(task):
@@ -145,10 +145,12 @@ class WorkerLoop:
 def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
     """Everything one worker process needs, opened on its data directory."""
     storage = Storage.open(settings.data_dir, migrate=False)
+    queue = storage.queue
     context = WorkerContext(
         staging=WorkerStaging(settings.data_dir, worker_id),
         transfers=Transfers(settings.transfers, hosted=storage.hosted),
         payloads=PayloadCache(storage.blobs.read),
+        begin_writes=lambda task: queue.begin_writes(task.task_id, worker_id, task.attempt),
         executor=Executor(settings.module_cache_dir, isolation="subprocess"),
     )
     listener = storage.notifier.listen(Topic.QUEUE)

@@ -18,13 +18,16 @@ the task's outcome, so an output whose tag is not recorded was not produced
 by teabox, whatever its URL holds.
 
 AES-GCM outputs are encrypted with the key and IV their owner registered, so
-one (key, IV) pair must never encrypt two different plaintexts. teabox keeps
-that promise by making output records write-once: the platform refuses to
-bind an output that already has a cmac to a task and refuses to record a
-second cmac for it. The only way an output is encrypted twice is a retry of
-the same task after a lost worker, and a retry computes the same plaintext
-(same payload, same arguments, same inputs checked against the same tags,
-and a payload has no source of nondeterminism), hence the same ciphertext.
+one (key, IV) pair must never encrypt two different plaintexts. Before the
+first output is encrypted, the worker has the platform give every output of
+the task to this task for good (:meth:`TaskQueue.begin_writes`): from then on
+no other task can be bound to those records or write them, even if this
+publication fails half-way after an HTTP server has seen one ciphertext, and
+``update_output_file`` cannot move their (key, IV) to a new record. The only
+way an output is encrypted twice is a retry of the same task after a lost
+worker, and a retry computes the same plaintext (same payload, same
+arguments, same inputs checked against the same tags, and a payload has no
+source of nondeterminism), hence the same ciphertext.
 """
 
 from __future__ import annotations

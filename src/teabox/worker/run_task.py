@@ -4,7 +4,8 @@ The order is the point: every input is fetched and its tag checked against
 the registered cmac before the payload is even looked at, so a tampered or
 unreachable input fails the task as ``input_error`` without running a single
 instruction of the payload. Outputs leave the worker only after a successful
-run, and then all together (see :mod:`teabox.worker.publish`). Every stage
+run, once the platform has given their (key, IV) pairs to this task for good,
+and then all together (see :mod:`teabox.worker.publish`). Every stage
 happens inside the task's staging area, which is gone when this returns.
 """
 
@@ -30,6 +31,11 @@ class InputError(Exception):
     """An input could not be staged; the message names it and the check that failed."""
 
 
+# Claims a task's outputs for its writes before anything is encrypted (TaskQueue.begin_writes for the
+# run); returns None to go ahead, or why the run must publish nothing.
+BeginWrites = Callable[[StagedTask], str | None]
+
+
 @dataclass
 class WorkerContext:
     """What a worker process keeps between tasks."""
@@ -37,6 +43,7 @@ class WorkerContext:
     staging: WorkerStaging
     transfers: Transfers
     payloads: PayloadCache
+    begin_writes: BeginWrites
     executor: Executor = field(default_factory=Executor)
 
 
@@ -101,6 +108,9 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
                 Outcome(failure_kind=result.failure.kind.value, reason=result.failure.message, metrics=metrics)
             )
 
+        refused = context.begin_writes(task) if task.outputs else None
+        if refused is not None:
+            return TaskRun(Outcome(failure_kind="output_error", reason=refused, metrics=metrics))
         try:
             sealed = clock.timed("seal_outputs", lambda: seal_outputs(task.outputs, area))
             publication = clock.timed("publish_outputs", lambda: publish(sealed, context.transfers))

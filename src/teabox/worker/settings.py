@@ -24,6 +24,7 @@ class WorkerSettings:
     heartbeat_seconds: float = 1.0
     max_attempts: int = 3
     module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
+    max_running_per_user: int | None = None  # claim no task of a user who has this many running (None: no cap)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
@@ -37,6 +38,11 @@ class WorkerSettings:
 
     @classmethod
     def for_platform(cls, data_dir: Path, settings: Settings, **overrides: object) -> WorkerSettings:
-        """Worker settings that obey the operator's platform settings (allowed ``file://`` directories)."""
+        """Worker settings that obey the operator's platform settings (``file://`` directories, per-user cap)."""
         policy = TransferPolicy(allowed_dirs=settings.allowed_file_dirs)
-        return cls(data_dir=Path(data_dir), transfers=policy, **overrides)  # type: ignore[arg-type]
+        return cls(
+            data_dir=Path(data_dir),
+            transfers=policy,
+            max_running_per_user=settings.max_running_per_user,
+            **overrides,  # type: ignore[arg-type]
+        )

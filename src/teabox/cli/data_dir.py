@@ -1,0 +1,20 @@
+"""How the operator commands report a data directory they must not open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from teabox.platform.file_keys import PlatformKeyError
+from teabox.platform.private_files import DataDirExposed
+
+
+@contextmanager
+def storage_refusals() -> Iterator[None]:
+    """End the command with the refusal's one-line message (which names the fix), not a traceback."""
+    try:
+        yield
+    except (DataDirExposed, PlatformKeyError) as exc:
+        raise click.ClickException(str(exc)) from exc

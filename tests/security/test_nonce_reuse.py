@@ -1,0 +1,197 @@
+"""AES-GCM nonce reuse: one output (key, IV) pair never encrypts two plaintexts, whatever the calls.
+
+Reproduces finding 8 through the real service, as an attacker would try it:
+(1) ``update_output_file`` copied an output's key and IV into a new record,
+and (2) an output whose PUT succeeded while a sibling output failed stayed
+unwritten and could be bound to another task. Either way two ciphertexts of
+different plaintexts under one (key, IV) came out, and C1 xor C2 xor P2 gave
+P1 away. Each test makes the attacker's calls and asserts they are refused,
+and that the attacker's server holds one ciphertext under the pair only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import wasmtime
+from wat_imports import HOST_IMPORTS
+
+from teabox.client import Client
+from teabox.client.errors import ApiError, TaskFailed
+from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
+
+KEY = bytes(range(16))
+IV = bytes(range(200, 212))
+SECRET = b"first-owners-confidential-verdict-42"
+CHOSEN = b"attacker-chosen-plaintext-same-size"
+WAIT = 120.0
+
+
+def _copy_payload(outputs: list[str]) -> bytes:
+    """Copies input 'in' (up to 4 KiB) to each of ``outputs``."""
+    names = {"in": 0}
+    data = ['(data (i32.const 0) "in\\00")']
+    offset = 3
+    for name in outputs:
+        names[name] = offset
+        data.append(f'(data (i32.const {offset}) "{name}\\00")')
+        offset += len(name) + 1
+    writes = " ".join(
+        f"(local.set $out (call $create (i32.const {names[name]})))"
+        "(drop (call $write (local.get $out) (i32.const 1024) (local.get $n)))"
+        "(drop (call $close (local.get $out)))"
+        for name in outputs
+    )
+    text = f"""(module {HOST_IMPORTS}
+      (memory (export "memory") 1)
+      {" ".join(data)}
+      (func (export "entrypoint") (param i32 i32) (result i32) (local $in i32) (local $n i32) (local $out i32)
+        (local.set $in (call $open (i32.const 0)))
+        (local.set $n (call $read (local.get $in) (i32.const 1024) (i32.const 4096)))
+        (drop (call $close (local.get $in)))
+        {writes}
+        (i32.const 0)))"""
+    return bytes(wasmtime.wat2wasm(text))
+
+
+@dataclass
+class Parties:
+    owner: Client
+    functions: dict[str, str]  # output names joined by "," -> function id
+
+    def run(self, plaintext: bytes, outputs: dict[str, str]) -> str:
+        """Create, bind and invoke a task copying ``plaintext`` to ``outputs`` (data name -> data id)."""
+        function_id = self.functions[",".join(sorted(outputs))]
+        me = [self.owner.user_id]
+        task_id = self.owner.create_task(
+            function_id,
+            inputs_ownership=[OwnerList("in", me)],
+            outputs_ownership=[OwnerList(name, me) for name in outputs],
+        )
+        source = self.owner.register_input_file("data:," + plaintext.decode(), "raw", b"", b"", None)
+        self.owner.assign_data_to_task(
+            task_id, [DataMap("in", source)], [DataMap(name, data_id) for name, data_id in outputs.items()]
+        )
+        self.owner.invoke_task(task_id)
+        return task_id
+
+
+@pytest.fixture
+def parties(make_user: Callable[..., Client]) -> Parties:
+    vendor = make_user("nonce-vendor", "FunctionOwner")
+    owner = make_user("nonce-owner", "DataOwner", "nonce")
+    functions = {}
+    for outputs in (["out"], ["a_out", "b_out"]):
+        functions[",".join(outputs)] = vendor.register_function(
+            "copy",
+            "copies its input to its outputs",
+            "wamr",
+            payload=_copy_payload(outputs),
+            inputs=[FunctionInput("in", "")],
+            outputs=[FunctionOutput(name, "") for name in outputs],
+        )
+    return Parties(owner, functions)
+
+
+def _attempt(call: Callable[[], Any]) -> Any:
+    """What the attacker gets: the call's answer, or the refusal's code."""
+    try:
+        return call()
+    except ApiError as exc:
+        return exc.code
+
+
+def test_update_output_file_never_gives_a_used_key_and_iv_a_second_plaintext(parties: Parties) -> None:
+    owner = parties.owner
+    written = owner.register_output_file(owner.reserve_file("verdict.enc").url, "aes-gcm-128", KEY, IV)
+    owner.wait_for_task(parties.run(SECRET, {"out": written}), WAIT)
+    # The attack: move the written output to a new URL (same key and IV), then have a task write there.
+    moved = _attempt(lambda: owner.update_output_file(written, owner.reserve_file("verdict-2.enc").url))
+    assert moved == "output_already_written"
+
+
+def test_an_output_moved_by_update_output_file_retires(parties: Parties) -> None:
+    owner = parties.owner
+    unused = owner.register_output_file(owner.reserve_file("a.enc").url, "aes-gcm-128", KEY, IV)
+    moved = owner.update_output_file(unused, owner.reserve_file("b.enc").url)
+    # The old record no longer carries the pair: it can be neither bound, nor moved again.
+    task_id = owner.create_task(
+        parties.functions["out"],
+        inputs_ownership=[OwnerList("in", [owner.user_id])],
+        outputs_ownership=[OwnerList("out", [owner.user_id])],
+    )
+    assert _attempt(lambda: owner.assign_data_to_task(task_id, [], [DataMap("out", unused)])) == "output_replaced"
+    assert _attempt(lambda: owner.update_output_file(unused, owner.reserve_file("c.enc").url)) == "output_replaced"
+    # The new one can be moved only while no task has it.
+    owner.assign_data_to_task(task_id, [], [DataMap("out", moved)])
+    again = _attempt(lambda: owner.update_output_file(moved, owner.reserve_file("d.enc").url))
+    assert again == "output_already_assigned"
+
+
+@dataclass
+class Recorder:
+    """An HTTP server of the attacker's: keeps every PUT body under /a/, fails every PUT under /b/."""
+
+    base: str = ""
+    bodies: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    state = Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path.startswith("/b/"):
+                self.send_response(500)
+            else:
+                state.bodies.setdefault(self.path, []).append(body)
+                self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_DELETE(self) -> None:
+            self.send_response(204)  # and keeps the bytes, as a hostile server would
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_sibling_failure_never_frees_an_output_whose_write_began(parties: Parties, recorder: Recorder) -> None:
+    owner = parties.owner
+    delivered = owner.register_output_file(f"{recorder.base}/a/verdict.enc", "aes-gcm-128", KEY, IV)
+    failing = owner.register_output_file(f"{recorder.base}/b/verdict.enc", "aes-gcm-128", KEY[::-1], IV[::-1])
+    with pytest.raises(TaskFailed) as failed:
+        owner.wait_for_task(parties.run(SECRET, {"a_out": delivered, "b_out": failing}), WAIT)
+    assert failed.value.kind == "output_error"
+    assert len(recorder.bodies["/a/verdict.enc"]) == 1, "the first PUT reached the server before its sibling failed"
+
+    # The attack: bind the output that was delivered (and then "withdrawn") to a task of one's choosing.
+    task_id = owner.create_task(
+        parties.functions["out"],
+        inputs_ownership=[OwnerList("in", [owner.user_id])],
+        outputs_ownership=[OwnerList("out", [owner.user_id])],
+    )
+    source = owner.register_input_file("data:," + CHOSEN.decode(), "raw", b"", b"", None)
+    bound = _attempt(lambda: owner.assign_data_to_task(task_id, [DataMap("in", source)], [DataMap("out", delivered)]))
+    assert bound == "output_key_used"
+    assert len(recorder.bodies["/a/verdict.enc"]) == 1
+    # Nor can the owner move the pair to a new record.
+    moved = _attempt(lambda: owner.update_output_file(delivered, f"{recorder.base}/a/other.enc"))
+    assert moved == "output_key_used"
