@@ -172,7 +172,10 @@ def test_assign_rules(admin: Api) -> None:
     )
     # a fusion output owned by both fits the declared ownership
     fusion = a.call("register_fusion_output", owner_list=[a.user_id, b.user_id])["data_id"]
-    b.call("assign_data_to_task", task_id=task_id, outputs=[{"data_name": "out", "data_id": fusion}])
+    outputs = [{"data_name": "out", "data_id": fusion}]
+    b.refused("assign_data_to_task", 409, "consent_pending", task_id=task_id, outputs=outputs)
+    assert b.call("accept_fusion_output", data_id=fusion) == {"pending_owners": []}
+    b.call("assign_data_to_task", task_id=task_id, outputs=outputs)
     assert a.call("get_task", task_id=task_id)["status"] == "DataAssigned"
 
 

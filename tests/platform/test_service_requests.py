@@ -92,10 +92,10 @@ def test_invalid_function_fields(admin: Api) -> None:
     owner.refused("register_function", 422, "invalid_allowlist", **{**body, "user_allowlist": ["ghost-user"]})
     owner.refused("register_function", 422, "invalid_input", **{**body, "inputs": [{"name": "a"}, {"name": "a"}]})
     owner.refused("register_function", 422, "invalid_limits", **{**body, "limits": {"timeout_seconds": 0}})
-    owner.refused(
+    owner.refused(  # one answer whether or not such a blob exists: only an uploaded payload can be named
         "register_function",
-        404,
-        "unknown_payload",
+        403,
+        "payload_not_yours",
         **{k: v for k, v in body.items() if k != "payload"},
         payload_id="0" * 64,
     )

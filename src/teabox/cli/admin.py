@@ -33,7 +33,7 @@ log_level_option = click.option(
 
 @click.group("admin")
 def admin_group() -> None:
-    """Operator commands on a data directory: create the first admin, apply migrations."""
+    """Operator commands on a data directory: create the first admin, issue reset tokens, apply migrations."""
 
 
 @admin_group.command("create")
@@ -60,6 +60,29 @@ def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
     finally:
         storage.close()
     click.echo(f"created PlatformAdmin '{user_id}' in {data_dir}")
+
+
+@admin_group.command("reset-password")
+@data_dir_option
+@click.option("--user-id", required=True, help="The user whose account to lock and issue a reset token for.")
+def reset_password_command(data_dir: Path, user_id: str) -> None:
+    """Lock a user's account and print a one-time reset token (valid 24 h) to hand to that user in person.
+
+    The user sets a new password with `teabox user redeem-reset`. No API returns such a token, so no
+    platform user can obtain a login for another.
+    """
+    from teabox.platform.core import Platform
+    from teabox.platform.errors import PlatformError
+    from teabox.platform.storage import Storage
+
+    storage = Storage.open(data_dir)
+    try:
+        token = Platform(storage).issue_reset_token(user_id)
+    except PlatformError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        storage.close()
+    click.echo(token)
 
 
 @admin_group.command("migrate")

@@ -119,6 +119,16 @@ def fusion_output_command(owners: tuple[str, ...]) -> None:
         click.echo(client.register_fusion_output(list(owners)))
 
 
+@file_group.command("accept-fusion")
+@click.argument("data_id")
+@reports_errors
+def accept_fusion_command(data_id: str) -> None:
+    """Agree to co-own the fusion output DATA_ID; prints the owners still to agree, one per line."""
+    with open_client() as client:
+        for owner in client.accept_fusion_output(data_id):
+            click.echo(owner)
+
+
 @file_group.command("input-from-output")
 @click.argument("data_id")
 @reports_errors

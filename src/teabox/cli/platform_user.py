@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from teabox.cli.platform_login import read_password
-from teabox.cli.platform_session import echo_json, open_client, reports_errors
+from teabox.cli.platform_session import echo_json, load_session, open_client, reports_errors
+from teabox.client import Client
 
 
 @click.group("user")
@@ -31,13 +32,11 @@ def register_command(user_id: str, role: str, attribute: str, password_stdin: bo
 @click.argument("user_id")
 @click.option("--role", required=True)
 @click.option("--attribute", default="")
-@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @reports_errors
-def update_command(user_id: str, role: str, attribute: str, password_stdin: bool) -> None:
-    """Change a user's password, role and attribute."""
-    password = read_password(password_stdin, f"New password for {user_id}")
+def update_command(user_id: str, role: str, attribute: str) -> None:
+    """Change a user's role and attribute (nobody sets another user's password)."""
     with open_client() as client:
-        client.user_update(user_id, password, role, attribute)
+        client.user_update(user_id, role, attribute)
     click.echo(f"Updated {user_id}.", err=True)
 
 
@@ -56,9 +55,26 @@ def change_password_command(password_stdin: bool) -> None:
 @click.argument("user_id")
 @reports_errors
 def reset_password_command(user_id: str) -> None:
-    """Give a user a new random password, printed on stdout."""
+    """Lock a user's account: their sessions end and no password works until they redeem a reset token."""
     with open_client() as client:
-        click.echo(client.reset_user_password(user_id))
+        client.reset_user_password(user_id)
+    click.echo(f"Locked {user_id}; the operator issues them a reset token (teabox admin reset-password).", err=True)
+
+
+@user_group.command("redeem-reset")
+@click.argument("user_id")
+@click.option("--url", help="The server (default: $TEABOX_URL or the saved one).")
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="Read the reset token, then the new password, from stdin lines."
+)
+@reports_errors
+def redeem_reset_command(user_id: str, url: str | None, from_stdin: bool) -> None:
+    """Set your new password with the one-time reset token the operator gave you."""
+    reset_token = read_password(from_stdin, "Reset token")
+    password = read_password(from_stdin, "New password")
+    with Client(url or load_session().url) as client:
+        client.user_redeem_reset(user_id, reset_token, password)
+    click.echo(f"Password set for {user_id}; log in with teabox login.", err=True)
 
 
 @user_group.command("delete")

@@ -149,15 +149,20 @@ class Client:
     def user_register(self, user_id: str, user_password: str, role: str = "", attribute: str = "") -> None:
         self._call("user_register", user_id=user_id, password=user_password, role=role, attribute=attribute)
 
-    def user_update(self, user_id: str, user_password: str, role: str, attribute: str = "") -> None:
-        self._call("user_update", user_id=user_id, password=user_password, role=role, attribute=attribute)
+    def user_update(self, user_id: str, role: str, attribute: str = "") -> None:
+        """Change a user's role (a password can be set only by its own user)."""
+        self._call("user_update", user_id=user_id, role=role, attribute=attribute)
 
     def user_change_password(self, user_password: str) -> None:
         self._call("user_change_password", password=user_password)
 
-    def reset_user_password(self, user_id: str) -> str:
-        """Give ``user_id`` a new random password, returned here; their sessions end."""
-        return self._call("reset_user_password", user_id=user_id)["password"]
+    def reset_user_password(self, user_id: str) -> None:
+        """Lock ``user_id``'s account: their sessions end and no password works until they redeem a reset token."""
+        self._call("reset_user_password", user_id=user_id)
+
+    def user_redeem_reset(self, user_id: str, reset_token: str, user_password: str) -> None:
+        """Set a locked account's new password with the one-time token the operator issued (no login needed)."""
+        self._call("user_redeem_reset", user_id=user_id, reset_token=reset_token, password=user_password)
 
     def delete_user(self, user_id: str) -> None:
         self._call("delete_user", user_id=user_id)
@@ -338,8 +343,13 @@ class Client:
         return RegisteredFile.from_json(self._call("get_output_file", data_id=data_id))
 
     def register_fusion_output(self, owners: Sequence[str]) -> str:
-        """An output owned jointly by ``owners`` (two or more, including the caller)."""
+        """An output owned jointly by ``owners`` (two or more, including the caller); each other owner must
+        :meth:`accept_fusion_output` it before it can be bound to a task."""
         return self._call("register_fusion_output", owner_list=list(owners))["data_id"]
+
+    def accept_fusion_output(self, data_id: str) -> list[str]:
+        """Agree to co-own a fusion output another owner registered; returns the owners still to agree."""
+        return list(self._call("accept_fusion_output", data_id=data_id)["pending_owners"])
 
     def register_input_from_output(self, data_id: str) -> str:
         """Reuse an output a finished task wrote as an input of a new task."""

@@ -129,6 +129,7 @@ class RegisteredFile(_Record):
     schema: str
     cmac: bytes | None
     owner: list[str] = field(default_factory=list)
+    pending_owners: list[str] = field(default_factory=list)  # co-owners who have not accepted a fusion output
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RegisteredFile:

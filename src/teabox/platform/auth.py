@@ -49,7 +49,3 @@ def new_token() -> tuple[str, str]:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def random_password() -> str:
-    return secrets.token_urlsafe(18)

@@ -86,10 +86,10 @@ class Platform:
         with self.storage.database.reading() as connection:
             return set(connection.scalars(_ENDED_AMONG, {"ids": task_ids}))
 
-    def task_result(self, task_id: str) -> dict[str, Any]:
-        """The result answer for a task whose access was already checked (not audited again)."""
+    def task_result(self, task_id: str, viewer: Actor) -> dict[str, Any]:
+        """The result answer, as ``viewer`` may see it, for a task whose access was already checked (not audited)."""
         with self.storage.database.reading() as connection:
-            return tasks.task_result(tasks.result_row(connection, task_id))
+            return tasks.task_result(tasks.result_row(connection, task_id), viewer)
 
     def create_admin(self, user_id: str, password: str) -> None:
         """Create a PlatformAdmin directly (``teabox admin create``): there is no default admin."""
@@ -98,6 +98,14 @@ class Platform:
             ctx = self._ctx(session, None, now)
             users.create_user(ctx, user_id, password, Role(RoleKind.PLATFORM_ADMIN))
             audit.record(session, now, None, "admin_create", user_id, "ok", "created from the command line")
+
+    def issue_reset_token(self, user_id: str) -> str:
+        """Lock ``user_id`` and return its one-time reset token (``teabox admin reset-password``, on the machine)."""
+        now = time.time()
+        with self.storage.database.write() as session:
+            token = users.issue_reset_token(self._ctx(session, None, now), user_id)
+            audit.record(session, now, None, "admin_reset_password", user_id, "ok", "reset token issued on the machine")
+        return token
 
 
 def _object_of(params: dict[str, Any]) -> str | None:

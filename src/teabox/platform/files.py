@@ -6,7 +6,9 @@ are checked at registration (``file://`` only under directories the operator
 allows); a ``teabox://`` URL can be registered only by the user who uploaded
 or reserved it, so registering a URL never grants access to someone else's
 file; keys are never returned, and the database holds them only sealed
-under the platform key (:mod:`teabox.platform.file_keys`).
+under the platform key (:mod:`teabox.platform.file_keys`); a ``file://`` path
+belongs to the first user who registered it; a fusion output names co-owners
+only with their consent (each accepts it before it can be bound to a task).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from teabox.platform.hosted import check_file_name, hosted_url, is_hosted, parse_hosted_url
-from teabox.platform.models import DataFile, FileOwner, HostedFile, TaskData, User
+from teabox.platform.models import DataFile, FileOwner, HostedFile, LocalPath, TaskData
+from teabox.platform.users import unknown_users
 
 # schema -> (key length, IV length); None means "must be empty".
 SCHEMAS: dict[str, tuple[int, int]] = {
@@ -47,6 +50,17 @@ def check_crypto(schema: str, key: bytes, iv: bytes) -> None:
 
 def owners_of(ctx: Ctx, file_id: str) -> set[str]:
     return set(ctx.session.scalars(select(FileOwner.user_id).where(FileOwner.file_id == file_id)))
+
+
+def pending_consent(ctx: Ctx, file_id: str) -> list[str]:
+    """The owners of ``file_id`` who have not yet accepted it (only fusion outputs have any)."""
+    return list(
+        ctx.session.scalars(
+            select(FileOwner.user_id)
+            .where(FileOwner.file_id == file_id, FileOwner.consented.is_(False))
+            .order_by(FileOwner.user_id)
+        )
+    )
 
 
 def get_file_row(ctx: Ctx, data_id: str, kind: str) -> DataFile:
@@ -99,6 +113,20 @@ def _check_local(ctx: Ctx, url: str, netloc: str, path: str) -> None:
             f"'{url}' is not under a directory the operator allows for file:// URLs (teabox serve --allow-file-dir)",
             "file_url_not_allowed",
         )
+    _claim_local(ctx, url, resolved.resolve())
+
+
+def _claim_local(ctx: Ctx, url: str, path: Path) -> None:
+    """Give ``path`` to the caller if nobody has it; refuse it if someone else registered it first.
+
+    The key is the fully resolved path, so another spelling (``..``, a symlinked directory or file,
+    ``localhost``) is the same path.
+    """
+    claim = ctx.session.get(LocalPath, str(path))
+    if claim is None:
+        ctx.session.add(LocalPath(path=str(path), user_id=ctx.user.user_id, created_at=ctx.now))
+    elif claim.user_id != ctx.user.user_id:
+        raise Forbidden(f"'{url}' names a path another user registered first; use a path of your own", "path_taken")
 
 
 def _check_hosted(ctx: Ctx, url: str, kind: str) -> None:
@@ -233,9 +261,9 @@ def register_fusion_output(ctx: Ctx, *, owner_list: list[str]) -> dict[str, Any]
     owners = set(owner_list)
     if len(owners) < 2 or ctx.user.user_id not in owners:
         raise Invalid("a fusion output needs at least two owners, including you", "invalid_ownership")
-    known = set(ctx.session.scalars(select(User.id).where(User.id.in_(owners))))
-    if owners - known:
-        raise Invalid(f"unknown owners: {', '.join(sorted(owners - known))}", "invalid_ownership")
+    unknown = unknown_users(ctx, owners)
+    if unknown:
+        raise Invalid(f"unknown owners: {', '.join(unknown)}", "invalid_ownership")
     # A platform-hosted file under a random key nobody learns: it can only feed a later task.
     file_id = uuid.uuid4().hex
     name = f"{file_id}.fusion"
@@ -255,7 +283,26 @@ def register_fusion_output(ctx: Ctx, *, owner_list: list[str]) -> dict[str, Any]
         owners,
         fusion=True,
     )
+    # The other owners are named, not yet agreed: each accepts with accept_fusion_output.
+    ctx.session.execute(
+        update(FileOwner)
+        .where(FileOwner.file_id == data_id, FileOwner.user_id != ctx.user.user_id)
+        .values(consented=False)
+    )
+    ctx.note = "awaiting " + ", ".join(sorted(owners - {ctx.user.user_id}))
     return {"data_id": data_id}
+
+
+@operation("accept_fusion_output")
+def accept_fusion_output(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
+    """The caller, named as a co-owner of a fusion output, agrees to own it."""
+    _owned_file(ctx, data_id, "output")
+    ctx.session.execute(
+        update(FileOwner)
+        .where(FileOwner.file_id == data_id, FileOwner.user_id == ctx.user.user_id)
+        .values(consented=True)
+    )
+    return {"pending_owners": pending_consent(ctx, data_id)}
 
 
 @operation("register_input_from_output")
@@ -288,6 +335,7 @@ def file_view(ctx: Ctx, record: DataFile) -> dict[str, Any]:
         "schema": record.schema,
         "cmac": record.cmac.hex() if record.cmac is not None else None,
         "owner": sorted(owners_of(ctx, record.id)),
+        "pending_owners": pending_consent(ctx, record.id),
     }
 
 

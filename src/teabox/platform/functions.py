@@ -3,7 +3,9 @@
 Fixes over Teaclave: the allowlist is checked by user id everywhere (Teaclave
 used the role attribute when creating tasks); a disabled or deleted function
 cannot be used for new tasks or invoked; the owner of a private function may
-read its usage statistics; a function carries its own run limits.
+read its usage statistics; a function carries its own run limits; a payload
+id can be registered only by a user who uploaded that payload (or the admin),
+so the shared blob store never lets one user name another's blob.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from teabox.abi.check import check
 from teabox.errors import InvalidPayload
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Forbidden, Invalid, NotFound
-from teabox.platform.models import Function, FunctionAllow, User
+from teabox.platform.models import Function, FunctionAllow, PayloadUpload
 from teabox.platform.staged import TaskLimits
 from teabox.platform.timefmt import iso
+from teabox.platform.users import unknown_users
 
 EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm"}
 # Bounds on what a function may ask for; the defaults are TaskLimits'.
@@ -107,14 +110,36 @@ def _declarations(kind: str, items: list[dict[str, Any]], key: str) -> list[dict
     return [dict(item) for item in items]
 
 
-def _load_payload(ctx: Ctx, payload_id: str | None, payload: bytes | None) -> tuple[str, int]:
+def record_upload(ctx: Ctx, payload_id: str) -> None:
+    """Remember that the caller holds the payload ``payload_id`` (uploaded it, or gave it inline)."""
+    if ctx.session.get(PayloadUpload, (payload_id, ctx.user.user_id)) is None:
+        ctx.session.add(PayloadUpload(sha256=payload_id, user_id=ctx.user.user_id))
+
+
+def _may_name_payload(ctx: Ctx, payload_id: str, current: str | None) -> bool:
+    """The uploader, the admin, or the function's owner keeping the payload it already has."""
+    return (
+        ctx.user.role.is_admin
+        or payload_id == current
+        or ctx.session.get(PayloadUpload, (payload_id, ctx.user.user_id)) is not None
+    )
+
+
+def _load_payload(ctx: Ctx, payload_id: str | None, payload: bytes | None, current: str | None) -> tuple[str, int]:
     if (payload_id is None) == (payload is None):
         raise Invalid("give exactly one of payload_id (from upload_payload) and payload (base64)", "invalid_payload")
     if payload is not None:
         if len(payload) > ctx.settings.max_payload_bytes:
             raise Invalid(f"the payload is larger than {ctx.settings.max_payload_bytes} bytes", "invalid_payload")
         payload_id, _ = ctx.blobs.put(payload)
+        record_upload(ctx, payload_id)
     assert payload_id is not None
+    # Asked before whether the blob exists, so that the answer says nothing about other users' blobs.
+    if not _may_name_payload(ctx, payload_id, current):
+        raise Forbidden(
+            f"you have not uploaded a payload with the id {payload_id}: upload it with upload_payload first",
+            "payload_not_yours",
+        )
     if not ctx.blobs.exists(payload_id):
         raise NotFound(f"no uploaded payload has the id {payload_id}", "unknown_payload")
     size = ctx.blobs.size(payload_id)
@@ -154,12 +179,12 @@ def _apply(
     function.usage_quota = None if usage_quota is None or usage_quota < 0 else usage_quota
     function.limits = _limits(limits)
     allowlist = sorted(set(user_allowlist))
-    if allowlist:
-        known = set(ctx.session.scalars(select(User.id).where(User.id.in_(allowlist))))
-        missing = [user for user in allowlist if user not in known]
-        if missing:
-            raise Invalid(f"user_allowlist names unknown users: {', '.join(missing)}", "invalid_allowlist")
-    function.payload_sha256, function.payload_size = _load_payload(ctx, payload_id, payload)
+    missing = unknown_users(ctx, allowlist)
+    if missing:
+        raise Invalid(f"user_allowlist names unknown users: {', '.join(missing)}", "invalid_allowlist")
+    # None for a new function; an update may keep the payload the function already has.
+    current = function.payload_sha256
+    function.payload_sha256, function.payload_size = _load_payload(ctx, payload_id, payload, current)
     function.updated_at = ctx.now
     ctx.session.add(function)
     ctx.session.flush()
@@ -169,8 +194,9 @@ def _apply(
 
 @operation("upload_payload")
 def upload_payload(ctx: Ctx, *, payload_id: str, size: int) -> dict[str, Any]:
-    """Audit an upload the service has streamed into the blob store."""
+    """Record an upload the service has streamed into the blob store: the caller may now register it."""
     ctx.object_id = payload_id
+    record_upload(ctx, payload_id)
     return {"payload_id": payload_id, "size": size}
 
 

@@ -25,9 +25,13 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     role: Mapped[str] = mapped_column(String(32))  # PlatformAdmin | FunctionOwner | DataOwner | DataOwnerManager
     attribute: Mapped[str] = mapped_column(String(128), default="")
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))  # "" while the account is locked by a reset
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # A deleted user's row stays, so its id is never registered again and nothing it owned changes hands.
+    deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reset_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 hex
+    reset_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (Index("ix_users_attribute", "attribute"),)
 
@@ -100,6 +104,27 @@ class FileOwner(Base):
 
     file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    # False for a co-owner named in register_fusion_output until they accept it.
+    consented: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
+class LocalPath(Base):
+    """A ``file://`` path (resolved) and the first user who registered it: only they may register it again."""
+
+    __tablename__ = "local_paths"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class PayloadUpload(Base):
+    """Who uploaded (or registered inline) a payload blob: only they, and the admin, may register it."""
+
+    __tablename__ = "payload_uploads"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class HostedFile(Base):

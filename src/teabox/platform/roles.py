@@ -10,7 +10,9 @@ Changes from Teaclave, each fixing a fault it had: a FunctionOwner may read and
 approve the tasks it takes part in (as owner of a private function it is a
 participant and must approve, which Teaclave's API table did not allow); a
 DataOwnerManager may update or delete only users that are DataOwners of its
-own attribute (not merely *turn* a user into one).
+own attribute (not merely *turn* a user into one); only the admin may register
+a DataOwnerManager (Teaclave let any FunctionOwner register one of any
+attribute, which could then take over that attribute's DataOwners).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ API_ROLES: dict[str, frozenset[RoleKind]] = {
     "reset_user_password": _ALL,
     "delete_user": _ALL,
     "list_users": _ALL,
+    "user_redeem_reset": _ALL,  # unauthenticated: the reset token is the credential
     # functions
     "upload_payload": _FUNC,
     "register_function": _FUNC,
@@ -105,6 +108,7 @@ API_ROLES: dict[str, frozenset[RoleKind]] = {
     "update_input_file": _DATA,
     "update_output_file": _DATA,
     "register_fusion_output": _DATA,
+    "accept_fusion_output": _DATA,
     "register_input_from_output": _DATA,
     "get_input_file": _DATA,
     "get_output_file": _DATA,
@@ -132,11 +136,7 @@ def check_api(role: Role, api: str) -> None:
 def may_register(actor: Role, new: Role) -> bool:
     if actor.is_admin:
         return True
-    if actor.kind is RoleKind.DATA_OWNER_MANAGER:
-        return new == Role(RoleKind.DATA_OWNER, actor.attribute)
-    if actor.kind is RoleKind.FUNCTION_OWNER:
-        return new.kind is RoleKind.DATA_OWNER_MANAGER
-    return False
+    return actor.kind is RoleKind.DATA_OWNER_MANAGER and new == Role(RoleKind.DATA_OWNER, actor.attribute)
 
 
 def may_manage(actor: Role, target: Role) -> bool:

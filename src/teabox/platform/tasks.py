@@ -16,14 +16,15 @@ from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
 
-from teabox.platform.context import Ctx, new_id, operation
+from teabox.platform.context import Actor, Ctx, new_id, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from teabox.platform.files import get_file_row, owners_of, refuse_spent_output
+from teabox.platform.files import get_file_row, owners_of, pending_consent, refuse_spent_output
 from teabox.platform.functions import executor_name, get_function_row, may_use
-from teabox.platform.models import Function, Task, TaskData, TaskParticipant, User
+from teabox.platform.models import Function, Task, TaskData, TaskParticipant
 from teabox.platform.notify import Topic
 from teabox.platform.states import ENDED, WAITING, TaskStatus, check_transition, refuse
 from teabox.platform.timefmt import iso
+from teabox.platform.users import unknown_users
 
 _S = TaskStatus
 ARGUMENT_TYPES = (str, int, float, bool)
@@ -62,7 +63,17 @@ _STAGE = (
     .values(status=TaskStatus.STAGED.value, staged_at=bindparam("now"), updated_at=bindparam("now"))
 )
 _QUEUED_BY = select(func.count()).where(Task.status == TaskStatus.STAGED.value, Task.creator == bindparam("user"))
-_RESULT_COLUMNS = (Task.id, Task.status, Task.return_value, Task.tags, Task.failure_kind, Task.reason, Task.metrics)
+_RESULT_COLUMNS = (
+    Task.id,
+    Task.status,
+    Task.return_value,
+    Task.tags,
+    Task.failure_kind,
+    Task.reason,
+    Task.metrics,
+    Task.inputs_ownership,
+    Task.outputs_ownership,
+)
 _RESULT = select(*_RESULT_COLUMNS).where(Task.id == bindparam("task"))
 _RESULT_AND_PART = select(
     *_RESULT_COLUMNS,
@@ -160,12 +171,9 @@ def _ownership(
     missing = sorted(required - set(result))
     if missing:
         raise Invalid(f"{kind}s_ownership must name an owner for {', '.join(missing)}", "invalid_ownership")
-    everyone = {uid for uids in result.values() for uid in uids}
-    known = set(ctx.session.scalars(select(User.id).where(User.id.in_(everyone)))) if everyone else set()
-    if everyone - known:
-        raise Invalid(
-            f"{kind}s_ownership names unknown users: {', '.join(sorted(everyone - known))}", "invalid_ownership"
-        )
+    unknown = unknown_users(ctx, (uid for uids in result.values() for uid in uids))
+    if unknown:
+        raise Invalid(f"{kind}s_ownership names unknown users: {', '.join(unknown)}", "invalid_ownership")
     return dict(sorted(result.items()))
 
 
@@ -271,6 +279,12 @@ def assign_data_to_task(
                     f"{data_id} is owned by {', '.join(sorted(owners))} but the task declares "
                     f"{kind} '{name}' owned by {', '.join(declared[name])}",
                     "ownership_mismatch",
+                )
+            waiting = pending_consent(ctx, data_id)
+            if waiting:
+                raise Conflict(
+                    f"{data_id} is a fusion output still waiting for {', '.join(waiting)} to accept it",
+                    "consent_pending",
                 )
             if kind == "output":
                 refuse_spent_output(record)
@@ -379,7 +393,23 @@ def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def result_view(task: Task | Row[Any]) -> dict[str, Any]:
+def _metrics_for(task: Task | Row[Any], viewer: Actor) -> dict[str, Any]:
+    """The run's metrics with per-file figures only for the data the viewer owns (all of them for the admin).
+
+    The byte counts of a co-participant's input say something about its plaintext, which is theirs alone.
+    """
+    metrics = dict(task.metrics or {})
+    if "files" in metrics and not viewer.role.is_admin:
+        mine = {
+            name
+            for name, uids in (*task.inputs_ownership.items(), *task.outputs_ownership.items())
+            if viewer.user_id in uids
+        }
+        metrics["files"] = {name: figures for name, figures in metrics["files"].items() if name in mine}
+    return metrics
+
+
+def result_view(task: Task | Row[Any], viewer: Actor) -> dict[str, Any]:
     return {
         "status": task.status,
         "status_code": TaskStatus(task.status).code,
@@ -387,7 +417,7 @@ def result_view(task: Task | Row[Any]) -> dict[str, Any]:
         "tags_map": dict(task.tags or {}),
         "failure_kind": task.failure_kind,
         "reason": task.reason,
-        "metrics": dict(task.metrics or {}),
+        "metrics": _metrics_for(task, viewer),
     }
 
 
@@ -411,7 +441,7 @@ def task_view(ctx: Ctx, task: Task) -> dict[str, Any]:
         "status": task.status,
         "status_code": TaskStatus(task.status).code,
         "attempt": task.attempt,
-        "result": result_view(task) if ended else None,
+        "result": result_view(task, ctx.user) if ended else None,
         "created_at": iso(task.created_at),
         "updated_at": iso(task.updated_at),
     }
@@ -433,7 +463,7 @@ def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[st
         raise NotFound(f"there is no task '{task_id}'", "unknown_task")
     if not (row.taking_part or ctx.user.role.is_admin):
         raise _outsider(task_id, "read")
-    return task_result(row)
+    return task_result(row, ctx.user)
 
 
 def result_row(db: Connection, task_id: str) -> Row[Any]:
@@ -441,10 +471,10 @@ def result_row(db: Connection, task_id: str) -> Row[Any]:
     return db.execute(_RESULT, {"task": task_id}).one()
 
 
-def task_result(task: Task | Row[Any]) -> dict[str, Any]:
+def task_result(task: Task | Row[Any], viewer: Actor) -> dict[str, Any]:
     status = TaskStatus(task.status)
     if status in ENDED:
-        return {"task_id": task.id, "done": True, **result_view(task)}
+        return {"task_id": task.id, "done": True, **result_view(task, viewer)}
     return {"task_id": task.id, "done": False, "status": status.value, "status_code": status.code}
 
 

@@ -1,13 +1,24 @@
-"""Users: login and logout, and Teaclave's rules for who may register, update, reset, delete and list whom."""
+"""Users: login and logout, and Teaclave's rules for who may register, update, reset, delete and list whom.
+
+Every object names users by id (file owners, task participants, uploaders,
+function owners, creators, allowlists), so an id must never change hands: a
+deleted user's row stays as a tombstone that can neither log in nor be
+registered again. And no call gives anyone a login for another user: a reset
+only locks the account; the user unlocks it with a one-time token that the
+operator issues on the machine (``teabox admin reset-password``) and hands
+over out of band; nobody sets another user's password.
+"""
 
 from __future__ import annotations
 
+import hmac
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from teabox.platform.auth import hash_password, new_token, random_password, verify_password
+from teabox.platform.auth import hash_password, new_token, token_hash, verify_password
 from teabox.platform.context import Actor, Ctx, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from teabox.platform.models import Token, User
@@ -29,16 +40,35 @@ def role_of(user: User) -> Role:
     return Role(RoleKind(user.role), user.attribute)
 
 
+RESET_TOKEN_SECONDS = 24 * 3600.0
+
+
 def get_user(ctx: Ctx, user_id: str) -> User:
+    """A user who has not been deleted."""
     user = ctx.session.get(User, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise NotFound(f"there is no user '{user_id}'", "unknown_user")
     return user
 
 
+def unknown_users(ctx: Ctx, user_ids: Iterable[str]) -> list[str]:
+    """Those of ``user_ids`` that name no live user (never registered, or deleted), sorted."""
+    wanted = set(user_ids)
+    if not wanted:
+        return []
+    live = set(ctx.session.scalars(select(User.id).where(User.id.in_(wanted), User.deleted_at.is_(None))))
+    return sorted(wanted - live)
+
+
 def create_user(ctx: Ctx, user_id: str, password: str, role: Role) -> User:
     check_user_id(user_id)
-    if ctx.session.get(User, user_id) is not None:
+    existing = ctx.session.get(User, user_id)
+    if existing is not None and existing.deleted_at is not None:
+        raise Conflict(
+            f"the user id '{user_id}' belonged to a deleted user and is never given out again: choose another",
+            "id_retired",
+        )
+    if existing is not None:
         raise Conflict(f"a user '{user_id}' already exists", "already_exists")
     user = User(
         id=user_id,
@@ -59,11 +89,33 @@ def revoke_tokens(ctx: Ctx, user_id: str, *, keep: str | None = None) -> None:
     ctx.session.execute(query.values(revoked_at=ctx.now))
 
 
+def _lock(ctx: Ctx, user: User) -> None:
+    """No password works and every session ends; only a reset token (or nothing, if deleted) opens it again."""
+    user.password_hash, user.reset_token_hash, user.reset_expires_at = "", None, None
+    user.updated_at = ctx.now
+    revoke_tokens(ctx, user.id)
+
+
+def issue_reset_token(ctx: Ctx, user_id: str) -> str:
+    """Lock ``user_id`` and return a one-time token that lets its holder choose the account's next password.
+
+    Only the operator calls this (``teabox admin reset-password``), on the machine: no API returns
+    such a token, so no user can obtain a login for another.
+    """
+    user = get_user(ctx, user_id)
+    _lock(ctx, user)
+    token, hashed = new_token()
+    user.reset_token_hash, user.reset_expires_at = hashed, ctx.now + RESET_TOKEN_SECONDS
+    return token
+
+
 @operation("user_login", authenticated=False)
 def user_login(ctx: Ctx, *, user_id: str, password: str) -> dict[str, Any]:
     ctx.object_id = user_id
     user = ctx.session.get(User, user_id)
-    if not verify_password(user.password_hash if user else None, password):
+    # A deleted or locked user has no usable hash; the check still costs what a real one does.
+    hashed = user.password_hash if user is not None and user.deleted_at is None else ""
+    if not verify_password(hashed or None, password):
         raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
     token, hashed = new_token()
     expires_at = ctx.now + ctx.settings.token_ttl_seconds
@@ -104,7 +156,9 @@ def _managed_user(ctx: Ctx, user_id: str, what: str) -> User:
 
 
 @operation("user_update")
-def user_update(ctx: Ctx, *, user_id: str, password: str, role: str, attribute: str = "") -> dict[str, Any]:
+def user_update(
+    ctx: Ctx, *, user_id: str, role: str, attribute: str = "", password: str | None = None
+) -> dict[str, Any]:
     ctx.object_id = user_id
     new_role = parse_role(role, attribute)
     target = get_user(ctx, user_id)
@@ -114,7 +168,13 @@ def user_update(ctx: Ctx, *, user_id: str, password: str, role: str, attribute: 
         )
     if target.id == ctx.user.user_id and new_role != ctx.user.role:
         raise Conflict("you may not change your own role", "self_change")
-    target.password_hash = hash_password(password)
+    if password is not None and target.id != ctx.user.user_id:
+        raise Forbidden(
+            f"only '{user_id}' may set their password (user_change_password); "
+            "reset_user_password locks an account instead"
+        )
+    if password is not None:
+        target.password_hash = hash_password(password)
     target.role, target.attribute, target.updated_at = new_role.kind.value, new_role.attribute, ctx.now
     revoke_tokens(ctx, user_id, keep=ctx.user.token_hash)
     ctx.note = f"role {new_role.name}"
@@ -132,27 +192,50 @@ def user_change_password(ctx: Ctx, *, password: str) -> dict[str, Any]:
 
 @operation("reset_user_password")
 def reset_user_password(ctx: Ctx, *, user_id: str) -> dict[str, Any]:
-    target = _managed_user(ctx, user_id, "reset the password of")
-    password = random_password()
-    target.password_hash, target.updated_at = hash_password(password), ctx.now
+    """Lock the account: the caller learns no password; the operator issues the user a reset token."""
+    if user_id == ctx.user.user_id:
+        ctx.object_id = user_id
+        raise Conflict("you may not reset your own password; change it with user_change_password", "self_reset")
+    _lock(ctx, _managed_user(ctx, user_id, "reset the password of"))
+    return {"user_id": user_id, "locked": True}
+
+
+@operation("user_redeem_reset", authenticated=False)
+def user_redeem_reset(ctx: Ctx, *, user_id: str, reset_token: str, password: str) -> dict[str, Any]:
+    """Set a locked account's password with the one-time token the operator issued for it."""
+    ctx.object_id = user_id
+    user = ctx.session.get(User, user_id)
+    expected = user.reset_token_hash if user is not None and user.deleted_at is None else None
+    valid = (
+        user is not None
+        and expected is not None
+        and hmac.compare_digest(expected, token_hash(reset_token))
+        and (user.reset_expires_at or 0.0) > ctx.now
+    )
+    if not valid or user is None:
+        raise Unauthenticated("the user id or reset token is wrong, used or expired", "invalid_reset_token")
+    user.password_hash = hash_password(password)
+    user.reset_token_hash, user.reset_expires_at, user.updated_at = None, None, ctx.now
     revoke_tokens(ctx, user_id)
-    return {"password": password}
+    return {}
 
 
 @operation("delete_user")
 def delete_user(ctx: Ctx, *, user_id: str) -> dict[str, Any]:
+    """Keep the row as a tombstone: its id stays taken, so nothing the user owned can pass to a new account."""
     if user_id == ctx.user.user_id:
         ctx.object_id = user_id
         raise Conflict("you may not delete yourself", "self_delete")
     target = _managed_user(ctx, user_id, "delete")
-    ctx.session.delete(target)
+    _lock(ctx, target)
+    target.deleted_at = ctx.now
     return {}
 
 
 @operation("list_users")
 def list_users(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     role = ctx.user.role
-    query = select(User.id).order_by(User.id)
+    query = select(User.id).where(User.deleted_at.is_(None)).order_by(User.id)
     if role.is_admin:
         pass
     elif role.kind is RoleKind.DATA_OWNER_MANAGER and user_id in (None, role.attribute):
@@ -170,6 +253,7 @@ _TOKEN_OWNER = (
     select(User.id, User.role, User.attribute)
     .join(Token, Token.user_id == User.id)
     .where(Token.token_hash == bindparam("hashed"), Token.revoked_at.is_(None), Token.expires_at > bindparam("now"))
+    .where(User.deleted_at.is_(None))
 )
 
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from teabox.platform.context import Actor
+from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
 from teabox.platform.errors import BadRequest, TooLarge
 from teabox.platform.roles import check_api
@@ -79,10 +79,11 @@ def create_app(
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
-        answer = platform.call("get_task_result", actor_of(authorization), params_of(body))
+        actor = actor_of(authorization)
+        answer = platform.call("get_task_result", actor, params_of(body))
         timeout = min(body.timeout, settings.max_wait_seconds)
         if not answer["done"] and timeout > 0 and await waiter.wait(body.task_id, timeout):
-            answer = platform.task_result(body.task_id)
+            answer = platform.task_result(body.task_id, actor)
         return JSONResponse(answer)
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
@@ -160,6 +161,7 @@ _SLOW = frozenset(
         "user_register",
         "user_update",
         "user_change_password",
+        "user_redeem_reset",
         "reset_user_password",
         "register_function",
         "update_function",
@@ -170,7 +172,7 @@ _SLOW = frozenset(
 def _add_rpc(
     app: FastAPI, platform: Platform, name: str, model: type[Body], actor_of: Callable[[str | None], Actor]
 ) -> None:
-    authenticated = name != "user_login"
+    authenticated = OPERATIONS[name].authenticated
 
     def answer(body: Body, authorization: str | None) -> JSONResponse:
         actor = actor_of(authorization) if authenticated else None

@@ -57,6 +57,19 @@ class UserRegister(Request):
     attribute: str = ""
 
 
+class UserUpdate(Request):
+    user_id: str
+    role: str
+    attribute: str = ""
+    password: str | None = None
+
+
+class UserRedeemReset(Request):
+    user_id: str
+    reset_token: str
+    password: str
+
+
 class UserChangePassword(Request):
     password: str
 
@@ -209,7 +222,8 @@ ENDPOINTS: dict[str, type[Request]] = {
     "user_logout": Empty,
     "get_current_user": Empty,
     "user_register": UserRegister,
-    "user_update": UserRegister,
+    "user_update": UserUpdate,
+    "user_redeem_reset": UserRedeemReset,
     "user_change_password": UserChangePassword,
     "reset_user_password": UserRef,
     "delete_user": UserRef,
@@ -226,6 +240,7 @@ ENDPOINTS: dict[str, type[Request]] = {
     "update_input_file": UpdateFile,
     "update_output_file": UpdateFile,
     "register_fusion_output": FusionOutput,
+    "accept_fusion_output": DataRef,
     "register_input_from_output": DataRef,
     "get_input_file": DataRef,
     "get_output_file": DataRef,

@@ -16,7 +16,7 @@ from alembic import context, op
 from teabox.platform.file_keys import FileKeys
 
 revision = "0003_keys"
-down_revision = "0001"
+down_revision = "0002_accounts"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,48 @@
+"""accounts: deleted users kept as tombstones, password-reset tokens, fusion consent, file:// and payload ownership
+
+Revision ID: 0002_accounts
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_accounts"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("deleted_at", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("reset_token_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("reset_expires_at", sa.Float(), nullable=True))
+    with op.batch_alter_table("file_owners", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("consented", sa.Boolean(), nullable=False, server_default="1"))
+    op.create_table(
+        "local_paths",
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("path"),
+    )
+    op.create_table(
+        "payload_uploads",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", "user_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("payload_uploads")
+    op.drop_table("local_paths")
+    with op.batch_alter_table("file_owners", schema=None) as batch_op:
+        batch_op.drop_column("consented")
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("reset_expires_at")
+        batch_op.drop_column("reset_token_hash")
+        batch_op.drop_column("deleted_at")
