@@ -24,12 +24,15 @@ from teabox.platform.staged import (
     StagedTask,
     TaskLimits,
 )
+from teabox.platform.egress import EgressPolicy
 from teabox.worker.fetch import Transfers
 from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import WorkerContext
 from teabox.worker.staging import WorkerStaging
 
 DEADLINE = 60.0  # generous: tests wait for events, they do not time them
+# The test file servers listen on loopback, which the egress policy refuses unless allowed.
+LOCAL_SERVERS = EgressPolicy.from_texts(["127.0.0.1"])
 
 
 class CountingExecutor(Executor):

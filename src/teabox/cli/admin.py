@@ -26,6 +26,27 @@ allow_file_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
 )
+
+
+def _egress_policy(_context: click.Context, _parameter: click.Parameter, rules: tuple[str, ...]) -> object:
+    from teabox.platform.egress import EgressPolicy, UrlRefused
+
+    try:
+        return EgressPolicy.from_texts(rules)
+    except UrlRefused as exc:
+        raise click.BadParameter(exc.message) from exc
+
+
+allow_url_option = click.option(
+    "--allow-url",
+    "egress",
+    multiple=True,
+    metavar="HOST[:PORT]|CIDR",
+    envvar="TEABOX_ALLOW_URL",
+    callback=_egress_policy,
+    help="Let http(s) input and output URLs reach this host name, address or range (repeatable; "
+    "TEABOX_ALLOW_URL takes a space-separated list). Without one, only globally routable addresses.",
+)
 log_level_option = click.option(
     "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import click
 
-from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.admin import allow_file_dir_option, allow_url_option, data_dir_option, log_level_option
+from teabox.platform.egress import EgressPolicy
 
 DEFAULT_PORT = 7777
 
@@ -27,6 +28,7 @@ DEFAULT_PORT = 7777
     "--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none)."
 )
 @allow_file_dir_option
+@allow_url_option
 @click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
 @click.option(
     "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
@@ -38,6 +40,7 @@ def serve_command(
     port: int,
     workers: int,
     allow_file_dir: tuple[Path, ...],
+    egress: EgressPolicy,
     max_upload_bytes: int,
     token_ttl: float,
     log_level: str,
@@ -53,7 +56,7 @@ def serve_command(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     storage = Storage.open(data_dir)
     settings = Settings(
-        token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir
+        token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir, egress=egress
     )
     platform = Platform(storage, settings)
     app = create_app(platform, background=[storage.queue.requeue_expired])

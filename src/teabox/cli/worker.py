@@ -14,17 +14,19 @@ from types import FrameType
 
 import click
 
-from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.admin import allow_file_dir_option, allow_url_option, data_dir_option, log_level_option
+from teabox.platform.egress import EgressPolicy
 
 
 @click.command("worker")
 @data_dir_option
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
 @allow_file_dir_option
+@allow_url_option
 @click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
 @log_level_option
 def worker_command(
-    data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], lease: float, log_level: str
+    data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], egress: EgressPolicy, lease: float, log_level: str
 ) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
     from teabox.worker.fetch import TransferPolicy
@@ -34,7 +36,7 @@ def worker_command(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = WorkerSettings(
         data_dir=data_dir,
-        transfers=TransferPolicy(allowed_dirs=allow_file_dir),
+        transfers=TransferPolicy(allowed_dirs=allow_file_dir, egress=egress),
         lease_seconds=lease,
         heartbeat_seconds=lease / 5,
     )

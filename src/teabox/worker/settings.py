@@ -37,6 +37,6 @@ class WorkerSettings:
 
     @classmethod
     def for_platform(cls, data_dir: Path, settings: Settings, **overrides: object) -> WorkerSettings:
-        """Worker settings that obey the operator's platform settings (allowed ``file://`` directories)."""
-        policy = TransferPolicy(allowed_dirs=settings.allowed_file_dirs)
+        """Worker settings that obey the operator's platform settings (``file://`` directories, egress rules)."""
+        policy = TransferPolicy(allowed_dirs=settings.allowed_file_dirs, egress=settings.egress)
         return cls(data_dir=Path(data_dir), transfers=policy, **overrides)  # type: ignore[arg-type]
