@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_support import LOCAL_SERVERS, LocalPlatform, concat_payload, encrypted_file, make_context, sha, spec, task_of
+from worker_support import (
+    LOCAL_SERVERS,
+    LocalPlatform,
+    concat_payload,
+    encrypted_file,
+    make_context,
+    sha,
+    spec,
+    task_of,
+)
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import StagedInput, StagedOutput

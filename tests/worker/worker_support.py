@@ -16,6 +16,7 @@ from teabox.executor import Executor, RunResult
 from teabox.formats import CryptoInfo, encrypt
 from teabox.platform.context import Actor
 from teabox.platform.core import Platform
+from teabox.platform.egress import EgressPolicy
 from teabox.platform.models import Task
 from teabox.platform.staged import (
     CryptoSpec,
@@ -24,7 +25,6 @@ from teabox.platform.staged import (
     StagedTask,
     TaskLimits,
 )
-from teabox.platform.egress import EgressPolicy
 from teabox.worker.fetch import Transfers
 from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import WorkerContext

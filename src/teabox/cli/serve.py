@@ -14,8 +14,15 @@ from pathlib import Path
 
 import click
 
-from teabox.cli.admin import allow_file_dir_option, allow_url_option, data_dir_option, log_level_option
+from teabox.cli.admin import (
+    allow_file_dir_option,
+    allow_url_option,
+    data_dir_option,
+    log_level_option,
+    transfer_pace_options,
+)
 from teabox.platform.egress import EgressPolicy
+from teabox.worker.pacing import Pace
 
 DEFAULT_PORT = 7777
 
@@ -29,6 +36,7 @@ DEFAULT_PORT = 7777
 )
 @allow_file_dir_option
 @allow_url_option
+@transfer_pace_options
 @click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
 @click.option(
     "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
@@ -41,6 +49,8 @@ def serve_command(
     workers: int,
     allow_file_dir: tuple[Path, ...],
     egress: EgressPolicy,
+    transfer_deadline: float,
+    min_transfer_rate: int,
     max_upload_bytes: int,
     token_ttl: float,
     log_level: str,
@@ -60,7 +70,8 @@ def serve_command(
     )
     platform = Platform(storage, settings)
     app = create_app(platform, background=[storage.queue.requeue_expired])
-    pool = _start_pool(storage.data_dir, workers, settings) if workers else None
+    pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
+    pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", lifespan="on")
     )
@@ -77,7 +88,7 @@ def serve_command(
         storage.close()
 
 
-def _start_pool(data_dir: Path, workers: int, settings: object) -> object:
+def _start_pool(data_dir: Path, workers: int, settings: object, pace: Pace) -> object:
     from teabox.worker.pool import start_pool
 
-    return start_pool(data_dir, workers, settings)
+    return start_pool(data_dir, workers, settings, pace=pace)

@@ -14,7 +14,13 @@ from types import FrameType
 
 import click
 
-from teabox.cli.admin import allow_file_dir_option, allow_url_option, data_dir_option, log_level_option
+from teabox.cli.admin import (
+    allow_file_dir_option,
+    allow_url_option,
+    data_dir_option,
+    log_level_option,
+    transfer_pace_options,
+)
 from teabox.platform.egress import EgressPolicy
 
 
@@ -23,20 +29,33 @@ from teabox.platform.egress import EgressPolicy
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
 @allow_file_dir_option
 @allow_url_option
+@transfer_pace_options
 @click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
 @log_level_option
 def worker_command(
-    data_dir: Path, workers: int, allow_file_dir: tuple[Path, ...], egress: EgressPolicy, lease: float, log_level: str
+    data_dir: Path,
+    workers: int,
+    allow_file_dir: tuple[Path, ...],
+    egress: EgressPolicy,
+    transfer_deadline: float,
+    min_transfer_rate: int,
+    lease: float,
+    log_level: str,
 ) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
     from teabox.worker.fetch import TransferPolicy
+    from teabox.worker.pacing import Pace
     from teabox.worker.pool import WorkerPool
     from teabox.worker.settings import WorkerSettings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = WorkerSettings(
         data_dir=data_dir,
-        transfers=TransferPolicy(allowed_dirs=allow_file_dir, egress=egress),
+        transfers=TransferPolicy(
+            allowed_dirs=allow_file_dir,
+            egress=egress,
+            pace=Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate),
+        ),
         lease_seconds=lease,
         heartbeat_seconds=lease / 5,
     )

@@ -24,7 +24,10 @@ def bound_name(url: str) -> str:
     and is called ``data`` otherwise. Raises :class:`FormatError` (check
     ``file name``) for a URL that does not end in a usable name.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise FormatError("file name", f"the URL is malformed ({exc})") from exc
     if parts.scheme == "data":
         header = parts.path.split(",", 1)[0]
         for parameter in header.split(";")[1:]:

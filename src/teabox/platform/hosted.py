@@ -52,7 +52,10 @@ def check_file_name(name: str) -> str:
 
 def parse_hosted_url(url: str) -> HostedUrl:
     """Split a ``teabox://files/<id>/<name>`` URL; raises Invalid naming what is wrong."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = urlsplit("")
     segments = parts.path.split("/")
     if (
         parts.scheme != SCHEME

@@ -117,7 +117,7 @@ class Transfers:
 
     def download(self, url: str, dst: Path) -> int:
         """Write the file at ``url`` to ``dst``; returns its size in bytes."""
-        scheme = urlsplit(url).scheme.lower()
+        scheme = _scheme(url)
         try:
             if scheme in ("http", "https"):
                 with open(dst, "wb") as out:
@@ -189,7 +189,7 @@ class Transfers:
                 f"output for {describe_url(url)} is {size} bytes, over the "
                 f"{self.policy.max_output_bytes}-byte limit for outputs"
             )
-        scheme = urlsplit(url).scheme.lower()
+        scheme = _scheme(url)
         if scheme == "file":
             return _LocalUpload.prepare(src, self._local_path(url, must_exist=False), url)
         if scheme in ("http", "https"):
@@ -233,6 +233,13 @@ class Transfers:
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise TransferError(f"{describe_url(url)} is malformed: {exc}") from exc
 
 
 def _chunks(body: BinaryIO) -> Iterator[bytes]:

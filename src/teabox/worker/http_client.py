@@ -10,20 +10,23 @@ server name, so certificates are verified against the name as usual.
 Redirects are not followed (a redirect's target would be a URL nobody
 registered), and proxy settings from the environment are ignored (through a
 proxy, the address connected to would be the proxy's, not the one checked).
-Every connection is a :class:`teabox.worker.pacing.PacedStream`.
+Every connection is a :class:`PacedStream`: its reads and writes wait no
+longer than the running transfer's clock allows (:mod:`teabox.worker.pacing`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpcore
 import httpx
 
 from teabox.platform.egress import EgressPolicy, UrlRefused
-from teabox.worker.pacing import PacedStream, bound_timeout
+from teabox.worker.pacing import bound_timeout, current_clock
 
 _SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
@@ -89,6 +92,55 @@ class VettedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._sockets.sleep(seconds)
+
+
+class PacedStream(httpcore.NetworkStream):
+    """A connection whose reads and writes wait no longer than the current transfer's clock allows."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        with _clocked():
+            data = self._stream.read(max_bytes, bound_timeout(timeout))
+        _count(len(data))
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        with _clocked():
+            self._stream.write(buffer, bound_timeout(timeout))
+        _count(len(buffer))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        with _clocked():
+            return PacedStream(self._stream.start_tls(ssl_context, server_hostname, bound_timeout(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+@contextmanager
+def _clocked() -> Iterator[None]:
+    """Report a wait that timed out because the clock ran out as the clock's reason, not as a timeout."""
+    try:
+        yield
+    except (httpcore.ReadTimeout, httpcore.WriteTimeout, httpcore.ConnectTimeout):
+        clock = current_clock()
+        if clock is not None:
+            clock.check(slack=0.05)
+        raise
+
+
+def _count(moved: int) -> None:
+    clock = current_clock()
+    if clock is not None:
+        clock.count(moved)
+        clock.check()
 
 
 def egress_client(policy: EgressPolicy, timeout_seconds: float) -> httpx.Client:

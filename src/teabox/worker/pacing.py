@@ -4,7 +4,7 @@ A per-read timeout alone does not bound a transfer: a server that sends one
 byte a second never lets a read time out, and would hold the worker (and the
 task's lease) for as long as it likes. So each download or upload runs under a
 :class:`TransferClock`, and every socket read and write of the worker's HTTP
-client (:class:`PacedStream`) waits at most until the clock runs out: the
+client (:mod:`teabox.worker.http_client`) waits at most until the clock runs out: the
 total deadline, or the moment the average rate since the grace period would
 fall below the minimum.
 """
@@ -16,9 +16,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import httpcore
 
 from teabox.errors import TeaboxError
 
@@ -91,56 +88,12 @@ def paced(pace: Pace) -> Iterator[TransferClock]:
         _current.reset(token)
 
 
+def current_clock() -> TransferClock | None:
+    """The clock of the transfer running in this thread, if one is."""
+    return _current.get()
+
+
 def bound_timeout(timeout: float | None) -> float | None:
     """``timeout`` shortened by the current transfer's clock, if a transfer is running."""
     clock = _current.get()
     return timeout if clock is None else clock.bound(timeout)
-
-
-class PacedStream(httpcore.NetworkStream):
-    """A connection whose reads and writes wait no longer than the current transfer's clock allows."""
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        with _clocked():
-            data = self._stream.read(max_bytes, bound_timeout(timeout))
-        _count(len(data))
-        return data
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        with _clocked():
-            self._stream.write(buffer, bound_timeout(timeout))
-        _count(len(buffer))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        with _clocked():
-            return PacedStream(self._stream.start_tls(ssl_context, server_hostname, bound_timeout(timeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-@contextmanager
-def _clocked() -> Iterator[None]:
-    """Report a wait that timed out because the clock ran out as the clock's reason, not as a timeout."""
-    try:
-        yield
-    except (httpcore.ReadTimeout, httpcore.WriteTimeout, httpcore.ConnectTimeout):
-        clock = _current.get()
-        if clock is not None:
-            clock.check(slack=0.05)
-        raise
-
-
-def _count(moved: int) -> None:
-    clock = _current.get()
-    if clock is not None:
-        clock.count(moved)
-        clock.check()
