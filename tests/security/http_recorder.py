@@ -4,6 +4,7 @@ or the hostile file server (redirects, bytes dripped one at a time)."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ class Behaviour:
     drip_seconds: float = 0.05
     stall: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
@@ -44,6 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         behaviour = self.server.behaviour
         behaviour.requests.append(("GET", self.path))
+        behaviour.hosts.append(self.headers.get("host", ""))
         if self.path in behaviour.redirects:
             self.send_response(302)
             self.send_header("location", behaviour.redirects[self.path])
@@ -98,11 +101,14 @@ class Recorder:
 
 @contextmanager
 def recording_server(
-    host: str = "127.0.0.1", behaviour: Behaviour | None = None, *, port: int = 0
+    host: str = "127.0.0.1", behaviour: Behaviour | None = None, *, port: int = 0, tls: ssl.SSLContext | None = None
 ) -> Iterator[Recorder]:
+    """Serve on ``host`` (a free port unless ``port``), over TLS if ``tls`` is a server context."""
     behaviour = behaviour or Behaviour()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server = _Server((host, port), behaviour, family)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

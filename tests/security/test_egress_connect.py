@@ -3,13 +3,19 @@ address connected to, and a slow server cannot hold a worker."""
 
 from __future__ import annotations
 
+import datetime
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from http_recorder import Behaviour, Recorder, recording_server
 
 from teabox.platform.egress import EgressPolicy
@@ -31,7 +37,7 @@ def _serve(servers: ExitStack, host: str = "127.0.0.1", port: int = 0, **behavio
 
 def _resolve_as(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
     """Make ``name`` resolve to ``answers[0]`` on the first lookup, ``answers[1]`` on the second, ...;
-    returns the list of lookups made."""
+    returns the list of lookups made (other names resolve as before)."""
     real_getaddrinfo = socket.getaddrinfo
     lookups: list[str] = []
 
@@ -69,7 +75,73 @@ def test_dns_cannot_answer_one_address_for_the_check_and_another_for_the_connect
     finally:
         transfers.close()
     assert allowed.requests == [("GET", "/data.enc")]
+    assert allowed.behaviour.hosts == [f"rebind.test:{allowed.port}"], "the request lost its host name"
     assert internal.requests == [], "the internal service was reached"
+
+
+def _certificate_for(name: str, folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_https_to_a_vetted_address_still_verifies_the_certificate_against_the_name(
+    servers: ExitStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = _certificate_for("files.test", tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server = servers.enter_context(recording_server(behaviour=Behaviour(files={"/a.enc": b"over tls"}), tls=tls))
+    _resolve_as(monkeypatch, "files.test", ["127.0.0.1"])
+    _resolve_as(monkeypatch, "other.test", ["127.0.0.1"])
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust the test certificate, as an operator would a private CA
+    transfers = Transfers(TransferPolicy(egress=LOOPBACK))
+    try:
+        assert transfers.download(f"https://files.test:{server.port}/a.enc", tmp_path / "got") == len(b"over tls")
+        # The same server and address under another name: the certificate does not match that name.
+        with pytest.raises(
+            TransferError,
+            match=r"CERTIFICATE_VERIFY_FAILED.*Hostname mismatch|certificate is not valid for .other.test.",
+        ):
+            transfers.download(f"https://other.test:{server.port}/a.enc", tmp_path / "other")
+    finally:
+        transfers.close()
+
+
+def test_proxy_settings_from_the_environment_are_not_used(
+    servers: ExitStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _serve(servers, files={"/a.enc": b"direct"})
+    proxy = _serve(servers)
+    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(variable, proxy.url(""))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    transfers = Transfers(TransferPolicy(egress=LOOPBACK))
+    try:
+        assert transfers.download(target.url("/a.enc"), tmp_path / "got") == len(b"direct")
+    finally:
+        transfers.close()
+    assert proxy.requests == [] and target.requests == [("GET", "/a.enc")]
 
 
 def test_a_name_that_resolves_to_an_internal_address_is_refused_at_connect_time(
