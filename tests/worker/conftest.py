@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from worker_support import LocalPlatform
+from worker_support import LOCAL_SERVERS, LocalPlatform
 
 from teabox.platform.core import Platform
 from teabox.platform.settings import Settings
@@ -109,7 +109,11 @@ def allowed_dir(tmp_path: Path) -> Path:
 def transfers(allowed_dir: Path) -> Iterator[Transfers]:
     t = Transfers(
         TransferPolicy(
-            allowed_dirs=(allowed_dir,), max_input_bytes=10_000, max_output_bytes=10_000, timeout_seconds=1.0
+            allowed_dirs=(allowed_dir,),
+            max_input_bytes=10_000,
+            max_output_bytes=10_000,
+            timeout_seconds=1.0,
+            egress=LOCAL_SERVERS,
         )
     )
     yield t

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from teabox.worker.fetch import TransferError, TransferPolicy, Transfers, bound_name, describe_url
+from teabox.worker.fetch import TransferError, TransferPolicy, Transfers, describe_url
 
 
 def test_file_url_under_an_allowed_directory_is_copied(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
@@ -152,17 +152,6 @@ def test_http_put_and_its_failure(transfers: Transfers, file_server, tmp_path: P
     file_server.fail["/out/refused.enc"] = 403
     with pytest.raises(TransferError, match=r"PUT .*/out/refused.enc answered 403"):
         transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/refused.enc")).commit()
-
-
-def test_bound_names() -> None:
-    assert bound_name("file:///data/psi0.txt.enc") == "psi0.txt.enc"
-    assert bound_name("https://h/a/b%20c.enc?sig=1") == "b c.enc"
-    assert bound_name("teabox://files/abc/bank_a.enc") == "bank_a.enc"
-    assert bound_name("data:application/octet-stream;name=a.enc;base64,AAAA") == "a.enc"
-    assert bound_name("data:text/plain,1") == "data"
-    for bad in ("https://h/", "https://h/a/%2e%2e", "https://h/a%2Fb"):
-        with pytest.raises(TransferError, match="usable file name"):
-            bound_name(bad)
 
 
 def test_urls_in_messages_hide_secrets() -> None:

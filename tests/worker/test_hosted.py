@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_support import LocalPlatform, concat_payload, encrypted_file, make_context, sha, spec, task_of
+from worker_support import (
+    LOCAL_SERVERS,
+    LocalPlatform,
+    concat_payload,
+    encrypted_file,
+    make_context,
+    sha,
+    spec,
+    task_of,
+)
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import StagedInput, StagedOutput
@@ -19,7 +28,7 @@ def _upload(local: LocalPlatform, path: Path) -> str:
 
 
 def _transfers(local: LocalPlatform) -> Transfers:
-    return Transfers(TransferPolicy(), hosted=local.platform.storage.hosted)
+    return Transfers(TransferPolicy(egress=LOCAL_SERVERS), hosted=local.platform.storage.hosted)
 
 
 def test_hosted_input_and_output(local: LocalPlatform, tmp_path: Path) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from teaclave_fixtures import FIXTURES, MISSING
-from worker_support import concat_payload, encrypted_file, endless_payload, make_context, sha, task_of
+from worker_support import LOCAL_SERVERS, concat_payload, encrypted_file, endless_payload, make_context, sha, task_of
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput
-from teabox.worker.fetch import Transfers
+from teabox.worker.fetch import TransferPolicy, Transfers
 from teabox.worker.run_task import run_task
 
 
@@ -73,7 +73,7 @@ def test_a_teaclave_fixture_runs_unchanged(tmp_path: Path, file_server) -> None:
     if not FIXTURES.is_dir():
         pytest.skip(MISSING)
     folder = (FIXTURES / "wamr_rust_psi").resolve()
-    transfers = Transfers(Transfers().policy.__class__(allowed_dirs=(folder,)))
+    transfers = Transfers(TransferPolicy(allowed_dirs=(folder,), egress=LOCAL_SERVERS))
     crypto = CryptoSpec("teaclave-file-128", bytes(16), b"")
     payload = concat_payload(["psi"], ["copy"])
     out = _output_spec("teaclave-file-128")

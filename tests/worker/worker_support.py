@@ -16,6 +16,7 @@ from teabox.executor import Executor, RunResult
 from teabox.formats import CryptoInfo, encrypt
 from teabox.platform.context import Actor
 from teabox.platform.core import Platform
+from teabox.platform.egress import EgressPolicy
 from teabox.platform.models import Task
 from teabox.platform.staged import (
     CryptoSpec,
@@ -30,6 +31,8 @@ from teabox.worker.run_task import WorkerContext
 from teabox.worker.staging import WorkerStaging
 
 DEADLINE = 60.0  # generous: tests wait for events, they do not time them
+# The test file servers listen on loopback, which the egress policy refuses unless allowed.
+LOCAL_SERVERS = EgressPolicy.from_texts(["127.0.0.1"])
 
 
 class CountingExecutor(Executor):

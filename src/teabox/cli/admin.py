@@ -7,7 +7,9 @@ created here, by someone who can write to the data directory.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,6 +28,50 @@ allow_file_dir_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     help="A directory file:// URLs may name (repeatable); without one, file:// URLs are refused.",
 )
+
+
+def _egress_policy(_context: click.Context, _parameter: click.Parameter, rules: tuple[str, ...]) -> object:
+    from teabox.platform.egress import EgressPolicy, UrlRefused
+
+    try:
+        return EgressPolicy.from_texts(rules)
+    except UrlRefused as exc:
+        raise click.BadParameter(exc.message) from exc
+
+
+allow_url_option = click.option(
+    "--allow-url",
+    "egress",
+    multiple=True,
+    metavar="HOST[:PORT]|CIDR",
+    envvar="TEABOX_ALLOW_URL",
+    callback=_egress_policy,
+    help="Let http(s) input and output URLs reach this host name, address or range (repeatable; "
+    "TEABOX_ALLOW_URL takes a space-separated list). Without one, only globally routable addresses.",
+)
+
+
+def transfer_pace_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--transfer-deadline`` and ``--min-transfer-rate``: how long and how slow one http(s) transfer may be."""
+    from teabox.worker.pacing import Pace
+
+    command = click.option(
+        "--min-transfer-rate",
+        default=Pace.min_bytes_per_second,
+        show_default=True,
+        type=click.IntRange(0),
+        help=f"Bytes per second an http(s) download or upload must average after its first "
+        f"{Pace.grace_seconds:g} s (0: no minimum).",
+    )(command)
+    return click.option(
+        "--transfer-deadline",
+        default=Pace.deadline_seconds,
+        show_default=True,
+        type=click.FloatRange(0, min_open=True),
+        help="Seconds one http(s) download or upload may take in all.",
+    )(command)
+
+
 log_level_option = click.option(
     "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )

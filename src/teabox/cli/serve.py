@@ -14,7 +14,15 @@ from pathlib import Path
 
 import click
 
-from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.admin import (
+    allow_file_dir_option,
+    allow_url_option,
+    data_dir_option,
+    log_level_option,
+    transfer_pace_options,
+)
+from teabox.platform.egress import EgressPolicy
+from teabox.worker.pacing import Pace
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 
 DEFAULT_PORT = 7777
@@ -28,6 +36,8 @@ DEFAULT_PORT = 7777
     "--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none)."
 )
 @allow_file_dir_option
+@allow_url_option
+@transfer_pace_options
 @click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
 @click.option(
     "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
@@ -41,6 +51,9 @@ def serve_command(
     port: int,
     workers: int,
     allow_file_dir: tuple[Path, ...],
+    egress: EgressPolicy,
+    transfer_deadline: float,
+    min_transfer_rate: int,
     max_upload_bytes: int,
     token_ttl: float,
     max_running_per_user: int,
@@ -65,10 +78,12 @@ def serve_command(
         allowed_file_dirs=allow_file_dir,
         max_running_per_user=cap(max_running_per_user),
         max_queued_per_user=cap(max_queued_per_user),
+        egress=egress,
     )
     platform = Platform(storage, settings)
     app = create_app(platform, background=[storage.queue.requeue_expired])
-    pool = _start_pool(storage.data_dir, workers, settings) if workers else None
+    pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
+    pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", lifespan="on")
     )
@@ -85,7 +100,7 @@ def serve_command(
         storage.close()
 
 
-def _start_pool(data_dir: Path, workers: int, settings: object) -> object:
+def _start_pool(data_dir: Path, workers: int, settings: object, pace: Pace) -> object:
     from teabox.worker.pool import start_pool
 
-    return start_pool(data_dir, workers, settings)
+    return start_pool(data_dir, workers, settings, pace=pace)

@@ -14,7 +14,14 @@ from types import FrameType
 
 import click
 
-from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.admin import (
+    allow_file_dir_option,
+    allow_url_option,
+    data_dir_option,
+    log_level_option,
+    transfer_pace_options,
+)
+from teabox.platform.egress import EgressPolicy
 from teabox.cli.fairness_options import cap, max_running_per_user_option
 
 
@@ -22,6 +29,8 @@ from teabox.cli.fairness_options import cap, max_running_per_user_option
 @data_dir_option
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
 @allow_file_dir_option
+@allow_url_option
+@transfer_pace_options
 @click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
 @max_running_per_user_option
 @log_level_option
@@ -29,6 +38,9 @@ def worker_command(
     data_dir: Path,
     workers: int,
     allow_file_dir: tuple[Path, ...],
+    egress: EgressPolicy,
+    transfer_deadline: float,
+    min_transfer_rate: int,
     lease: float,
     max_running_per_user: int,
     log_level: str,
@@ -36,13 +48,18 @@ def worker_command(
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
     from teabox.cli.data_dir import storage_refusals
     from teabox.worker.fetch import TransferPolicy
+    from teabox.worker.pacing import Pace
     from teabox.worker.pool import WorkerPool
     from teabox.worker.settings import WorkerSettings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = WorkerSettings(
         data_dir=data_dir,
-        transfers=TransferPolicy(allowed_dirs=allow_file_dir),
+        transfers=TransferPolicy(
+            allowed_dirs=allow_file_dir,
+            egress=egress,
+            pace=Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate),
+        ),
         lease_seconds=lease,
         heartbeat_seconds=lease / 5,
         max_running_per_user=cap(max_running_per_user),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from teabox.client.crypto import DEFAULT_SCHEMA, bound_name, decrypt_file, encrypt_file, verify_file
+from teabox.client.crypto import DEFAULT_SCHEMA, decrypt_file, encrypt_file, verify_file
 from teabox.client.errors import TaskCanceled, TaskFailed, TaskWaitTimeout
 from teabox.client.requests import (
     FunctionArgument,
@@ -46,6 +46,7 @@ from teabox.client.transfer import Progress, read_chunks, write_atomically
 from teabox.client.transport import DEFAULT_TIMEOUT, Address, Transport
 from teabox.client.wire import BytesLike, to_bytes, to_hex
 from teabox.formats import CryptoInfo
+from teabox.formats.bound_names import bound_name
 
 # The server holds one long-poll at most this long; the client loops up to its own deadline.
 LONG_POLL_SECONDS = 30.0

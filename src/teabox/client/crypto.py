@@ -72,8 +72,3 @@ def decrypt_file(
 def verify_file(src: str | os.PathLike[str], *, crypto: CryptoInfo, name: str | None = None) -> bytes | None:
     """Check an encrypted file completely and return its cmac (None for ``raw``): the value to register."""
     return formats.verify(crypto, src, name=name)
-
-
-def bound_name(url: str) -> str:
-    """The last path component of a file URL: the name a teaclave-file-128 file must carry."""
-    return url.rstrip("/").rsplit("/", 1)[-1]

@@ -3,12 +3,14 @@
 Fixes over Teaclave: an output record is write-once (the platform refuses to
 bind one that already holds a cmac, see :mod:`teabox.platform.tasks`); URLs
 are checked at registration (``file://`` only under directories the operator
-allows); a ``teabox://`` URL can be registered only by the user who uploaded
-or reserved it, so registering a URL never grants access to someone else's
-file; keys are never returned, and the database holds them only sealed
-under the platform key (:mod:`teabox.platform.file_keys`); a ``file://`` path
-belongs to the first user who registered it; a fusion output names co-owners
-only with their consent (each accepts it before it can be bound to a task).
+allows, http(s) only to hosts the egress policy allows, see
+:mod:`teabox.platform.egress`; a malformed URL is a 400 naming ``url``); a
+``teabox://`` URL can be registered only by the user who uploaded or reserved
+it, so registering a URL never grants access to someone else's file; keys are
+never returned, and the database holds them only sealed under the platform key
+(:mod:`teabox.platform.file_keys`); a ``file://`` path belongs to the first
+user who registered it; a fusion output names co-owners only with their
+consent (each accepts it before it can be bound to a task).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import exists, select, update
 
+from teabox.formats.bound_names import bound_name
+from teabox.formats.errors import FormatError
 from teabox.platform.context import Ctx, new_id, operation
-from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from teabox.platform.egress import UrlRefused
+from teabox.platform.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
 from teabox.platform.hosted import check_file_name, hosted_url, is_hosted, parse_hosted_url
 from teabox.platform.models import DataFile, FileOwner, HostedFile, LocalPath, TaskData
 from teabox.platform.users import unknown_users
@@ -79,34 +84,48 @@ def _owned_file(ctx: Ctx, data_id: str, kind: str) -> tuple[DataFile, set[str]]:
     return record, owners
 
 
+def _bad_url(message: str, code: str = "invalid_url") -> BadRequest:
+    return BadRequest(f"url: {message}", code)
+
+
 def _check_url(ctx: Ctx, url: str, kind: str) -> None:
-    """Refuse a URL this kind of file cannot use, naming the reason."""
+    """Refuse a URL this kind of file cannot use, naming the reason; a worker checks it again."""
     if len(url) > MAX_URL:
-        raise Invalid(f"the URL is longer than {MAX_URL} characters", "invalid_url")
-    parts = urlsplit(url)
+        raise _bad_url(f"the URL is longer than {MAX_URL} characters")
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in url):
+        raise _bad_url("the URL contains a control character (CR, LF, NUL, ...); percent-encode it")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise _bad_url(f"the URL's host is malformed ({exc})") from exc
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        if not parts.hostname:
-            raise Invalid(f"'{url}' names no host", "invalid_url")
+        try:
+            ctx.settings.egress.check_url(url)
+        except UrlRefused as exc:
+            raise _bad_url(exc.message, exc.code) from exc
     elif scheme == "file":
         _check_local(ctx, url, parts.netloc, unquote(parts.path))
     elif scheme == "data":
         if kind == "output":
-            raise Invalid("an output cannot be written to a data: URL", "invalid_url")
+            raise _bad_url("an output cannot be written to a data: URL")
         if "," not in parts.path:
-            raise Invalid("a data: URL needs a ',' before its data", "invalid_url")
+            raise _bad_url("a data: URL needs a ',' before its data")
     elif is_hosted(url):
         _check_hosted(ctx, url, kind)
     else:
-        raise Invalid(
-            f"unsupported URL scheme '{scheme or '(none)'}': use file://, http://, https://, data: or teabox://",
-            "invalid_url",
+        raise _bad_url(
+            f"unsupported URL scheme '{scheme or '(none)'}': use file://, http://, https://, data: or teabox://"
         )
+    try:
+        bound_name(url)
+    except FormatError as exc:
+        raise _bad_url(exc.detail) from exc
 
 
 def _check_local(ctx: Ctx, url: str, netloc: str, path: str) -> None:
     if netloc not in ("", "localhost") or not path.startswith("/") or "\x00" in path:
-        raise Invalid(f"'{url}' is not a file:// URL with an absolute local path", "invalid_url")
+        raise _bad_url(f"'{url}' is not a file:// URL with an absolute local path")
     resolved = Path(path).parent.resolve() / Path(path).name
     if not any(resolved.is_relative_to(root) for root in ctx.settings.allowed_file_dirs):
         raise Forbidden(
@@ -130,7 +149,10 @@ def _claim_local(ctx: Ctx, url: str, path: Path) -> None:
 
 
 def _check_hosted(ctx: Ctx, url: str, kind: str) -> None:
-    parsed = parse_hosted_url(url)
+    try:
+        parsed = parse_hosted_url(url)
+    except Invalid as exc:
+        raise _bad_url(exc.message, exc.code) from exc
     hosted = ctx.session.get(HostedFile, parsed.file_id)
     if hosted is None or hosted.name != parsed.name:
         raise NotFound(f"there is no platform file {url}", "unknown_file")

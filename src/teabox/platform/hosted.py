@@ -24,7 +24,7 @@ from sqlalchemy import exists, select, update
 
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
-from teabox.platform.errors import Invalid, TooLarge
+from teabox.platform.errors import BadRequest, Invalid, PlatformError, TooLarge
 from teabox.platform.models import DataFile, HostedFile
 
 SCHEME = "teabox"
@@ -51,8 +51,11 @@ def check_file_name(name: str) -> str:
 
 
 def parse_hosted_url(url: str) -> HostedUrl:
-    """Split a ``teabox://files/<id>/<name>`` URL; raises Invalid naming what is wrong."""
-    parts = urlsplit(url)
+    """Split a ``teabox://files/<id>/<name>`` URL; raises BadRequest (malformed URL) or Invalid (bad name)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = urlsplit("")
     segments = parts.path.split("/")
     if (
         parts.scheme != SCHEME
@@ -63,8 +66,8 @@ def parse_hosted_url(url: str) -> HostedUrl:
         or parts.query
         or parts.fragment
     ):
-        raise Invalid(
-            f"'{url}' is not a platform file URL of the form {SCHEME}://files/<file_id>/<name>", "invalid_url"
+        raise BadRequest(
+            f"url: '{url}' is not a platform file URL of the form {SCHEME}://files/<file_id>/<name>", "invalid_url"
         )
     return HostedUrl(segments[1], check_file_name(unquote(segments[2])))
 
@@ -85,7 +88,7 @@ class HostedFiles:
     def _row(self, url: str) -> HostedFile:
         try:
             parsed = parse_hosted_url(url)
-        except Invalid as exc:
+        except PlatformError as exc:
             raise FileNotFoundError(exc.message) from exc
         with self.database.read() as session:
             row = session.get(HostedFile, parsed.file_id)

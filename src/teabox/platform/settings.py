@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES
+from teabox.platform.egress import EgressPolicy
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class Settings:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     # file:// URLs are accepted only under these directories; none means file:// is refused.
     allowed_file_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    # http(s) URLs may reach globally routable addresses, and what these rules allow (--allow-url).
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
     max_wait_seconds: float = 60.0
     # Per-user caps (None: no cap). Queued: tasks a user may have waiting in the queue, checked by
     # invoke_task. Running: tasks of one user that workers run at once, checked by the claim.

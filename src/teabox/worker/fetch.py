@@ -2,8 +2,9 @@
 
 Inputs are downloaded (``file://``, ``http(s)://``, ``data:`` and the
 platform-hosted scheme); outputs are uploaded (``file://``, ``http(s)://`` and
-the platform-hosted scheme). Every transfer is bounded in size and time, and a
-failure raises :class:`TransferError` with a message that names the URL (with
+the platform-hosted scheme). Every transfer is bounded in size and time, an http(s) URL must pass the
+operator's egress policy (:mod:`teabox.platform.egress`) both when it is
+checked and when it is connected to, and a failure raises :class:`TransferError` with a message that names the URL (with
 any credentials, query or inline data left out, because the message becomes
 a task's failure reason that every participant reads).
 
@@ -16,18 +17,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from teabox.errors import TeaboxError
+from teabox.platform.egress import EgressPolicy, UrlRefused
+from teabox.worker.http_client import egress_client
+from teabox.worker.pacing import Pace, TransferTooSlow, paced
 
 _CHUNK = 1024 * 1024
 
@@ -42,12 +45,17 @@ class TransferPolicy:
 
     ``allowed_dirs`` are the only directories ``file://`` URLs may name (after
     symbolic links are resolved); with none configured, ``file://`` is refused.
+    ``egress`` says which hosts and addresses http(s) URLs may reach.
+    ``timeout_seconds`` bounds each step of an HTTP transfer (connecting,
+    each read and write); ``pace`` bounds the whole transfer.
     """
 
     allowed_dirs: tuple[Path, ...] = ()
     max_input_bytes: int = 1024 * 1024 * 1024
     max_output_bytes: int = 1024 * 1024 * 1024
     timeout_seconds: float = 30.0
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    pace: Pace = field(default_factory=Pace)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_dirs", tuple(Path(d).resolve() for d in self.allowed_dirs))
@@ -55,39 +63,20 @@ class TransferPolicy:
 
 def describe_url(url: str) -> str:
     """The URL as it may appear in a failure reason: no userinfo, query, fragment or inline data."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(a URL with a malformed host or port)"
     if parts.scheme == "data":
         return "data:" + parts.path.split(",", 1)[0] + ",…"
     host = parts.hostname or ""
-    if parts.port is not None:
-        host += f":{parts.port}"
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None:
+        host += f":{port}"
     shown = f"{parts.scheme}://{host}{parts.path}"
     return shown + ("?…" if parts.query else "")
-
-
-def bound_name(url: str) -> str:
-    """The file name a ``teaclave-file-128`` file at ``url`` must have been encrypted under.
-
-    It is the last component of the URL's path, percent-decoded, as Teaclave
-    did. A ``data:`` URL has no path; it may carry the name as a ``name=``
-    media-type parameter (``data:application/octet-stream;name=a.enc;base64,...``)
-    and is called ``data`` otherwise.
-    """
-    parts = urlsplit(url)
-    if parts.scheme == "data":
-        header = parts.path.split(",", 1)[0]
-        for parameter in header.split(";")[1:]:
-            key, _, value = parameter.partition("=")
-            if key.strip().lower() == "name" and value:
-                name = unquote(value)
-                break
-        else:
-            name = "data"
-    else:
-        name = unquote(PurePosixPath(parts.path).name)
-    if name in ("", ".", "..") or "/" in name or "\x00" in name or len(name.encode()) > 258:
-        raise TransferError(f"{describe_url(url)} does not end in a usable file name")
-    return name
 
 
 class PendingUpload(Protocol):
@@ -128,7 +117,7 @@ class Transfers:
 
     def download(self, url: str, dst: Path) -> int:
         """Write the file at ``url`` to ``dst``; returns its size in bytes."""
-        scheme = urlsplit(url).scheme.lower()
+        scheme = _scheme(url)
         try:
             if scheme in ("http", "https"):
                 with open(dst, "wb") as out:
@@ -164,18 +153,21 @@ class Transfers:
 
     def _open_data(self, url: str) -> BinaryIO:
         try:
-            return urllib.request.DataHandler().data_open(urllib.request.Request(url))
+            return cast(BinaryIO, urllib.request.DataHandler().data_open(urllib.request.Request(url)))
         except ValueError as exc:
             raise TransferError(f"{describe_url(url)} is not a valid data: URL ({exc})") from exc
 
     def _client(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(timeout=self.policy.timeout_seconds, follow_redirects=True)
+            self._http = egress_client(self.policy.egress, self.policy.timeout_seconds)
         return self._http
 
     def _http_get(self, url: str, out: BinaryIO) -> int:
-        deadline = time.monotonic() + self.policy.timeout_seconds
-        with _HttpErrors("GET", url), self._client().stream("GET", url) as response:
+        with (
+            _HttpErrors("GET", url, self.policy.egress),
+            paced(self.policy.pace),
+            self._client().stream("GET", url) as response,
+        ):
             _raise_for_status("GET", url, response)
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit():
@@ -184,8 +176,6 @@ class Transfers:
             for chunk in response.iter_bytes(_CHUNK):
                 total += len(chunk)
                 self._check_input_size(total, url)
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("deadline passed")
                 out.write(chunk)
             return total
 
@@ -199,7 +189,7 @@ class Transfers:
                 f"output for {describe_url(url)} is {size} bytes, over the "
                 f"{self.policy.max_output_bytes}-byte limit for outputs"
             )
-        scheme = urlsplit(url).scheme.lower()
+        scheme = _scheme(url)
         if scheme == "file":
             return _LocalUpload.prepare(src, self._local_path(url, must_exist=False), url)
         if scheme in ("http", "https"):
@@ -209,13 +199,13 @@ class Transfers:
         raise TransferError(f"{describe_url(url)}: outputs cannot be written to {scheme or 'scheme-less'} URLs")
 
     def http_put(self, src: Path, url: str) -> None:
-        with _HttpErrors("PUT", url), open(src, "rb") as body:
+        with _HttpErrors("PUT", url, self.policy.egress), paced(self.policy.pace), open(src, "rb") as body:
             headers = {"content-type": "application/octet-stream", "content-length": str(src.stat().st_size)}
             response = self._client().put(url, content=_chunks(body), headers=headers)
             _raise_for_status("PUT", url, response)
 
     def http_delete(self, url: str) -> None:
-        with _HttpErrors("DELETE", url):
+        with _HttpErrors("DELETE", url, self.policy.egress), paced(self.policy.pace):
             _raise_for_status("DELETE", url, self._client().delete(url))
 
     # -- file:// --------------------------------------------------------------------------
@@ -245,6 +235,13 @@ class Transfers:
             self._http = None
 
 
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise TransferError(f"{describe_url(url)} is malformed: {exc}") from exc
+
+
 def _chunks(body: BinaryIO) -> Iterator[bytes]:
     while chunk := body.read(_CHUNK):
         yield chunk
@@ -252,26 +249,36 @@ def _chunks(body: BinaryIO) -> Iterator[bytes]:
 
 def _raise_for_status(method: str, url: str, response: httpx.Response) -> None:
     if response.status_code >= 300:
-        raise TransferError(
-            f"{method} {describe_url(url)} answered {response.status_code} {response.reason_phrase}".rstrip()
-        )
+        answer = f"{method} {describe_url(url)} answered {response.status_code} {response.reason_phrase}".rstrip()
+        if response.is_redirect:
+            answer += " (redirects are not followed: register the URL the data is at)"
+        raise TransferError(answer)
 
 
 class _HttpErrors:
-    """Turn httpx's transport errors into TransferError naming the method and URL."""
+    """Check the URL against the egress policy, and turn every way an HTTP transfer fails into a
+    TransferError naming the method, the URL and the reason."""
 
-    def __init__(self, method: str, url: str) -> None:
-        self.method, self.url = method, url
+    def __init__(self, method: str, url: str, egress: EgressPolicy) -> None:
+        self.method, self.url, self.egress = method, url, egress
 
     def __enter__(self) -> None:
-        return None
+        try:
+            self.egress.check_url(self.url)
+        except UrlRefused as exc:
+            self.__exit__(type(exc), exc, None)
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, UrlRefused):
+            raise TransferError(
+                f"{self.method} {describe_url(self.url)} refused by the egress policy ({exc.rule}): {exc.message}"
+            ) from exc
+        if isinstance(exc, TransferTooSlow):
+            raise TransferError(f"{self.method} {describe_url(self.url)} {exc}") from exc
         if isinstance(exc, httpx.TimeoutException):
             raise TransferError(f"{self.method} {describe_url(self.url)} timed out") from exc
         if isinstance(exc, httpx.HTTPError):
             raise TransferError(f"{self.method} {describe_url(self.url)} failed: {exc}") from exc
-        return False
 
 
 class _LocalUpload:

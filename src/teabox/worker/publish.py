@@ -37,8 +37,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from teabox.formats import FileCheckError, encrypt
+from teabox.formats.bound_names import bound_name
 from teabox.platform.staged import StagedOutput
-from teabox.worker.fetch import PendingUpload, TransferError, Transfers, bound_name, describe_url
+from teabox.worker.fetch import PendingUpload, TransferError, Transfers, describe_url
 from teabox.worker.staging import TaskArea
 
 
@@ -69,9 +70,9 @@ def seal_outputs(outputs: list[StagedOutput], area: TaskArea) -> list[SealedOutp
     """Encrypt each output the payload wrote (``area.plain_output(j)``) with its owner's key."""
     sealed = []
     for index, output in enumerate(outputs):
-        name = bound_name(output.url)
-        destination = area.sealed(index, name)
         try:
+            name = bound_name(output.url)
+            destination = area.sealed(index, name)
             tag = encrypt(output.crypto, area.plain_output(index), destination, name=name)
         except FileCheckError as exc:
             raise PublishError(f"output '{output.data_name}' could not be encrypted: {exc.detail}") from exc

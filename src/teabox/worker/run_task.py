@@ -20,8 +20,9 @@ from typing import Any
 from teabox.errors import InvalidArguments
 from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
 from teabox.formats import FileCheckError, decrypt
+from teabox.formats.bound_names import bound_name
 from teabox.platform.staged import Outcome, StagedInput, StagedTask, TaskLimits
-from teabox.worker.fetch import TransferError, Transfers, bound_name
+from teabox.worker.fetch import TransferError, Transfers
 from teabox.worker.payloads import PayloadCache, PayloadUnavailable
 from teabox.worker.publish import Publication, PublishError, publish, seal_outputs
 from teabox.worker.staging import TaskArea, WorkerStaging
@@ -139,6 +140,8 @@ def _stage_input(index: int, staged: StagedInput, area: TaskArea, transfers: Tra
         transfers.download(staged.url, fetched)
     except TransferError as exc:
         raise InputError(f"{label} could not be downloaded: {exc}") from exc
+    except FileCheckError as exc:
+        raise InputError(f"{label} could not be downloaded: {exc.detail}") from exc
     if staged.crypto.schema == "raw":
         return fetched
     if staged.cmac is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from teabox.platform.settings import Settings
 from teabox.worker.fetch import TransferPolicy
+from teabox.worker.pacing import Pace
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,12 @@ class WorkerSettings:
             raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
 
     @classmethod
-    def for_platform(cls, data_dir: Path, settings: Settings, **overrides: object) -> WorkerSettings:
-        """Worker settings that obey the operator's platform settings (``file://`` directories, per-user cap)."""
-        policy = TransferPolicy(allowed_dirs=settings.allowed_file_dirs)
+    def for_platform(
+        cls, data_dir: Path, settings: Settings, *, pace: Pace | None = None, **overrides: object
+    ) -> WorkerSettings:
+        """Worker settings that obey the operator's platform settings (``file://`` directories, egress rules,
+        per-user cap)."""
+        policy = TransferPolicy(allowed_dirs=settings.allowed_file_dirs, egress=settings.egress, pace=pace or Pace())
         return cls(
             data_dir=Path(data_dir),
             transfers=policy,
