@@ -24,6 +24,7 @@ from teabox.platform.timefmt import iso
 EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm"}
 # Bounds on what a function may ask for; the defaults are TaskLimits'.
 MAX_TIMEOUT_SECONDS = 3600.0
+MAX_INT64 = 2**63 - 1  # what the database stores as an integer; wasmtime counts fuel in an unsigned 64-bit word
 MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
 MIN_MEMORY_BYTES = 64 * 1024
 
@@ -88,10 +89,13 @@ def _limits(requested: dict[str, Any] | None) -> dict[str, Any]:
         raise Invalid(
             f"limits.memory_bytes must be between {MIN_MEMORY_BYTES} and {MAX_MEMORY_BYTES}", "invalid_limits"
         )
-    if values["fuel"] is not None and int(values["fuel"]) <= 0:
-        raise Invalid("limits.fuel must be a positive number of instructions, or null for none", "invalid_limits")
-    if int(values["max_output_bytes"]) <= 0:
-        raise Invalid("limits.max_output_bytes must be positive", "invalid_limits")
+    if values["fuel"] is not None and not 0 < int(values["fuel"]) <= MAX_INT64:
+        raise Invalid(
+            f"limits.fuel must be a positive number of instructions up to {MAX_INT64}, or null for none",
+            "invalid_limits",
+        )
+    if not 0 < int(values["max_output_bytes"]) <= MAX_INT64:
+        raise Invalid(f"limits.max_output_bytes must be positive and at most {MAX_INT64}", "invalid_limits")
     return values
 
 
@@ -103,6 +107,8 @@ def _declarations(kind: str, items: list[dict[str, Any]], key: str) -> list[dict
             raise Invalid(f"{kind} names must be 1-255 characters without NUL (got {name!r})", f"invalid_{kind}")
         if name in seen:
             raise Invalid(f"{kind} '{name}' is declared twice", f"invalid_{kind}")
+        if "\x00" in item.get("default_value", ""):  # the guest gets its arguments as C strings
+            raise Invalid(f"the default value of {kind} '{name}' contains a NUL character", f"invalid_{kind}")
         seen.add(name)
     return [dict(item) for item in items]
 

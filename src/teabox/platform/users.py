@@ -9,6 +9,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from teabox.platform.auth import hash_password, new_token, random_password, verify_password
 from teabox.platform.context import Actor, Ctx, operation
+from teabox.platform.db import Database
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from teabox.platform.models import Token, User
 from teabox.platform.roles import Role, RoleKind, may_manage, may_register, may_update, parse_role
@@ -36,7 +37,7 @@ def get_user(ctx: Ctx, user_id: str) -> User:
     return user
 
 
-def create_user(ctx: Ctx, user_id: str, password: str, role: Role) -> User:
+def create_user(ctx: Ctx, user_id: str, password_hash: str, role: Role) -> User:
     check_user_id(user_id)
     if ctx.session.get(User, user_id) is not None:
         raise Conflict(f"a user '{user_id}' already exists", "already_exists")
@@ -44,7 +45,7 @@ def create_user(ctx: Ctx, user_id: str, password: str, role: Role) -> User:
         id=user_id,
         role=role.kind.value,
         attribute=role.attribute,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
@@ -59,11 +60,31 @@ def revoke_tokens(ctx: Ctx, user_id: str, *, keep: str | None = None) -> None:
     ctx.session.execute(query.values(revoked_at=ctx.now))
 
 
-@operation("user_login", authenticated=False)
-def user_login(ctx: Ctx, *, user_id: str, password: str) -> dict[str, Any]:
+def _verify_login(database: Database, params: dict[str, Any]) -> dict[str, Any]:
+    """Check the password against the stored hash outside any transaction (argon2 takes tens of milliseconds)."""
+    user_id, password = params["user_id"], params["password"]
+    with database.reading() as connection:
+        stored = connection.scalar(_PASSWORD_HASH, {"user_id": user_id})
+    if not verify_password(stored, password):
+        raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
+    return {"user_id": user_id, "verified_hash": stored}
+
+
+def _hash_new_password(_database: Database, params: dict[str, Any]) -> dict[str, Any]:
+    """Replace the new password by its hash before the transaction opens."""
+    prepared = dict(params)
+    prepared["password_hash"] = hash_password(prepared.pop("password"))
+    return prepared
+
+
+_PASSWORD_HASH = select(User.password_hash).where(User.id == bindparam("user_id"))
+
+
+@operation("user_login", authenticated=False, prepare=_verify_login)
+def user_login(ctx: Ctx, *, user_id: str, verified_hash: str) -> dict[str, Any]:
     ctx.object_id = user_id
     user = ctx.session.get(User, user_id)
-    if not verify_password(user.password_hash if user else None, password):
+    if user is None or user.password_hash != verified_hash:  # changed (or deleted) since it was verified
         raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
     token, hashed = new_token()
     expires_at = ctx.now + ctx.settings.token_ttl_seconds
@@ -84,13 +105,13 @@ def get_current_user(ctx: Ctx) -> dict[str, Any]:
     return {"user_id": ctx.user.user_id, "role": role.kind.value, "attribute": role.attribute}
 
 
-@operation("user_register")
-def user_register(ctx: Ctx, *, user_id: str, password: str, role: str, attribute: str = "") -> dict[str, Any]:
+@operation("user_register", prepare=_hash_new_password)
+def user_register(ctx: Ctx, *, user_id: str, password_hash: str, role: str, attribute: str = "") -> dict[str, Any]:
     ctx.object_id = user_id
     new_role = parse_role(role, attribute)
     if not may_register(ctx.user.role, new_role):
         raise Forbidden(f"a {ctx.user.role.name} may not register a user with role {new_role.name}")
-    create_user(ctx, user_id, password, new_role)
+    create_user(ctx, user_id, password_hash, new_role)
     ctx.note = f"role {new_role.name}"
     return {}
 
@@ -103,8 +124,8 @@ def _managed_user(ctx: Ctx, user_id: str, what: str) -> User:
     return target
 
 
-@operation("user_update")
-def user_update(ctx: Ctx, *, user_id: str, password: str, role: str, attribute: str = "") -> dict[str, Any]:
+@operation("user_update", prepare=_hash_new_password)
+def user_update(ctx: Ctx, *, user_id: str, password_hash: str, role: str, attribute: str = "") -> dict[str, Any]:
     ctx.object_id = user_id
     new_role = parse_role(role, attribute)
     target = get_user(ctx, user_id)
@@ -114,18 +135,18 @@ def user_update(ctx: Ctx, *, user_id: str, password: str, role: str, attribute: 
         )
     if target.id == ctx.user.user_id and new_role != ctx.user.role:
         raise Conflict("you may not change your own role", "self_change")
-    target.password_hash = hash_password(password)
+    target.password_hash = password_hash
     target.role, target.attribute, target.updated_at = new_role.kind.value, new_role.attribute, ctx.now
     revoke_tokens(ctx, user_id, keep=ctx.user.token_hash)
     ctx.note = f"role {new_role.name}"
     return {}
 
 
-@operation("user_change_password")
-def user_change_password(ctx: Ctx, *, password: str) -> dict[str, Any]:
+@operation("user_change_password", prepare=_hash_new_password)
+def user_change_password(ctx: Ctx, *, password_hash: str) -> dict[str, Any]:
     ctx.object_id = ctx.user.user_id
     user = get_user(ctx, ctx.user.user_id)
-    user.password_hash, user.updated_at = hash_password(password), ctx.now
+    user.password_hash, user.updated_at = password_hash, ctx.now
     revoke_tokens(ctx, user.id, keep=ctx.user.token_hash)
     return {}
 
