@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
 from teabox.cli.admin import allow_file_dir_option, data_dir_option, log_level_option
+from teabox.cli.service_options import service_limit_options, service_limits
 
 DEFAULT_PORT = 7777
 
@@ -31,6 +33,7 @@ DEFAULT_PORT = 7777
 @click.option(
     "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
 )
+@service_limit_options
 @log_level_option
 def serve_command(
     data_dir: Path,
@@ -41,6 +44,7 @@ def serve_command(
     max_upload_bytes: int,
     token_ttl: float,
     log_level: str,
+    **limit_options: Any,
 ) -> None:
     """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
     import uvicorn
@@ -49,6 +53,7 @@ def serve_command(
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
+    from teabox.service.connections import guarded_protocol
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     storage = Storage.open(data_dir)
@@ -56,11 +61,22 @@ def serve_command(
         token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir
     )
     platform = Platform(storage, settings)
-    app = create_app(platform, background=[storage.queue.requeue_expired])
+    limits = service_limits(limit_options)
+    app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired])
     pool = _start_pool(storage.data_dir, workers, settings) if workers else None
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", lifespan="on")
+    # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
+    # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+        lifespan="on",
+        http=guarded_protocol(limits),
+        proxy_headers=False,
     )
+    server = uvicorn.Server(config)
     click.echo(f"teabox serving http://{host}:{port} with {workers} workers, data in {storage.data_dir}", err=True)
     # uvicorn handles Ctrl-C and SIGTERM itself, then re-raises the signal to the handler that was
     # installed before it; this one lets the pool stop in an orderly way instead of dying at once.
