@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from teabox.platform.context import Actor
 from teabox.platform.core import Platform
-from teabox.platform.errors import BadRequest, PlatformError, TooLarge
+from teabox.platform.errors import BadRequest, PlatformError, TooLarge, TooManyRequests
 from teabox.platform.roles import check_api
 from teabox.service import errors
 from teabox.service.bearer import bearer
@@ -115,7 +115,6 @@ def create_app(
     @app.post(f"{PREFIX}/user_login", summary="user_login", tags=["users"])
     async def user_login(body: UserLogin, request: Request) -> JSONResponse:
         address = client_address(request.scope)
-        guard.check(body.user_id, address)  # before queueing for a hashing slot: a refused guess costs nothing
 
         def log_in() -> dict[str, Any]:
             guard.check(body.user_id, address)  # again: others may have failed while this one queued
@@ -128,7 +127,13 @@ def create_app(
             guard.succeeded(body.user_id)
             return result
 
-        return JSONResponse(await hashed(log_in))
+        try:
+            guard.check(body.user_id, address)  # before queueing for a hashing slot: a refused guess costs nothing
+            return JSONResponse(await hashed(log_in))
+        except TooManyRequests as exc:
+            await audit.refused(request.scope, exc.code, exc.message, body.user_id)
+            exc.audited = True
+            raise
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:

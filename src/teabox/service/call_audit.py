@@ -38,14 +38,17 @@ class CallAudit:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
 
-    async def refused(self, scope: Any, code: str, message: str) -> None:
-        """Record a call refused (or failed) before the platform ran it; never fails the answer itself."""
+    async def refused(self, scope: Any, code: str, message: str, user_id: str | None = None) -> None:
+        """Record a call refused (or failed) before the platform ran it; never fails the answer itself.
+
+        ``user_id`` is whom the call was for, where the service knows it (a login's user id).
+        """
         path = str(scope.get("path", ""))
         if not is_call(path):
             return
         action = path.removeprefix(f"{PREFIX}/")
         note = f"{message} (client {client_address(scope)})"
         try:
-            await run_in_threadpool(self._platform.audit, time.time(), None, action, None, code, note)
+            await run_in_threadpool(self._platform.audit, time.time(), user_id, action, None, code, note)
         except Exception:
             log.exception("could not audit a refused call to %s", path)
