@@ -14,7 +14,7 @@ deadlines only decide which answer comes, never whether a test passes in time.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -124,3 +124,24 @@ def test_the_service_still_answers_after_the_partial_connections(server: LocalSe
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
         connection.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: teabox\r\nConnection: close\r\n\r\n")
         assert status_of(read_answer(connection)) == 200
+
+
+def test_a_new_connection_is_refused_when_every_connection_has_a_request_in_progress(
+    start_platform_server: Callable[..., LocalServer],
+) -> None:
+    cap = 4
+    server = start_platform_server(workers=0, extra_args=("--max-connections", str(cap), "--body-timeout", "600"))
+    # Requests whose body is still coming: each is in progress, so none may be closed to make room.
+    # "Expect: 100-continue" makes the server say when it has read the headers and waits for the body.
+    head = b"POST /api/v1/user_login HTTP/1.1\r\nHost: teabox\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"
+    busy = [raw_connection(server, head) for _ in range(cap)]
+    try:
+        for connection in busy:
+            assert connection.recv(1024).startswith(b"HTTP/1.1 100")
+        probe = b"GET /api/v1/health HTTP/1.1\r\nHost: teabox\r\nConnection: close\r\n\r\n"
+        answer = read_answer(raw_connection(server, probe))
+        assert status_of(answer) == 503 and b"too_many_connections" in answer, answer
+    finally:
+        for connection in busy:
+            connection.close()
+    assert httpx.get(f"{server.url}/api/v1/health", timeout=60).status_code == 200

@@ -23,7 +23,7 @@ from service_calls import admin_token
 
 from teabox.client.local_server import LocalServer
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 6
 POISONS = st.sampled_from(["\ud800", "text\udfff", "nul\x00byte", 2**63, 2**64 + 1, -(2**63) - 1, 10**40])
 
 
