@@ -40,10 +40,19 @@ class Ctx:
         return self.actor
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What an operation's preparation may use: no transaction is open while it runs."""
+
+    database: Database
+    blobs: BlobStore
+    settings: Settings
+
+
 Handler = Callable[..., dict[str, Any]]
 # Work done before the operation's transaction opens, on the raw parameters, returning the handler's parameters:
-# slow steps (argon2 hashing and verification) that must never run while a transaction holds the write lock.
-Prepare = Callable[[Database, dict[str, Any]], dict[str, Any]]
+# slow steps (argon2, checking a payload) that must never run while a transaction holds the write lock.
+Prepare = Callable[[Resources, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from teabox.platform import audit, files, functions, tasks, users  # noqa: F401 - they register the operations
 from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
-from teabox.platform.context import OPERATIONS, Actor, Ctx
+from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.errors import InternalError, NotFound, PlatformError, Unauthenticated
 from teabox.platform.models import Task
 from teabox.platform.roles import Role, RoleKind, check_api
@@ -76,7 +76,8 @@ class Platform:
                     raise Unauthenticated(f"{name} needs a token")
                 check_api(actor.role, name)
             if operation.prepare is not None:
-                arguments = operation.prepare(self.storage.database, params)
+                resources = Resources(self.storage.database, self.storage.blobs, self.settings)
+                arguments = operation.prepare(resources, params)
                 now = time.time()  # the operation happens after its slow preparation: a token's lifetime starts here
             else:
                 arguments = params

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from teabox.abi.check import check
 from teabox.errors import InvalidPayload
-from teabox.platform.context import Ctx, new_id, operation
+from teabox.platform.context import Ctx, Resources, new_id, operation
 from teabox.platform.errors import Forbidden, Invalid, NotFound
 from teabox.platform.models import Function, FunctionAllow, User
 from teabox.platform.staged import TaskLimits
@@ -113,24 +113,28 @@ def _declarations(kind: str, items: list[dict[str, Any]], key: str) -> list[dict
     return [dict(item) for item in items]
 
 
-def _load_payload(ctx: Ctx, payload_id: str | None, payload: bytes | None) -> tuple[str, int]:
+def _check_payload(resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
+    """Store an inline payload and check the payload against the ABI before the transaction opens:
+    validating a large module takes a while, and must not hold the write lock meanwhile."""
+    prepared = dict(params)
+    payload_id, payload = prepared.pop("payload_id", None), prepared.pop("payload", None)
+    blobs, max_bytes = resources.blobs, resources.settings.max_payload_bytes
     if (payload_id is None) == (payload is None):
         raise Invalid("give exactly one of payload_id (from upload_payload) and payload (base64)", "invalid_payload")
     if payload is not None:
-        if len(payload) > ctx.settings.max_payload_bytes:
-            raise Invalid(f"the payload is larger than {ctx.settings.max_payload_bytes} bytes", "invalid_payload")
-        payload_id, _ = ctx.blobs.put(payload)
+        if len(payload) > max_bytes:
+            raise Invalid(f"the payload is larger than {max_bytes} bytes", "invalid_payload")
+        payload_id, _ = blobs.put(payload)
     assert payload_id is not None
-    if not ctx.blobs.exists(payload_id):
+    if not blobs.exists(payload_id):
         raise NotFound(f"no uploaded payload has the id {payload_id}", "unknown_payload")
-    size = ctx.blobs.size(payload_id)
-    if size > ctx.settings.max_payload_bytes:
-        raise Invalid(f"the payload is larger than {ctx.settings.max_payload_bytes} bytes", "invalid_payload")
+    if blobs.size(payload_id) > max_bytes:
+        raise Invalid(f"the payload is larger than {max_bytes} bytes", "invalid_payload")
     try:
-        check(ctx.blobs.read(payload_id))
+        check(blobs.read(payload_id))
     except InvalidPayload as exc:
         raise Invalid(str(exc), "invalid_payload") from exc
-    return payload_id, size
+    return prepared | {"checked_payload_id": payload_id}
 
 
 def _apply(
@@ -141,8 +145,7 @@ def _apply(
     description: str,
     executor_type: str,
     public: bool,
-    payload_id: str | None,
-    payload: bytes | None,
+    checked_payload_id: str,
     arguments: list[dict[str, Any]],
     inputs: list[dict[str, Any]],
     outputs: list[dict[str, Any]],
@@ -165,7 +168,7 @@ def _apply(
         missing = [user for user in allowlist if user not in known]
         if missing:
             raise Invalid(f"user_allowlist names unknown users: {', '.join(missing)}", "invalid_allowlist")
-    function.payload_sha256, function.payload_size = _load_payload(ctx, payload_id, payload)
+    function.payload_sha256, function.payload_size = checked_payload_id, ctx.blobs.size(checked_payload_id)
     function.updated_at = ctx.now
     ctx.session.add(function)
     ctx.session.flush()
@@ -180,7 +183,7 @@ def upload_payload(ctx: Ctx, *, payload_id: str, size: int) -> dict[str, Any]:
     return {"payload_id": payload_id, "size": size}
 
 
-@operation("register_function")
+@operation("register_function", prepare=_check_payload)
 def register_function(ctx: Ctx, **fields_: Any) -> dict[str, Any]:
     function = Function(
         id=new_id("function"), owner=ctx.user.user_id, disabled=False, deleted=False, usage_count=0, created_at=ctx.now
@@ -198,7 +201,7 @@ def _owned(ctx: Ctx, function_id: str, what: str, *, admin_too: bool = False) ->
     return function
 
 
-@operation("update_function")
+@operation("update_function", prepare=_check_payload)
 def update_function(ctx: Ctx, *, function_id: str, **fields_: Any) -> dict[str, Any]:
     function = _owned(ctx, function_id, "update")
     _apply(ctx, function, **fields_)

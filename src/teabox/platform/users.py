@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from teabox.platform.auth import hash_password, new_token, random_password, verify_password
-from teabox.platform.context import Actor, Ctx, operation
-from teabox.platform.db import Database
+from teabox.platform.context import Actor, Ctx, Resources, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from teabox.platform.models import Token, User
 from teabox.platform.roles import Role, RoleKind, may_manage, may_register, may_update, parse_role
@@ -60,17 +59,17 @@ def revoke_tokens(ctx: Ctx, user_id: str, *, keep: str | None = None) -> None:
     ctx.session.execute(query.values(revoked_at=ctx.now))
 
 
-def _verify_login(database: Database, params: dict[str, Any]) -> dict[str, Any]:
+def _verify_login(resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
     """Check the password against the stored hash outside any transaction (argon2 takes tens of milliseconds)."""
     user_id, password = params["user_id"], params["password"]
-    with database.reading() as connection:
+    with resources.database.reading() as connection:
         stored = connection.scalar(_PASSWORD_HASH, {"user_id": user_id})
     if not verify_password(stored, password):
         raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
     return {"user_id": user_id, "verified_hash": stored}
 
 
-def _hash_new_password(_database: Database, params: dict[str, Any]) -> dict[str, Any]:
+def _hash_new_password(_resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
     """Replace the new password by its hash before the transaction opens."""
     prepared = dict(params)
     prepared["password_hash"] = hash_password(prepared.pop("password"))
