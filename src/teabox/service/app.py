@@ -131,8 +131,9 @@ def create_app(
             guard.check(body.user_id, address)  # before queueing for a hashing slot: a refused guess costs nothing
             return JSONResponse(await hashed(log_in))
         except TooManyRequests as exc:
-            await audit.refused(request.scope, exc.code, exc.message, body.user_id)
-            exc.audited = True
+            if not exc.audited:
+                await audit.refused(request.scope, exc.code, exc.message, body.user_id)
+                exc.audited = True
             raise
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
