@@ -47,7 +47,7 @@ def _text(value: str | None, limit: int) -> str | None:
 _INSERT = insert(AuditEntry.__table__)
 
 
-@operation("query_audit_logs")
+@operation("query_audit_logs", readonly=True)  # a scan of the log: never under the write lock
 def query_audit_logs(
     ctx: Ctx, *, message: str = "", limit: int = 100, user_id: str | None = None, action: str | None = None
 ) -> dict[str, Any]:
