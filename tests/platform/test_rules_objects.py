@@ -239,9 +239,10 @@ def test_hosted_output_download_rules(
     me = admin.new_user("DataOwner", "host")
     other = admin.new_user("DataOwner", "host")
     reserved = me.call("reserve_file", name="result.enc")
-    other.refused("register_output_file", 403, "forbidden", url=reserved["url"], schema="raw", key="", iv="")
-    out = me.call("register_output_file", url=reserved["url"], schema="raw", key="", iv="")["data_id"]
-    me.refused("register_output_file", 409, "already_exists", url=reserved["url"], schema="raw", key="", iv="")
+    crypto = {"schema": "aes-gcm-128", "key": "00" * 16, "iv": "00" * 12}
+    other.refused("register_output_file", 403, "forbidden", url=reserved["url"], **crypto)
+    out = me.call("register_output_file", url=reserved["url"], **crypto)["data_id"]
+    me.refused("register_output_file", 409, "already_exists", url=reserved["url"], **crypto)
 
     def download(api: Api) -> httpx.Response:
         return httpx.get(f"{server.url}/api/v1/download_file", params={"url": reserved["url"]}, headers=api.headers())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,9 +22,10 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
+from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
+from teabox.cli.service_options import service_limit_options, service_limits
 from teabox.platform.egress import EgressPolicy
 from teabox.worker.pacing import Pace
-from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 
 DEFAULT_PORT = 7777
 
@@ -44,6 +46,7 @@ DEFAULT_PORT = 7777
 )
 @max_running_per_user_option
 @max_queued_per_user_option
+@service_limit_options
 @log_level_option
 def serve_command(
     data_dir: Path,
@@ -59,6 +62,7 @@ def serve_command(
     max_running_per_user: int,
     max_queued_per_user: int,
     log_level: str,
+    **limit_options: Any,
 ) -> None:
     """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
     import uvicorn
@@ -68,6 +72,7 @@ def serve_command(
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
+    from teabox.service.connections import guarded_protocol
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with storage_refusals():
@@ -81,12 +86,23 @@ def serve_command(
         egress=egress,
     )
     platform = Platform(storage, settings)
-    app = create_app(platform, background=[storage.queue.requeue_expired])
+    limits = service_limits(limit_options)
+    app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired])
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug", lifespan="on")
+    # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
+    # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=log_level == "debug",
+        lifespan="on",
+        http=guarded_protocol(limits),
+        proxy_headers=False,
     )
+    server = uvicorn.Server(config)
     click.echo(f"teabox serving http://{host}:{port} with {workers} workers, data in {storage.data_dir}", err=True)
     # uvicorn handles Ctrl-C and SIGTERM itself, then re-raises the signal to the handler that was
     # installed before it; this one lets the pool stop in an orderly way instead of dying at once.

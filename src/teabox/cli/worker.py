@@ -21,8 +21,8 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
-from teabox.platform.egress import EgressPolicy
 from teabox.cli.fairness_options import cap, max_running_per_user_option
+from teabox.platform.egress import EgressPolicy
 
 
 @click.command("worker")

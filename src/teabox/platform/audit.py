@@ -1,4 +1,9 @@
-"""The audit log: who did what to which object, with what outcome, and when."""
+"""The audit log: who did what to which object, with what outcome, and when.
+
+Every call to the service leaves one entry, refused and failed calls too: the
+platform records the operations it runs, the service the calls it refuses
+before an operation runs (no or a bad token, a malformed body, a limit).
+"""
 
 from __future__ import annotations
 
@@ -22,19 +27,27 @@ def record(
         _INSERT,
         {
             "timestamp": now,
-            "user_id": user_id,
-            "action": action,
-            "object_id": object_id,
-            "outcome": outcome,
-            "message": message[:2000],
+            "user_id": _text(user_id, 256),
+            "action": _text(action, 256),
+            "object_id": _text(object_id, 2000),
+            "outcome": _text(outcome, 256),
+            "message": _text(message, 2000),
         },
     )
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """``value`` cut to ``limit`` characters and storable whatever a client sent (lone surrogates escaped)."""
+    if value is None:
+        return None
+    value = value[:limit]
+    return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _INSERT = insert(AuditEntry.__table__)
 
 
-@operation("query_audit_logs")
+@operation("query_audit_logs", readonly=True)  # a scan of the log: never under the write lock
 def query_audit_logs(
     ctx: Ctx, *, message: str = "", limit: int = 100, user_id: str | None = None, action: str | None = None
 ) -> dict[str, Any]:

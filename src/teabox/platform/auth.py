@@ -1,7 +1,9 @@
 """Passwords and tokens.
 
 Passwords are hashed with argon2id (memory-hard), only at registration, login
-and password changes. Tokens are 256 random bits; only their sha256 is
+and password changes, never inside a database transaction, and at most one
+hash per CPU at a time: each takes tens of milliseconds and 64 MiB, so a flood
+of logins must queue rather than exhaust the machine. Tokens are 256 random bits; only their sha256 is
 stored, so checking one on each request is a single indexed lookup and a
 stolen database does not yield usable tokens. Tokens live in the database,
 so they survive a restart and can be revoked.
@@ -10,7 +12,9 @@ so they survive a restart and can be revoked.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from teabox.platform.errors import Invalid
 
 _hasher = PasswordHasher()
+_hashing = threading.BoundedSemaphore(os.cpu_count() or 1)
 # Verified against when the user does not exist, so that a login for an unknown id costs the same.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
@@ -31,12 +36,16 @@ def check_password_rules(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_password_rules(password)
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    if len(password) > MAX_PASSWORD:  # no stored password is that long: refuse without paying for a hash
+        return False
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        with _hashing:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from teabox.platform.blobs import BlobStore
+from teabox.platform.db import Database
 from teabox.platform.file_keys import FileKeys
 from teabox.platform.notify import Topic
 from teabox.platform.roles import Role
@@ -41,7 +42,19 @@ class Ctx:
         return self.actor
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What an operation's preparation may use: no transaction is open while it runs."""
+
+    database: Database
+    blobs: BlobStore
+    settings: Settings
+
+
 Handler = Callable[..., dict[str, Any]]
+# Work done before the operation's transaction opens, on the raw parameters, returning the handler's parameters:
+# slow steps (argon2, checking a payload) that must never run while a transaction holds the write lock.
+Prepare = Callable[[Resources, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -49,16 +62,22 @@ class Operation:
     name: str
     handler: Handler
     authenticated: bool = True
+    prepare: Prepare | None = None
+    # Changes nothing: runs in a read transaction, so it never takes (nor waits for) the write lock;
+    # only its audit entry is written, in a transaction of its own.
+    readonly: bool = False
 
 
 OPERATIONS: dict[str, Operation] = {}
 
 
-def operation(name: str, *, authenticated: bool = True) -> Callable[[Handler], Handler]:
+def operation(
+    name: str, *, authenticated: bool = True, prepare: Prepare | None = None, readonly: bool = False
+) -> Callable[[Handler], Handler]:
     """Register ``handler`` as the platform operation ``name`` (the SDK method of the same name)."""
 
     def register(handler: Handler) -> Handler:
-        OPERATIONS[name] = Operation(name, handler, authenticated)
+        OPERATIONS[name] = Operation(name, handler, authenticated, prepare, readonly)
         return handler
 
     return register

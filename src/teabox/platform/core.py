@@ -3,7 +3,10 @@
 Every operation runs in one write transaction together with its audit entry,
 so a change is never recorded without its entry nor the reverse. A refused
 operation rolls back whole (nothing half-applied) and is then audited in a
-transaction of its own, with the refusal's code as its outcome.
+transaction of its own, with the refusal's code as its outcome. Slow work
+(password hashing) runs before the transaction opens, and operations that
+change nothing run in a read transaction, so that the write lock is only ever
+held for a few statements: the workers' lease renewals never wait long for it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from teabox.platform import audit, files, functions, tasks, users  # noqa: F401 - they register the operations
-from teabox.platform.auth import token_hash
+from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
-from teabox.platform.context import OPERATIONS, Actor, Ctx
-from teabox.platform.errors import NotFound, PlatformError, Unauthenticated
+from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
+from teabox.platform.errors import InternalError, NotFound, PlatformError, Unauthenticated
 from teabox.platform.models import Task
 from teabox.platform.roles import Role, RoleKind, check_api
 from teabox.platform.settings import Settings
@@ -52,30 +55,67 @@ class Platform:
             raise Unauthenticated("the token is unknown, expired or revoked; log in again", "invalid_token")
         return actor
 
-    def call(self, name: str, actor: Actor | None, params: dict[str, Any]) -> dict[str, Any]:
-        """Run operation ``name`` for ``actor`` with ``params``; raise PlatformError if refused."""
+    def call(
+        self, name: str, actor: Actor | None, params: dict[str, Any], *, audit_success: bool = True
+    ) -> dict[str, Any]:
+        """Run operation ``name`` for ``actor`` with ``params``; raise PlatformError if refused.
+
+        Every outcome is audited, a failure that is a bug too (as ``internal_error``). A caller that
+        passes ``audit_success=False`` for a read-only operation records its success itself with
+        :meth:`audit`: the long-poll does so once it has waited, so that waiting never writes.
+        """
         operation = OPERATIONS.get(name)
         if operation is None:
             raise NotFound(f"there is no operation '{name}'")
         now = time.time()
         ctx: Ctx | None = None
+        who = self._who(actor, params)
         try:
             if operation.authenticated:
                 if actor is None:
                     raise Unauthenticated(f"{name} needs a token")
                 check_api(actor.role, name)
-            with self.storage.database.write() as session:
-                ctx = self._ctx(session, actor, now)
-                result = operation.handler(ctx, **params)
-                audit.record(session, now, self._who(actor, params), name, ctx.object_id, "ok", ctx.note)
+            if operation.prepare is not None:
+                resources = Resources(self.storage.database, self.storage.blobs, self.settings)
+                arguments = operation.prepare(resources, params)
+                now = time.time()  # the operation happens after its slow preparation: a token's lifetime starts here
+            else:
+                arguments = params
+            if operation.readonly:
+                with self.storage.database.read() as session:
+                    ctx = self._ctx(session, actor, now)
+                    result = operation.handler(ctx, **arguments)
+                if audit_success:
+                    self.audit(now, who, name, ctx.object_id, "ok", ctx.note)
+            else:
+                with self.storage.database.write() as session:
+                    ctx = self._ctx(session, actor, now)
+                    result = operation.handler(ctx, **arguments)
+                    audit.record(session, now, who, name, ctx.object_id, "ok", ctx.note)
             for topic in ctx.wakes:
                 self.storage.notifier.notify(topic)
             return result
         except PlatformError as exc:
-            object_id = ctx.object_id if ctx is not None and ctx.object_id else _object_of(params)
-            with self.storage.database.write() as session:
-                audit.record(session, now, self._who(actor, params), name, object_id, exc.code, exc.message)
+            self._refused(exc, now, who, name, ctx, params)
             raise
+        except Exception as exc:
+            internal = InternalError(f"internal error: {type(exc).__name__}")
+            self._refused(internal, now, who, name, ctx, params)
+            raise internal from exc
+
+    def _refused(
+        self, exc: PlatformError, now: float, who: str | None, name: str, ctx: Ctx | None, params: dict[str, Any]
+    ) -> None:
+        object_id = ctx.object_id if ctx is not None and ctx.object_id else _object_of(params)
+        self.audit(now, who, name, object_id, exc.code, exc.message)
+        exc.audited = True
+
+    def audit(
+        self, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str
+    ) -> None:
+        """Record an entry in a transaction of its own (one short write)."""
+        with self.storage.database.write() as session:
+            audit.record(session, now, user_id, action, object_id, outcome, message)
 
     @staticmethod
     def _who(actor: Actor | None, params: dict[str, Any]) -> str | None:
@@ -93,10 +133,11 @@ class Platform:
 
     def create_admin(self, user_id: str, password: str) -> None:
         """Create a PlatformAdmin directly (``teabox admin create``): there is no default admin."""
+        password_hash = hash_password(password)  # before the transaction: argon2 must not hold the write lock
         now = time.time()
         with self.storage.database.write() as session:
             ctx = self._ctx(session, None, now)
-            users.create_user(ctx, user_id, password, Role(RoleKind.PLATFORM_ADMIN))
+            users.create_user(ctx, user_id, password_hash, Role(RoleKind.PLATFORM_ADMIN))
             audit.record(session, now, None, "admin_create", user_id, "ok", "created from the command line")
 
     def issue_reset_token(self, user_id: str) -> str:

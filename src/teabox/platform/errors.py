@@ -20,6 +20,8 @@ class PlatformError(TeaboxError):
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
+        # Set once the refusal has its audit entry, so that the service adds one only to those without.
+        self.audited = False
 
 
 class BadRequest(PlatformError):
@@ -44,6 +46,32 @@ class Conflict(PlatformError):
 
 class TooLarge(PlatformError):
     status, default_code = 413, "too_large"
+
+
+class RetryLater(PlatformError):
+    """Refused for now, not for good: the answer carries ``Retry-After: retry_after`` (seconds)."""
+
+    def __init__(self, message: str, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(RetryLater):
+    """Over a per-user or per-address rate or concurrency limit."""
+
+    status, default_code = 429, "too_many_requests"
+
+
+class Unavailable(RetryLater):
+    """The whole service is at a capacity limit."""
+
+    status, default_code = 503, "unavailable"
+
+
+class InternalError(PlatformError):
+    """A bug: an operation failed in a way it does not know as a refusal. Nothing of it was committed."""
+
+    status, default_code = 500, "internal_error"
 
 
 class Invalid(PlatformError):

@@ -216,6 +216,8 @@ def register_input_file(
 def register_output_file(ctx: Ctx, *, url: str, schema: str, key: bytes, iv: bytes) -> dict[str, Any]:
     check_crypto(schema, key, iv)
     _check_url(ctx, url, "output")
+    if schema == "raw":  # a task could only fail on it: outputs are always encrypted and tagged
+        raise Invalid("an output cannot be raw; use aes-gcm-128, aes-gcm-256 or teaclave-file-128", "invalid_crypto")
     return {"data_id": _add_file(ctx, "output", url, schema, key, iv, None, {ctx.user.user_id})}
 
 

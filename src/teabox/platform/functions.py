@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 
 from teabox.abi.check import check
 from teabox.errors import InvalidPayload
-from teabox.platform.context import Ctx, new_id, operation
+from teabox.platform.context import Ctx, Resources, new_id, operation
 from teabox.platform.errors import Forbidden, Invalid, NotFound
 from teabox.platform.models import Function, FunctionAllow, PayloadUpload
 from teabox.platform.staged import TaskLimits
@@ -27,6 +27,7 @@ from teabox.platform.users import unknown_users
 EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm"}
 # Bounds on what a function may ask for; the defaults are TaskLimits'.
 MAX_TIMEOUT_SECONDS = 3600.0
+MAX_INT64 = 2**63 - 1  # what the database stores as an integer; wasmtime counts fuel in an unsigned 64-bit word
 MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
 MIN_MEMORY_BYTES = 64 * 1024
 
@@ -91,10 +92,13 @@ def _limits(requested: dict[str, Any] | None) -> dict[str, Any]:
         raise Invalid(
             f"limits.memory_bytes must be between {MIN_MEMORY_BYTES} and {MAX_MEMORY_BYTES}", "invalid_limits"
         )
-    if values["fuel"] is not None and int(values["fuel"]) <= 0:
-        raise Invalid("limits.fuel must be a positive number of instructions, or null for none", "invalid_limits")
-    if int(values["max_output_bytes"]) <= 0:
-        raise Invalid("limits.max_output_bytes must be positive", "invalid_limits")
+    if values["fuel"] is not None and not 0 < int(values["fuel"]) <= MAX_INT64:
+        raise Invalid(
+            f"limits.fuel must be a positive number of instructions up to {MAX_INT64}, or null for none",
+            "invalid_limits",
+        )
+    if not 0 < int(values["max_output_bytes"]) <= MAX_INT64:
+        raise Invalid(f"limits.max_output_bytes must be positive and at most {MAX_INT64}", "invalid_limits")
     return values
 
 
@@ -106,6 +110,8 @@ def _declarations(kind: str, items: list[dict[str, Any]], key: str) -> list[dict
             raise Invalid(f"{kind} names must be 1-255 characters without NUL (got {name!r})", f"invalid_{kind}")
         if name in seen:
             raise Invalid(f"{kind} '{name}' is declared twice", f"invalid_{kind}")
+        if "\x00" in item.get("default_value", ""):  # the guest gets its arguments as C strings
+            raise Invalid(f"the default value of {kind} '{name}' contains a NUL character", f"invalid_{kind}")
         seen.add(name)
     return [dict(item) for item in items]
 
@@ -125,15 +131,39 @@ def _may_name_payload(ctx: Ctx, payload_id: str, current: str | None) -> bool:
     )
 
 
-def _load_payload(ctx: Ctx, payload_id: str | None, payload: bytes | None, current: str | None) -> tuple[str, int]:
+def _check_payload(resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
+    """Store an inline payload and check the payload against the ABI before the transaction opens:
+    validating a large module takes a while, and must not hold the write lock meanwhile.
+
+    What the check finds is only reported once the transaction has established that the
+    caller may name this payload: the answer must say nothing about other users' blobs.
+    """
+    prepared = dict(params)
+    payload_id, payload = prepared.pop("payload_id", None), prepared.pop("payload", None)
+    blobs, max_bytes = resources.blobs, resources.settings.max_payload_bytes
     if (payload_id is None) == (payload is None):
         raise Invalid("give exactly one of payload_id (from upload_payload) and payload (base64)", "invalid_payload")
     if payload is not None:
-        if len(payload) > ctx.settings.max_payload_bytes:
-            raise Invalid(f"the payload is larger than {ctx.settings.max_payload_bytes} bytes", "invalid_payload")
-        payload_id, _ = ctx.blobs.put(payload)
-        record_upload(ctx, payload_id)
+        if len(payload) > max_bytes:
+            raise Invalid(f"the payload is larger than {max_bytes} bytes", "invalid_payload")
+        payload_id, _ = blobs.put(payload)
     assert payload_id is not None
+    problem = None
+    if blobs.exists(payload_id):
+        if blobs.size(payload_id) > max_bytes:
+            problem = f"the payload is larger than {max_bytes} bytes"
+        else:
+            try:
+                check(blobs.read(payload_id))
+            except InvalidPayload as exc:
+                problem = str(exc)
+    return prepared | {"checked_payload_id": payload_id, "inline_payload": payload is not None, "problem": problem}
+
+
+def _load_payload(ctx: Ctx, payload_id: str, inline: bool, problem: str | None, current: str | None) -> int:
+    """Establish that the caller may use the checked payload, then report what the check found; its size."""
+    if inline:
+        record_upload(ctx, payload_id)
     # Asked before whether the blob exists, so that the answer says nothing about other users' blobs.
     if not _may_name_payload(ctx, payload_id, current):
         raise Forbidden(
@@ -142,14 +172,9 @@ def _load_payload(ctx: Ctx, payload_id: str | None, payload: bytes | None, curre
         )
     if not ctx.blobs.exists(payload_id):
         raise NotFound(f"no uploaded payload has the id {payload_id}", "unknown_payload")
-    size = ctx.blobs.size(payload_id)
-    if size > ctx.settings.max_payload_bytes:
-        raise Invalid(f"the payload is larger than {ctx.settings.max_payload_bytes} bytes", "invalid_payload")
-    try:
-        check(ctx.blobs.read(payload_id))
-    except InvalidPayload as exc:
-        raise Invalid(str(exc), "invalid_payload") from exc
-    return payload_id, size
+    if problem is not None:
+        raise Invalid(problem, "invalid_payload")
+    return ctx.blobs.size(payload_id)
 
 
 def _apply(
@@ -160,8 +185,9 @@ def _apply(
     description: str,
     executor_type: str,
     public: bool,
-    payload_id: str | None,
-    payload: bytes | None,
+    checked_payload_id: str,
+    inline_payload: bool,
+    problem: str | None,
     arguments: list[dict[str, Any]],
     inputs: list[dict[str, Any]],
     outputs: list[dict[str, Any]],
@@ -184,7 +210,8 @@ def _apply(
         raise Invalid(f"user_allowlist names unknown users: {', '.join(missing)}", "invalid_allowlist")
     # None for a new function; an update may keep the payload the function already has.
     current = function.payload_sha256
-    function.payload_sha256, function.payload_size = _load_payload(ctx, payload_id, payload, current)
+    function.payload_size = _load_payload(ctx, checked_payload_id, inline_payload, problem, current)
+    function.payload_sha256 = checked_payload_id
     function.updated_at = ctx.now
     ctx.session.add(function)
     ctx.session.flush()
@@ -200,7 +227,7 @@ def upload_payload(ctx: Ctx, *, payload_id: str, size: int) -> dict[str, Any]:
     return {"payload_id": payload_id, "size": size}
 
 
-@operation("register_function")
+@operation("register_function", prepare=_check_payload)
 def register_function(ctx: Ctx, **fields_: Any) -> dict[str, Any]:
     function = Function(
         id=new_id("function"), owner=ctx.user.user_id, disabled=False, deleted=False, usage_count=0, created_at=ctx.now
@@ -218,7 +245,7 @@ def _owned(ctx: Ctx, function_id: str, what: str, *, admin_too: bool = False) ->
     return function
 
 
-@operation("update_function")
+@operation("update_function", prepare=_check_payload)
 def update_function(ctx: Ctx, *, function_id: str, **fields_: Any) -> dict[str, Any]:
     function = _owned(ctx, function_id, "update")
     _apply(ctx, function, **fields_)

@@ -452,7 +452,7 @@ def get_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     return task_view(ctx, _task_for(ctx, task_id, "read", admin_reads=True))
 
 
-@operation("get_task_result")
+@operation("get_task_result", readonly=True)
 def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """Check access and answer with the result now; the service waits and re-reads if it has not ended."""
     ctx.object_id = task_id

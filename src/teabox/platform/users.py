@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from teabox.platform.auth import hash_password, new_token, token_hash, verify_password
-from teabox.platform.context import Actor, Ctx, operation
+from teabox.platform.context import Actor, Ctx, Resources, operation
 from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from teabox.platform.models import Token, User
 from teabox.platform.roles import Role, RoleKind, may_manage, may_register, may_update, parse_role
@@ -60,7 +60,7 @@ def unknown_users(ctx: Ctx, user_ids: Iterable[str]) -> list[str]:
     return sorted(wanted - live)
 
 
-def create_user(ctx: Ctx, user_id: str, password: str, role: Role) -> User:
+def create_user(ctx: Ctx, user_id: str, password_hash: str, role: Role) -> User:
     check_user_id(user_id)
     existing = ctx.session.get(User, user_id)
     if existing is not None and existing.deleted_at is not None:
@@ -74,7 +74,7 @@ def create_user(ctx: Ctx, user_id: str, password: str, role: Role) -> User:
         id=user_id,
         role=role.kind.value,
         attribute=role.attribute,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
@@ -109,13 +109,36 @@ def issue_reset_token(ctx: Ctx, user_id: str) -> str:
     return token
 
 
-@operation("user_login", authenticated=False)
-def user_login(ctx: Ctx, *, user_id: str, password: str) -> dict[str, Any]:
+def _verify_login(resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
+    """Check the password against the stored hash outside any transaction (argon2 takes tens of milliseconds).
+
+    A deleted or locked user has no usable hash; the check still costs what a real one does.
+    """
+    user_id, password = params["user_id"], params["password"]
+    with resources.database.reading() as connection:
+        stored = connection.scalar(_PASSWORD_HASH, {"user_id": user_id})
+    if not verify_password(stored or None, password):
+        raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
+    return {"user_id": user_id, "verified_hash": stored}
+
+
+def _hash_new_password(_resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
+    """Replace a new password by its hash before the transaction opens (absent stays absent)."""
+    prepared = dict(params)
+    password = prepared.pop("password", None)
+    prepared["password_hash"] = hash_password(password) if password is not None else None
+    return prepared
+
+
+_PASSWORD_HASH = select(User.password_hash).where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
+
+
+@operation("user_login", authenticated=False, prepare=_verify_login)
+def user_login(ctx: Ctx, *, user_id: str, verified_hash: str) -> dict[str, Any]:
     ctx.object_id = user_id
     user = ctx.session.get(User, user_id)
-    # A deleted or locked user has no usable hash; the check still costs what a real one does.
-    hashed = user.password_hash if user is not None and user.deleted_at is None else ""
-    if not verify_password(hashed or None, password):
+    # Changed, locked or deleted since it was verified: the verified hash no longer opens it.
+    if user is None or user.deleted_at is not None or not user.password_hash or user.password_hash != verified_hash:
         raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
     token, hashed = new_token()
     expires_at = ctx.now + ctx.settings.token_ttl_seconds
@@ -136,13 +159,13 @@ def get_current_user(ctx: Ctx) -> dict[str, Any]:
     return {"user_id": ctx.user.user_id, "role": role.kind.value, "attribute": role.attribute}
 
 
-@operation("user_register")
-def user_register(ctx: Ctx, *, user_id: str, password: str, role: str, attribute: str = "") -> dict[str, Any]:
+@operation("user_register", prepare=_hash_new_password)
+def user_register(ctx: Ctx, *, user_id: str, password_hash: str, role: str, attribute: str = "") -> dict[str, Any]:
     ctx.object_id = user_id
     new_role = parse_role(role, attribute)
     if not may_register(ctx.user.role, new_role):
         raise Forbidden(f"a {ctx.user.role.name} may not register a user with role {new_role.name}")
-    create_user(ctx, user_id, password, new_role)
+    create_user(ctx, user_id, password_hash, new_role)
     ctx.note = f"role {new_role.name}"
     return {}
 
@@ -155,9 +178,9 @@ def _managed_user(ctx: Ctx, user_id: str, what: str) -> User:
     return target
 
 
-@operation("user_update")
+@operation("user_update", prepare=_hash_new_password)
 def user_update(
-    ctx: Ctx, *, user_id: str, role: str, attribute: str = "", password: str | None = None
+    ctx: Ctx, *, user_id: str, role: str, attribute: str = "", password_hash: str | None = None
 ) -> dict[str, Any]:
     ctx.object_id = user_id
     new_role = parse_role(role, attribute)
@@ -168,24 +191,24 @@ def user_update(
         )
     if target.id == ctx.user.user_id and new_role != ctx.user.role:
         raise Conflict("you may not change your own role", "self_change")
-    if password is not None and target.id != ctx.user.user_id:
+    if password_hash is not None and target.id != ctx.user.user_id:
         raise Forbidden(
             f"only '{user_id}' may set their password (user_change_password); "
             "reset_user_password locks an account instead"
         )
-    if password is not None:
-        target.password_hash = hash_password(password)
+    if password_hash is not None:
+        target.password_hash = password_hash
     target.role, target.attribute, target.updated_at = new_role.kind.value, new_role.attribute, ctx.now
     revoke_tokens(ctx, user_id, keep=ctx.user.token_hash)
     ctx.note = f"role {new_role.name}"
     return {}
 
 
-@operation("user_change_password")
-def user_change_password(ctx: Ctx, *, password: str) -> dict[str, Any]:
+@operation("user_change_password", prepare=_hash_new_password)
+def user_change_password(ctx: Ctx, *, password_hash: str) -> dict[str, Any]:
     ctx.object_id = ctx.user.user_id
     user = get_user(ctx, ctx.user.user_id)
-    user.password_hash, user.updated_at = hash_password(password), ctx.now
+    user.password_hash, user.updated_at = password_hash, ctx.now
     revoke_tokens(ctx, user.id, keep=ctx.user.token_hash)
     return {}
 
@@ -200,8 +223,8 @@ def reset_user_password(ctx: Ctx, *, user_id: str) -> dict[str, Any]:
     return {"user_id": user_id, "locked": True}
 
 
-@operation("user_redeem_reset", authenticated=False)
-def user_redeem_reset(ctx: Ctx, *, user_id: str, reset_token: str, password: str) -> dict[str, Any]:
+@operation("user_redeem_reset", authenticated=False, prepare=_hash_new_password)
+def user_redeem_reset(ctx: Ctx, *, user_id: str, reset_token: str, password_hash: str) -> dict[str, Any]:
     """Set a locked account's password with the one-time token the operator issued for it."""
     ctx.object_id = user_id
     user = ctx.session.get(User, user_id)
@@ -214,7 +237,7 @@ def user_redeem_reset(ctx: Ctx, *, user_id: str, reset_token: str, password: str
     )
     if not valid or user is None:
         raise Unauthenticated("the user id or reset token is wrong, used or expired", "invalid_reset_token")
-    user.password_hash = hash_password(password)
+    user.password_hash = password_hash
     user.reset_token_hash, user.reset_expires_at, user.updated_at = None, None, ctx.now
     revoke_tokens(ctx, user_id)
     return {}

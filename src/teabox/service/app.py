@@ -1,13 +1,19 @@
 """The FastAPI application: one POST endpoint per platform operation, plus streaming files and the wait.
 
-Most handlers are one short database transaction and run on the event loop;
-those that hash passwords (argon2) or check payloads run in the thread pool.
-The long-poll waits without holding a thread, so many waiting clients cost
-nothing but a future each.
+The event loop never waits for the database: every handler that touches it
+runs in the thread pool (plain ``def`` endpoints, which Starlette runs there,
+or an explicit hand-off). Password operations (argon2: tens of milliseconds
+and 64 MiB each) queue for one of a few hashing slots without holding a
+thread, so a login flood cannot take the threads the other calls need, and
+failed logins are limited per user id and per client address. The long-poll
+waits without holding a thread or writing anything.
 """
 
 import asyncio
 import contextlib
+import functools
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
 from typing import Any
@@ -19,14 +25,18 @@ from starlette.concurrency import run_in_threadpool
 
 from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
-from teabox.platform.errors import BadRequest, TooLarge
+from teabox.platform.errors import BadRequest, PlatformError, TooLarge, TooManyRequests
 from teabox.platform.roles import check_api
 from teabox.service import errors
-from teabox.service.schemas import ENDPOINTS, GetTaskResult, params_of
+from teabox.service.bearer import bearer
+from teabox.service.bodies import JsonBodies
+from teabox.service.call_audit import PREFIX, CallAudit, client_address
+from teabox.service.limits import ServiceLimits
+from teabox.service.login_guard import LoginGuard
+from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
 from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
 
-PREFIX = "/api/v1"
 _JSON_OVERHEAD = 1024 * 1024
 _RAW_BODY = {
     "requestBody": {
@@ -34,21 +44,33 @@ _RAW_BODY = {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
+_RAW_PATHS = frozenset({f"{PREFIX}/upload_file", f"{PREFIX}/upload_payload"})
+# Operations whose body may carry a payload inline (base64), and so may be as large as a payload.
+_INLINE_PAYLOAD = ("register_function", "update_function")
+# Operations that hash a password: they wait for a hashing slot.
+_HASHING = frozenset({"user_register", "user_update", "user_change_password", "user_redeem_reset"})
+_CUSTOM = frozenset({"user_login", "get_task_result"})
 
 
 def create_app(
-    platform: Platform, *, background: list[Callable[[], None]] | None = None, period: float = 1.0
+    platform: Platform,
+    *,
+    limits: ServiceLimits | None = None,
+    background: list[Callable[[], None]] | None = None,
+    period: float = 1.0,
 ) -> FastAPI:
     """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s."""
-    waiter = ResultWaiter(platform.ended_tasks, platform.storage.notifier)
+    limits = limits or ServiceLimits()
     settings = platform.settings
+    waiter = ResultWaiter(
+        platform.ended_tasks,
+        platform.storage.notifier,
+        max_waits=limits.max_waits,
+        max_waits_per_user=limits.max_waits_per_user,
+    )
+    audit = CallAudit(platform)
+    guard = LoginGuard(limits)
+    hashing = asyncio.Semaphore(os.cpu_count() or 1)
     max_json = int(settings.max_payload_bytes * 4 / 3) + _JSON_OVERHEAD
 
     @contextlib.asynccontextmanager
@@ -66,25 +88,75 @@ def create_app(
         description="Multi-party computation over untrusted WebAssembly functions. See docs/http-api.md.",
         lifespan=lifespan,
     )
-    errors.install(app)
-    app.add_middleware(_JsonBodies, max_bytes=max_json)
+    errors.install(app, audit)
+    app.add_middleware(
+        JsonBodies,
+        max_bytes=limits.max_request_bytes,
+        larger={f"{PREFIX}/{name}": max(max_json, limits.max_request_bytes) for name in _INLINE_PAYLOAD},
+        raw_paths=_RAW_PATHS,
+        authenticate=platform.authenticate,
+        audit=audit,
+    )
 
     def actor_of(authorization: str | None) -> Actor:
-        return platform.authenticate(_bearer(authorization))
+        return platform.authenticate(bearer(authorization))
+
+    def answer(name: str, body: Body, authorization: str | None) -> dict[str, Any]:
+        actor = actor_of(authorization) if OPERATIONS[name].authenticated else None
+        return platform.call(name, actor, params_of(body))
+
+    async def hashed(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        async with hashing:
+            return await run_in_threadpool(work)
 
     for name, model in ENDPOINTS.items():
-        if name == "get_task_result":
-            continue
-        _add_rpc(app, platform, name, model, actor_of)
+        if name not in _CUSTOM:
+            _add_rpc(app, name, model, answer, hashed if name in _HASHING else None)
+
+    @app.post(f"{PREFIX}/user_login", summary="user_login", tags=["users"])
+    async def user_login(body: UserLogin, request: Request) -> JSONResponse:
+        address = client_address(request.scope)
+
+        def log_in() -> dict[str, Any]:
+            guard.check(body.user_id, address)  # again: others may have failed while this one queued
+            try:
+                result = platform.call("user_login", None, params_of(body))
+            except PlatformError as exc:
+                if exc.code == "invalid_credentials":
+                    guard.failed(body.user_id, address)
+                raise
+            guard.succeeded(body.user_id)
+            return result
+
+        try:
+            guard.check(body.user_id, address)  # before queueing for a hashing slot: a refused guess costs nothing
+            return JSONResponse(await hashed(log_in))
+        except TooManyRequests as exc:
+            if not exc.audited:
+                await audit.refused(request.scope, exc.code, exc.message, body.user_id)
+                exc.audited = True
+            raise
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
-        actor = actor_of(authorization)
-        answer = platform.call("get_task_result", actor, params_of(body))
+        actor = await run_in_threadpool(actor_of, authorization)
+        params = params_of(body)
         timeout = min(body.timeout, settings.max_wait_seconds)
-        if not answer["done"] and timeout > 0 and await waiter.wait(body.task_id, timeout):
-            answer = platform.task_result(body.task_id, actor)
-        return JSONResponse(answer)
+        if timeout <= 0:
+            return JSONResponse(await run_in_threadpool(platform.call, "get_task_result", actor, params))
+        with waiter.slot(actor.user_id):
+            ended = waiter.expect(body.task_id)  # before looking, so that no wake-up after the look is missed
+            try:
+                look = functools.partial(platform.call, "get_task_result", actor, params, audit_success=False)
+                result = await run_in_threadpool(look)
+                if not result["done"] and await waiter.wait(ended, timeout):
+                    result = await run_in_threadpool(platform.task_result, body.task_id, actor)
+            finally:
+                waiter.forget(body.task_id, ended)
+        # Audited once, after the wait: waiting writes nothing, however many clients wait.
+        note = "ended" if result["done"] else "still running after the wait"
+        await run_in_threadpool(platform.audit, time.time(), actor.user_id, "get_task_result", body.task_id, "ok", note)
+        return JSONResponse(result)
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
     async def upload_file(
@@ -123,70 +195,20 @@ def create_app(
     return app
 
 
-_RAW_PATHS = {f"{PREFIX}/upload_file", f"{PREFIX}/upload_payload"}
+Answer = Callable[[str, Body, str | None], dict[str, Any]]
+Hashed = Callable[[Callable[[], dict[str, Any]]], Any]
 
 
-class _JsonBodies:
-    """Every RPC body is JSON of bounded size.
-
-    It is read as JSON whatever Content-Type it came with (``curl -d`` sends a
-    form type), and one announced as larger than ``max_bytes`` is refused with
-    413 before it is read. A plain ASGI middleware: Starlette's
-    ``BaseHTTPMiddleware`` would add a task group and a stream per request.
-    """
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] not in _RAW_PATHS:
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            length = next((v for k, v in headers if k == b"content-length"), b"")
-            if length.isdigit() and int(length) > self.max_bytes:
-                response = errors.error_response(
-                    413, "too_large", f"the request body is larger than {self.max_bytes} bytes"
-                )
-                await response(scope, receive, send)
-                return
-            scope = dict(scope, headers=[*headers, (b"content-type", b"application/json")])
-        await self.app(scope, receive, send)
-
-
-# Operations that hash passwords or check and store payloads: run in the thread pool. The others
-# are single short transactions, run on the event loop itself, which saves a thread hand-off per call.
-_SLOW = frozenset(
-    {
-        "user_login",
-        "user_register",
-        "user_update",
-        "user_change_password",
-        "user_redeem_reset",
-        "reset_user_password",
-        "register_function",
-        "update_function",
-    }
-)
-
-
-def _add_rpc(
-    app: FastAPI, platform: Platform, name: str, model: type[Body], actor_of: Callable[[str | None], Actor]
-) -> None:
-    authenticated = OPERATIONS[name].authenticated
-
-    def answer(body: Body, authorization: str | None) -> JSONResponse:
-        actor = actor_of(authorization) if authenticated else None
-        return JSONResponse(platform.call(name, actor, params_of(body)))
-
-    if name in _SLOW:
+def _add_rpc(app: FastAPI, name: str, model: type[Body], answer: Answer, hashed: Hashed | None) -> None:
+    if hashed is None:
 
         def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:
-            return answer(body, authorization)
+            return JSONResponse(answer(name, body, authorization))
 
     else:
 
         async def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:  # type: ignore[misc]
-            return answer(body, authorization)
+            return JSONResponse(await hashed(lambda: answer(name, body, authorization)))
 
     endpoint.__annotations__["body"] = model
     endpoint.__name__ = name

@@ -1,4 +1,8 @@
-"""Every refusal as ``{"error": {"code", "message"}}`` with a status that fits."""
+"""Every refusal as ``{"error": {"code", "message"}}`` with a status that fits, and an audit entry.
+
+A refusal the platform has not audited yet (it came before any operation
+ran) is audited here, so that every call leaves an entry whatever its outcome.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from teabox.platform.errors import PlatformError
+from teabox.platform.errors import PlatformError, RetryLater
+from teabox.service.call_audit import CallAudit
 
 log = logging.getLogger("teabox.service")
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> JSONResponse:
+    # Messages may quote what a client sent: escape what UTF-8 cannot carry rather than fail to answer.
+    text = message if message.isascii() else message.encode("utf-8", "backslashreplace").decode("utf-8")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": {"code": code, "message": text}}, status_code=status, headers=headers)
+
+
+def platform_error_response(exc: PlatformError) -> JSONResponse:
+    retry_after = exc.retry_after if isinstance(exc, RetryLater) else None
+    return error_response(exc.status, exc.code, exc.message, retry_after)
 
 
 def _describe(exc: RequestValidationError) -> tuple[str, str]:
@@ -33,14 +46,19 @@ def _describe(exc: RequestValidationError) -> tuple[str, str]:
     return code, "invalid request: " + "; ".join(problems)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, audit: CallAudit) -> None:
     @app.exception_handler(PlatformError)
-    async def _platform(_request: Request, exc: PlatformError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+    async def _platform(request: Request, exc: PlatformError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s failed: %s", request.url.path, exc.message, exc_info=exc.__cause__ or exc)
+        if not exc.audited:
+            await audit.refused(request.scope, exc.code, exc.message)
+        return platform_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         code, message = _describe(exc)
+        await audit.refused(request.scope, code, message)
         return error_response(400, code, message)
 
     @app.exception_handler(HTTPException)
@@ -51,9 +69,12 @@ def install(app: FastAPI) -> None:
             if exc.detail and exc.status_code != 404
             else f"there is no endpoint {request.method} {request.url.path}"
         )
+        await audit.refused(request.scope, code, message)
         return error_response(exc.status_code, code, message)
 
     @app.exception_handler(Exception)
-    async def _bug(_request: Request, exc: Exception) -> JSONResponse:
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+        message = f"internal error: {type(exc).__name__}"
+        await audit.refused(request.scope, "internal_error", message)
+        return error_response(500, "internal_error", message)

@@ -3,15 +3,26 @@
 Models are strict and forbid unknown fields, so a wrong type or a misspelt
 field is refused with 400 naming it instead of being coerced or ignored.
 Bytes travel as hex (keys, IVs, cmacs) or base64 (an inline payload).
+
+Before any field is looked at, the whole body is checked for what JSON can
+carry but the platform cannot store or run: strings with lone UTF-16
+surrogates (not Unicode text), integers beyond 64 bits and non-finite numbers
+(``NaN``, which Python's JSON parser accepts). Each is refused with 400 naming
+where it was, in every field of every model, present and future.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from teabox.platform.auth import MAX_PASSWORD
+from teabox.platform.functions import MAX_INT64
 
 
 def _hex(value: Any) -> Any:
@@ -37,8 +48,55 @@ Base64 = Annotated[bytes, BeforeValidator(_base64)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 
 
+def check_json(value: Any) -> None:
+    """Refuse a lone surrogate, an integer outside 64 bits or a non-finite number anywhere in ``value``.
+
+    Iterative, so that no nesting depth can exhaust the stack.
+    """
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            _check_text(path, item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int):
+            if not -MAX_INT64 - 1 <= item <= MAX_INT64:
+                raise PydanticCustomError(
+                    "integer_too_large", "{field} is an integer that does not fit in 64 bits", {"field": path}
+                )
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise PydanticCustomError("number_not_finite", "{field} must be a finite number", {"field": path})
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(f"a key of {path or 'the body'}", key)
+                pending.append((f"{path}.{key}" if path else key, child))
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+
+
+def _check_text(path: str, text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "invalid_text",
+            "{field} contains a lone UTF-16 surrogate, which is not Unicode text",
+            {"field": path.encode("utf-8", "backslashreplace").decode("utf-8") or "the body"},
+        ) from None
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_json(data)
+        return data
 
 
 class Empty(Request):
@@ -46,8 +104,8 @@ class Empty(Request):
 
 
 class UserLogin(Request):
-    user_id: str
-    password: str
+    user_id: Annotated[str, Field(max_length=64)]
+    password: Annotated[str, Field(max_length=MAX_PASSWORD)]  # no hash is computed for a longer one
 
 
 class UserRegister(Request):
