@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from teabox.platform.context import Actor
@@ -22,6 +22,7 @@ from teabox.platform.core import Platform
 from teabox.platform.errors import BadRequest, TooLarge
 from teabox.platform.roles import check_api
 from teabox.service import errors
+from teabox.service.console import mount_console
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, params_of
 from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
@@ -68,6 +69,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(_JsonBodies, max_bytes=max_json)
+    mount_console(app, platform)
 
     def actor_of(authorization: str | None) -> Actor:
         return platform.authenticate(_bearer(authorization))
@@ -115,6 +117,10 @@ def create_app(
         found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
         return _file(platform, found["payload_id"], f"{function_id}.wasm")
 
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
+
     @app.get(f"{PREFIX}/health", tags=["service"])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": version("teabox")}
@@ -139,7 +145,8 @@ class _JsonBodies:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] not in _RAW_PATHS:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and scope["method"] == "POST" and path.startswith(PREFIX) and path not in _RAW_PATHS:
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             length = next((v for k, v in headers if k == b"content-length"), b"")
             if length.isdigit() and int(length) > self.max_bytes:
