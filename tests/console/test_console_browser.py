@@ -205,6 +205,13 @@ def test_sign_in_cookie_and_content_security_policy(
     # Page scripts cannot read the session: it is not in document.cookie, nor in any storage.
     assert "teabox_session" not in page.evaluate("document.cookie")
     assert page.evaluate("Object.keys(localStorage).length + Object.keys(sessionStorage).length") == 0
+    # Readable on a phone: at a phone's width nothing needs sideways scrolling.
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{platform_server.url}/console/files")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # The keyboard reaches the skip link first.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/login"))
     context.close()
