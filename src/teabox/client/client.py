@@ -343,6 +343,14 @@ class Client:
     def get_output_file(self, data_id: str) -> RegisteredFile:
         return RegisteredFile.from_json(self._call("get_output_file", data_id=data_id))
 
+    def list_files(self) -> tuple[list[RegisteredFile], list[RegisteredFile]]:
+        """The caller's own registered (inputs, outputs), newest first."""
+        answer = self._call("list_files")
+        return (
+            [RegisteredFile.from_json(item) for item in answer["inputs"]],
+            [RegisteredFile.from_json(item) for item in answer["outputs"]],
+        )
+
     def register_fusion_output(self, owners: Sequence[str]) -> str:
         """An output owned jointly by ``owners`` (two or more, including the caller); each other owner must
         :meth:`accept_fusion_output` it before it can be bound to a task."""
@@ -536,6 +544,10 @@ class Client:
         """Audit entries, newest first (admin only); ``message`` filters by substring."""
         answer = self._call("query_audit_logs", message=message, limit=limit, user_id=user_id, action=action)
         return [AuditEntry.from_json(entry) for entry in answer["logs"]]
+
+    def get_queue_stats(self) -> dict[str, Any]:
+        """Tasks by status, queue depth and age, and the running tasks' workers (admin only)."""
+        return self._call("get_queue_stats")
 
 
 def _raise_unless_finished(result: TaskResult) -> TaskResult:

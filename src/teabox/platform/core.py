@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from teabox.platform import audit, files, functions, tasks, users  # noqa: F401 - they register the operations
+from teabox.platform import audit, files, functions, overview, tasks, users  # noqa: F401 - they register the operations
 from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources

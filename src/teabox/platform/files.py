@@ -373,6 +373,22 @@ def get_output_file(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
     return file_view(ctx, _owned_file(ctx, data_id, "output")[0])
 
 
+@operation("list_files")
+def list_files(ctx: Ctx) -> dict[str, Any]:
+    """The caller's own registered inputs and outputs, newest first (what the console's file page lists)."""
+    owned = (
+        select(DataFile)
+        .join(FileOwner, FileOwner.file_id == DataFile.id)
+        .where(FileOwner.user_id == ctx.user.user_id)
+        .order_by(DataFile.created_at.desc(), DataFile.id)
+    )
+    records = ctx.session.scalars(owned).all()
+    return {
+        "inputs": [file_view(ctx, record) for record in records if record.kind == "input"],
+        "outputs": [file_view(ctx, record) for record in records if record.kind == "output"],
+    }
+
+
 # -- platform-hosted files -------------------------------------------------------------------
 
 

@@ -112,6 +112,7 @@ API_ROLES: dict[str, frozenset[RoleKind]] = {
     "register_input_from_output": _DATA,
     "get_input_file": _DATA,
     "get_output_file": _DATA,
+    "list_files": _DATA,
     # tasks
     "create_task": _DATA,
     "assign_data_to_task": _DATA,
@@ -124,6 +125,7 @@ API_ROLES: dict[str, frozenset[RoleKind]] = {
     "list_tasks": _DATA | _FUNC,
     # admin only
     "query_audit_logs": _NONE,
+    "get_queue_stats": _NONE,
 }
 
 

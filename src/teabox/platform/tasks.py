@@ -430,6 +430,8 @@ def task_view(ctx: Ctx, task: Task) -> dict[str, Any]:
         "creator": task.creator,
         "function_id": task.function_id,
         "function_owner": task.function_owner,
+        "payload_sha256": task.payload_sha256,
+        "limits": task.limits,
         "function_arguments": task.function_arguments,
         "executor": task.executor,
         "inputs_ownership": [{"data_name": n, "uids": u} for n, u in task.inputs_ownership.items()],

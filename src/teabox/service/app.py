@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from teabox.platform.context import OPERATIONS, Actor
@@ -31,6 +31,7 @@ from teabox.service import errors
 from teabox.service.bearer import bearer
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
+from teabox.service.console import mount_console
 from teabox.service.limits import ServiceLimits
 from teabox.service.login_guard import LoginGuard
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
@@ -97,6 +98,7 @@ def create_app(
         authenticate=platform.authenticate,
         audit=audit,
     )
+    mount_console(app, platform, guard)
 
     def actor_of(authorization: str | None) -> Actor:
         return platform.authenticate(bearer(authorization))
@@ -187,6 +189,10 @@ def create_app(
     def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
         found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
         return _file(platform, found["payload_id"], f"{function_id}.wasm")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/console/")
 
     @app.get(f"{PREFIX}/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -65,7 +65,7 @@ class JsonBodies:
             if path in self.larger:
                 token = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), None)
                 await run_in_threadpool(self.authenticate, bearer(token))
-            body = await _read(receive, limit)
+            body = await read_body(receive, limit)
         except PlatformError as exc:
             await self.audit.refused(scope, exc.code, exc.message)
             await platform_error_response(exc)(scope, receive, send)
@@ -73,10 +73,10 @@ class JsonBodies:
         if body is None:  # the client went away
             return
         scope = dict(scope, headers=[*headers, (b"content-type", b"application/json")])
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
-async def _read(receive: Any, limit: int) -> bytes | None:
+async def read_body(receive: Any, limit: int) -> bytes | None:
     """The whole body, or None if the client disconnected; TooLarge at the first byte over ``limit``."""
     body = bytearray()
     while True:
@@ -90,7 +90,8 @@ async def _read(receive: Any, limit: int) -> bytes | None:
             return bytes(body)
 
 
-def _replay(body: bytes, receive: Any) -> Any:
+def replay_body(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that hands the application ``body`` (already read) as one message."""
     sent = False
 
     async def replay() -> Any:

@@ -302,6 +302,7 @@ ENDPOINTS: dict[str, type[Request]] = {
     "register_input_from_output": DataRef,
     "get_input_file": DataRef,
     "get_output_file": DataRef,
+    "list_files": Empty,
     "reserve_file": ReserveFile,
     "create_task": CreateTask,
     "assign_data_to_task": AssignData,
@@ -313,6 +314,7 @@ ENDPOINTS: dict[str, type[Request]] = {
     "get_task_result": GetTaskResult,
     "get_output_cmac_by_tag": OutputCmac,
     "query_audit_logs": QueryAuditLogs,
+    "get_queue_stats": Empty,
 }
 
 
