@@ -67,6 +67,7 @@ def test_a_teaclave_script_indexes_the_records_as_its_dicts(
     assert function_id in functions["registered_functions"]
     assert functions["allowed_functions"] == []
     function = vendor.get_function(function_id)
+    assert "payload" in function and "user_allowlist" in function
     assert function["payload"] == payload and function["name"] == "add" and function["executor_type"] == "wamr"
     assert function["arguments"] == [
         {"key": "a", "default_value": "", "allow_overwrite": True},

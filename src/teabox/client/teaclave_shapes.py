@@ -57,6 +57,9 @@ class TeaclaveMapping(Mapping[str, Any]):
         value = self._teaclave_shape()[key]
         return value.get() if isinstance(value, Lazy) else value
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._teaclave_shape()  # without fetching a lazy value
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._teaclave_shape())
 
