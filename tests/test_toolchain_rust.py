@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from toolchain_support import isolated_cache, run_payload, rust_available  # noqa: F401  (fixture)
 
+from teabox.abi.check import HOST_FUNCTIONS
 from teabox.toolchain import (
     RUST_CRATE,
     BuildError,
@@ -120,3 +121,170 @@ def test_rustc_without_the_wasm_target_is_named(monkeypatch: pytest.MonkeyPatch,
     finally:
         rust.find_toolchain.cache_clear()
     assert str(fake) in caught.value.summary
+
+
+# Teaclave's style: a std payload crate, and a `teaclave_context` crate that declares the
+# host functions in a plain extern block (no #[link(wasm_import_module = "env")]).
+TEACLAVE_CONTEXT = r"""
+use std::ffi::{c_char, c_int, CString};
+use std::io;
+
+extern "C" {
+    fn teaclave_open_input(file_id: *const c_char) -> c_int;
+    fn teaclave_create_output(file_id: *const c_char) -> c_int;
+    fn teaclave_read_file(fd: c_int, buf: *mut u8, size: c_int) -> c_int;
+    fn teaclave_write_file(fd: c_int, buf: *const u8, size: c_int) -> c_int;
+    fn teaclave_close_file(fd: c_int) -> c_int;
+}
+
+/// A task's file as std::io sees it; the handle closes on drop.
+pub struct ContextFile(c_int);
+
+fn failed(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::Other, format!("{what} failed"))
+}
+
+impl ContextFile {
+    pub fn open_input(name: &str) -> io::Result<Self> {
+        let name = CString::new(name).map_err(|_| failed("naming the input"))?;
+        match unsafe { teaclave_open_input(name.as_ptr()) } {
+            -1 => Err(failed("teaclave_open_input")),
+            fd => Ok(Self(fd)),
+        }
+    }
+
+    pub fn create_output(name: &str) -> io::Result<Self> {
+        let name = CString::new(name).map_err(|_| failed("naming the output"))?;
+        match unsafe { teaclave_create_output(name.as_ptr()) } {
+            -1 => Err(failed("teaclave_create_output")),
+            fd => Ok(Self(fd)),
+        }
+    }
+}
+
+impl io::Read for ContextFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match unsafe { teaclave_read_file(self.0, buf.as_mut_ptr(), buf.len() as c_int) } {
+            -1 => Err(failed("teaclave_read_file")),
+            n => Ok(n as usize),
+        }
+    }
+}
+
+impl io::Write for ContextFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match unsafe { teaclave_write_file(self.0, buf.as_ptr(), buf.len() as c_int) } {
+            -1 => Err(failed("teaclave_write_file")),
+            n => Ok(n as usize),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ContextFile {
+    fn drop(&mut self) {
+        unsafe { teaclave_close_file(self.0) };
+    }
+}
+"""
+
+WORD_COUNT = r"""
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::{c_char, c_int, CStr};
+use std::io::{Read, Write};
+use teaclave_context::ContextFile;
+
+fn arguments(argc: c_int, argv: *const *const c_char) -> HashMap<String, String> {
+    let items: Vec<String> = (0..argc as usize)
+        .map(|i| unsafe { CStr::from_ptr(*argv.add(i)) }.to_string_lossy().into_owned())
+        .collect();
+    items.chunks(2).map(|pair| (pair[0].clone(), pair[1].clone())).collect()
+}
+
+#[no_mangle]
+pub extern "C" fn entrypoint(argc: c_int, argv: *const *const c_char) -> c_int {
+    let args = arguments(argc, argv);
+    let mut text = String::new();
+    let Ok(_) = ContextFile::open_input(&args["input"]).and_then(|mut f| f.read_to_string(&mut text)) else {
+        return -1;
+    };
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for word in text.split_whitespace() {
+        *counts.entry(word.to_lowercase()).or_default() += 1;
+    }
+    let report: String = counts.iter().map(|(word, n)| format!("{word} {n}\n")).collect();
+    println!("{} distinct words", counts.len()); // std's stdout is unsupported here: a no-op
+    let Ok(_) = ContextFile::create_output(&args["output"]).and_then(|mut f| f.write_all(report.as_bytes())) else {
+        return -2;
+    };
+    counts.len() as c_int
+}
+"""
+
+
+def teaclave_crate(directory: Path, source: str, *, root_attributes: str = "") -> Path:
+    context = directory / "teaclave_context"
+    (context / "src").mkdir(parents=True)
+    (context / "Cargo.toml").write_text('[package]\nname = "teaclave_context"\nversion = "0.1.0"\nedition = "2021"\n')
+    (context / "src" / "lib.rs").write_text(TEACLAVE_CONTEXT)
+    payload = directory / "payload"
+    (payload / "src").mkdir(parents=True)
+    (payload / "Cargo.toml").write_text(
+        '[package]\nname = "teaclave_payload"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[lib]\ncrate-type = ["cdylib"]\n\n[dependencies]\nteaclave_context = { path = "../teaclave_context" }\n'
+    )
+    (payload / "src" / "lib.rs").write_text(root_attributes + source)
+    return payload
+
+
+@pytest.mark.usefixtures("rust_available")
+@pytest.mark.timeout(1800)  # building std the first time: minutes on a loaded 2-core machine
+def test_teaclave_style_std_crate_builds_unchanged_and_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One std build for the whole session: the std crates below all reuse it."""
+    std_was_built = any(rust.cargo_target_root().glob("*/.std-built-*"))
+    result = build(teaclave_crate(tmp_path / "words", WORD_COUNT))
+    announced = capsys.readouterr().err
+    assert ("building Rust's standard library for wasm32" in announced) is not std_was_built
+    if not std_was_built:
+        assert "happens once" in announced and "Compiling std" in announced
+    imports = {(i.module, i.name) for i in result.report.imports}
+    assert imports <= {("env", name) for name in HOST_FUNCTIONS}
+    assert ("env", "teaclave_open_input") in imports and ("env", "teaclave_write_file") in imports
+    run, outputs = run_payload(
+        result.wasm, {"input": "words", "output": "report"}, {"words": b"the cat The dog\nthe end"}, ("report",)
+    )
+    assert run.ok, run.failure
+    assert run.return_value == "4"
+    assert outputs == {"report": b"cat 1\ndog 1\nend 1\nthe 3\n"}
+    panicked, _ = run_payload(result.wasm, {"output": "report"})  # args["input"] panics: std aborts
+    assert not panicked.ok and panicked.failure.kind.value == "trap"
+
+    # std is now cached: a second std crate builds without building std again or saying so.
+    renamed = teaclave_crate(tmp_path / "again", WORD_COUNT.replace("to_lowercase", "to_uppercase"))
+    assert build(renamed).wasm != result.wasm
+    assert "standard library" not in capsys.readouterr().err
+
+    # A no_std root whose dependency uses std takes the std route too.
+    no_std_root = teaclave_crate(
+        tmp_path / "mixed",
+        "extern crate std;\nuse std::{format, println, string::String, vec::Vec};\n" + WORD_COUNT,
+        root_attributes="#![no_std]\n",
+    )
+    mixed = build(no_std_root)
+    assert run_payload(mixed.wasm, {"input": "w", "output": "r"}, {"w": b"a b a"}, ("r",))[1] == {"r": b"a 2\nb 1\n"}
+
+
+@pytest.mark.usefixtures("rust_available")
+def test_only_the_host_functions_may_stay_undefined(tmp_path: Path) -> None:
+    source = WORD_COUNT.replace(
+        "#[no_mangle]", 'extern "C" {\n    fn teaclave_sleep(seconds: c_int) -> c_int;\n}\n\n#[no_mangle]'
+    ).replace(
+        "let args = arguments(argc, argv);", "let args = arguments(argc, argv);\n    unsafe { teaclave_sleep(1) };"
+    )
+    with pytest.raises(BuildError) as caught:
+        build(teaclave_crate(tmp_path / "sleepy", source))
+    assert "teaclave_sleep" in caught.value.summary
+    assert any("`teaclave_sleep` is called but defined nowhere" in fix for fix in caught.value.fixes)

@@ -18,11 +18,19 @@ EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="session")
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One teabox cache for the session, so builds never touch the user's cache (and Rust's core is built once)."""
+def isolated_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One teabox cache for the session, so builds never touch the user's cache.
+
+    Cargo's compiled wasm32 core, alloc and std live in pytest's own cache
+    (``.pytest_cache``), so Rust's std is built once per checkout, not once per
+    test session: every build result is still made fresh in the session's cache.
+    """
     directory = tmp_path_factory.mktemp("teabox-cache")
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    cargo_target = cache.mkdir("teabox-cargo-target") if cache is not None else directory / "cargo-target"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEABOX_CACHE_DIR", str(directory))
+        patch.setenv("TEABOX_CARGO_TARGET_DIR", str(cargo_target))
         yield directory
 
 

@@ -3,13 +3,21 @@
 A Teaclave script ports by changing its imports and connection lines::
 
     from teabox.client import AuthenticationService, FrontendService, FunctionArgument, ...
-    client = FrontendService("http://127.0.0.1:7777").connect()
+    client = FrontendService(("127.0.0.1", 7777), AS_ROOT_CA_CERT_PATH, ENCLAVE_INFO_PATH).connect()
 
 Everything else (``register_function``, ``create_task``, ``get_task_result``...)
-keeps Teaclave's names and parameters. See ``docs/sdk.md``.
+keeps Teaclave's names and parameters, records index as Teaclave's dicts
+(``task["status"] == 10``), and every error is a ``TeaclaveException``. See
+``docs/sdk.md``.
 """
 
-from teabox.client.client import AuthenticationService, Client, FrontendService, OwnedFile
+from teabox.client.client import (
+    AuthenticationService,
+    Client,
+    FrontendService,
+    IgnoredTeaclaveArguments,
+    OwnedFile,
+)
 from teabox.client.crypto import EncryptedFile, decrypt_file, encrypt_file
 from teabox.client.errors import (
     ApiError,
@@ -26,6 +34,7 @@ from teabox.client.errors import (
     TaskError,
     TaskFailed,
     TaskWaitTimeout,
+    TeaclaveException,
     Unauthenticated,
 )
 from teabox.client.requests import DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
@@ -40,6 +49,7 @@ from teabox.client.results import (
     TaskResult,
     User,
 )
+from teabox.client.teaclave_shapes import TaskStatus
 from teabox.formats import CryptoInfo
 
 __all__ = [
@@ -63,6 +73,7 @@ __all__ = [
     "FunctionOutput",
     "FunctionUsage",
     "HostedFile",
+    "IgnoredTeaclaveArguments",
     "InvalidRequest",
     "NotFound",
     "OwnedFile",
@@ -75,7 +86,9 @@ __all__ = [
     "TaskError",
     "TaskFailed",
     "TaskResult",
+    "TaskStatus",
     "TaskWaitTimeout",
+    "TeaclaveException",
     "Unauthenticated",
     "User",
     "decrypt_file",

@@ -4,7 +4,8 @@ Method names, parameter names and defaults follow Teaclave's Python SDK, so a
 Teaclave example script ports by changing its imports and the lines that
 connect; the rest of the script runs unchanged. Where Teaclave split the API
 over an authentication and a frontend service, teabox has one server, and
-:data:`AuthenticationService` and :data:`FrontendService` are both this class.
+:class:`AuthenticationService` and :class:`FrontendService` are both this class
+with Teaclave's constructor.
 
 Results are typed (:mod:`teabox.client.results`), refusals raise the typed
 exceptions of :mod:`teabox.client.errors`, and every wait has a deadline.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,15 +181,22 @@ class Client:
 
     def upload_payload(self, payload: BytesLike | os.PathLike[str]) -> str:
         """Upload a WebAssembly module (bytes or a path); returns its ``payload_id``."""
+        return self._upload_payload(payload, "upload_payload")
+
+    def _upload_payload(self, payload: BytesLike | os.PathLike[str], caller: str) -> str:
+        """Upload for ``caller``, the SDK call the user made, which is what a refusal names."""
         if isinstance(payload, os.PathLike):
             with open(payload, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
-                return self._transport.upload("upload_payload", read_chunks(f, size, None), size=size)["payload_id"]
-        data = to_bytes(payload, "payload")
-        return self._transport.upload("upload_payload", [data], size=len(data))["payload_id"]
+                answer = self._transport.upload("upload_payload", read_chunks(f, size, None), size=size, caller=caller)
+        else:
+            data = to_bytes(payload, "payload")
+            answer = self._transport.upload("upload_payload", [data], size=len(data), caller=caller)
+        return str(answer["payload_id"])
 
     def _function_fields(
         self,
+        caller: str,
         name: str,
         description: str,
         executor_type: str,
@@ -203,8 +212,8 @@ class Client:
     ) -> dict[str, Any]:
         if payload_id is None:
             if payload is None or (not isinstance(payload, os.PathLike) and len(payload) == 0):  # type: ignore[arg-type]
-                raise ValueError("register_function needs a payload (bytes, a list of ints or a path) or a payload_id")
-            payload_id = self.upload_payload(payload)
+                raise ValueError(f"{caller} needs a payload (bytes, a list of ints or a path) or a payload_id")
+            payload_id = self._upload_payload(payload, caller)
         fields: dict[str, Any] = {
             "name": name,
             "description": description,
@@ -243,6 +252,7 @@ class Client:
         ``max_output_bytes``) bound every run; omitted ones take the server's defaults.
         """
         fields = self._function_fields(
+            "register_function",
             name,
             description,
             executor_type,
@@ -277,6 +287,7 @@ class Client:
     ) -> str:
         """Replace a function's definition; its id and owner stay the same."""
         fields = self._function_fields(
+            "update_function",
             name,
             description,
             executor_type,
@@ -299,7 +310,13 @@ class Client:
         self._call("delete_function", function_id=function_id)
 
     def get_function(self, function_id: str) -> Function:
-        return Function.from_json(self._call("get_function", function_id=function_id))
+        """The function; ``function["payload"]`` downloads its module when first read, as Teaclave returned it."""
+        function = Function.from_json(self._call("get_function", function_id=function_id))
+        return function.with_payload_source(lambda: self._payload_bytes(function_id))
+
+    def _payload_bytes(self, function_id: str) -> bytes:
+        with self._transport.download("download_payload", {"function_id": function_id}) as response:
+            return response.read()
 
     def list_functions(self, user_id: str | None = None) -> FunctionList:
         return FunctionList.from_json(self._call("list_functions", user_id=user_id))
@@ -563,6 +580,49 @@ def _content_length(response: Any) -> int | None:
     return int(value) if value is not None and value.isdigit() else None
 
 
-# Teaclave's scripts open one of each; both are the same session here.
-AuthenticationService = Client
-FrontendService = Client
+class IgnoredTeaclaveArguments(UserWarning):
+    """Teaclave connection arguments that teabox accepts so scripts run, but cannot use."""
+
+
+class _TeaclaveService(Client):
+    """:class:`Client` with the constructor of Teaclave's service classes.
+
+    Teaclave's scripts pass ``(address, as_root_ca_cert_path, enclave_info_path)``
+    with the address as a ``(host, port)`` tuple. The two paths verified the SGX
+    attestation report of Teaclave's enclaves; teabox runs no enclaves, so they
+    are accepted, ignored, and one warning says so.
+    """
+
+    def __init__(
+        self,
+        address: Address | None = None,
+        as_root_ca_cert_path: str | os.PathLike[str] | None = None,
+        enclave_info_path: str | os.PathLike[str] | None = None,
+        dump_report: bool = False,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        use_env_token: bool = False,
+    ) -> None:
+        super().__init__(address, token=token, timeout=timeout, use_env_token=use_env_token)
+        given = {
+            "as_root_ca_cert_path": as_root_ca_cert_path is not None,
+            "enclave_info_path": enclave_info_path is not None,
+            "dump_report": dump_report,
+        }
+        ignored = [name for name, present in given.items() if present]
+        if ignored:
+            warnings.warn(
+                f"{type(self).__name__}: {', '.join(ignored)} ignored: teabox runs no SGX enclaves, so there is "
+                f"no attestation report to verify; the SDK talks HTTP to {self.url}",
+                IgnoredTeaclaveArguments,
+                stacklevel=2,
+            )
+
+
+class AuthenticationService(_TeaclaveService):
+    """Teaclave's authentication client: the same session as :class:`FrontendService` here."""
+
+
+class FrontendService(_TeaclaveService):
+    """Teaclave's frontend client: the same session as :class:`AuthenticationService` here."""

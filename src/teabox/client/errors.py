@@ -18,6 +18,10 @@ class ClientError(TeaboxError):
     """Any failure of an SDK call: refused by the server, or the server unreachable."""
 
 
+# Teaclave scripts catch ``TeaclaveException``: here it is the base of every SDK error.
+TeaclaveException = ClientError
+
+
 class ConnectionFailed(ClientError):
     """The server could not be reached or did not answer in time."""
 

@@ -3,32 +3,29 @@
 Each class is built from the JSON object of one endpoint (see
 ``docs/http-api.md``). Fields the server adds later are ignored rather than
 breaking old clients; hex fields become ``bytes`` here, once, so callers never
-juggle encodings.
+juggle encodings. The records Teaclave's SDK returned as dicts (a task, a
+function, the function lists, usage statistics) can also be indexed as those
+dicts (:mod:`teabox.client.teaclave_shapes`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 from teabox.client.requests import FunctionArgument, FunctionInput, FunctionOutput
+from teabox.client.teaclave_shapes import Lazy, TeaclaveMapping, b64
 from teabox.client.wire import from_hex
 
 T = TypeVar("T")
 
-# Teaclave's status numbers, and the states after which a task never changes again.
-STATUS_CODES: dict[str, int] = {
-    "Created": 0,
-    "DataAssigned": 1,
-    "Approved": 2,
-    "Staged": 3,
-    "Running": 4,
-    "Finished": 10,
-    "Canceled": 20,
-    "Failed": 99,
-}
+# The states after which a task never changes again.
 FINAL_STATUSES = frozenset({"Finished", "Canceled", "Failed"})
+# What Teaclave called teabox's executor types (teabox's one WebAssembly executor was its WAMR).
+TEACLAVE_EXECUTOR_TYPES = {"wasm": "wamr"}
 
 
 def _build(cls: type[T], data: dict[str, Any], **converted: Any) -> T:
@@ -73,23 +70,38 @@ class User(_Record):
 
 
 @dataclass(frozen=True)
-class FunctionList(_Record):
+class FunctionList(_Record, TeaclaveMapping):
     registered_functions: list[str] = field(default_factory=list)
     allowed_functions: list[str] = field(default_factory=list)
 
+    def _teaclave_shape(self) -> dict[str, Any]:
+        return {
+            "registered_functions": list(self.registered_functions),
+            "allowed_functions": list(self.allowed_functions),
+        }
+
 
 @dataclass(frozen=True)
-class FunctionUsage(_Record):
-    """``function_quota`` None means unlimited (Teaclave used -1)."""
+class FunctionUsage(_Record, TeaclaveMapping):
+    """``function_quota`` None means unlimited (Teaclave used -1, which the dict view keeps)."""
 
     function_quota: int | None
     current_usage: int
 
+    def _teaclave_shape(self) -> dict[str, Any]:
+        quota = -1 if self.function_quota is None else self.function_quota
+        return {"function_quota": quota, "current_usage": self.current_usage}
+
 
 @dataclass(frozen=True)
-class Function(_Record):
+class Function(_Record, TeaclaveMapping):
     """A registered function. ``payload_id`` and ``user_allowlist`` are None when the caller
-    sees the function only through the allowlist."""
+    sees the function only through the allowlist.
+
+    ``function["payload"]`` is the module's bytes, as in Teaclave, downloaded
+    the first time it is read (from a record that :meth:`Client.get_function`
+    returned); the key is absent when the caller may not read the payload.
+    """
 
     function_id: str
     name: str
@@ -118,6 +130,32 @@ class Function(_Record):
             inputs=[FunctionInput(**i) for i in data.get("inputs", [])],
             outputs=[FunctionOutput(**o) for o in data.get("outputs", [])],
         )
+
+    def with_payload_source(self, load: Callable[[], bytes]) -> Self:
+        """Let ``self["payload"]`` fetch the payload with ``load`` when first read."""
+        if self.payload_id is not None:
+            object.__setattr__(self, "_payload", Lazy(load))
+        return self
+
+    def _teaclave_shape(self) -> dict[str, Any]:
+        shape: dict[str, Any] = {
+            "function_id": self.function_id,
+            "name": self.name,
+            "description": self.description,
+            "owner": self.owner,
+            "executor_type": TEACLAVE_EXECUTOR_TYPES.get(self.executor_type, self.executor_type),
+            "public": self.public,
+            "arguments": [dataclasses.asdict(a) for a in self.arguments],
+            "inputs": [dataclasses.asdict(i) for i in self.inputs],
+            "outputs": [dataclasses.asdict(o) for o in self.outputs],
+            "usage_quota": -1 if self.usage_quota is None else self.usage_quota,
+        }
+        payload = self.__dict__.get("_payload")
+        if payload is not None:
+            shape["payload"] = payload
+        if self.user_allowlist is not None:
+            shape["user_allowlist"] = list(self.user_allowlist)
+        return shape
 
 
 @dataclass(frozen=True)
@@ -167,8 +205,14 @@ class TaskResult(_Record):
 
 
 @dataclass(frozen=True)
-class Task(_Record):
-    """A task's full state, as its participants see it."""
+class Task(_Record, TeaclaveMapping):
+    """A task's full state, as its participants see it.
+
+    As a mapping it is Teaclave's ``get_task`` dict: ``task["status"]`` is the
+    status number (10 for Finished), ``function_arguments`` the JSON text with
+    sorted keys, and ``result`` ``{"Ok": {"return_value", "tags_map", "log"}}``
+    with base64 bytes, or ``{"Err": {"reason"}}``, or ``{}`` while it runs.
+    """
 
     task_id: str
     creator: str
@@ -208,6 +252,37 @@ class Task(_Record):
                 }
             )
         return _build(cls, data, result=result)
+
+    def _teaclave_shape(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "creator": self.creator,
+            "function_id": self.function_id,
+            "function_owner": self.function_owner,
+            "function_arguments": json.dumps(self.function_arguments, sort_keys=True, separators=(",", ":")),
+            "inputs_ownership": [dict(o) for o in self.inputs_ownership],
+            "outputs_ownership": [dict(o) for o in self.outputs_ownership],
+            "participants": list(self.participants),
+            "approved_users": list(self.approved_users),
+            "assigned_inputs": [dict(a) for a in self.assigned_inputs],
+            "assigned_outputs": [dict(a) for a in self.assigned_outputs],
+            "status": self.status_code,
+            "result": _teaclave_result(self.result),
+        }
+
+
+def _teaclave_result(result: TaskResult | None) -> dict[str, Any]:
+    if result is None or not result.done:
+        return {}
+    if result.status == "Finished":
+        return {
+            "Ok": {
+                "return_value": b64((result.return_value or "").encode()),
+                "tags_map": {name: b64(tag) for name, tag in result.tags_map.items()},
+                "log": [],
+            }
+        }
+    return {"Err": {"reason": result.reason or result.status}}
 
 
 @dataclass(frozen=True)

@@ -122,9 +122,19 @@ class Transport:
         return answer
 
     def upload(
-        self, method: str, chunks: Iterable[bytes], *, size: int | None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        chunks: Iterable[bytes],
+        *,
+        size: int | None,
+        params: dict[str, str] | None = None,
+        caller: str | None = None,
     ) -> dict[str, Any]:
-        """POST a raw body streamed from ``chunks``; the answer is a JSON object."""
+        """POST a raw body streamed from ``chunks``; the answer is a JSON object.
+
+        ``caller`` is the SDK call the user made when it is not ``method``
+        (``register_function`` uploads its payload first): errors name it.
+        """
         headers = {**self._headers(), "Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
@@ -136,7 +146,7 @@ class Transport:
             headers=headers,
             timeout=httpx.Timeout(self.timeout, write=None),
         )
-        response = self._send(method, request)
+        response = self._send(caller or method, request)
         return response.json()
 
     @contextmanager

@@ -315,17 +315,19 @@ def download_payload(ctx: Ctx, *, function_id: str) -> dict[str, Any]:
 
 @operation("list_functions")
 def list_functions(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
+    """The caller's (or, for the admin, any user's) usable functions: as in Teaclave, a disabled
+    (or deleted) function leaves both lists, though get_function still shows it to its owner."""
     user_id = user_id or ctx.user.user_id
     ctx.object_id = user_id
     if user_id != ctx.user.user_id and not ctx.user.role.is_admin:
         raise Forbidden("you may list only your own functions")
     registered = ctx.session.scalars(
-        select(Function.id).where(Function.owner == user_id, Function.deleted.is_(False)).order_by(Function.created_at)
+        select(Function.id).where(Function.owner == user_id, Function.disabled.is_(False)).order_by(Function.created_at)
     )
     allowed = ctx.session.scalars(
         select(FunctionAllow.function_id)
         .join(Function, Function.id == FunctionAllow.function_id)
-        .where(FunctionAllow.user_id == user_id, Function.deleted.is_(False))
+        .where(FunctionAllow.user_id == user_id, Function.disabled.is_(False))
         .order_by(Function.created_at)
     )
     return {"registered_functions": list(registered), "allowed_functions": list(allowed)}

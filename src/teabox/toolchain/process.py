@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +43,17 @@ def run_tool(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> ToolRun:
-    """Run one tool to completion and capture what it printed."""
+    """Run one tool to completion and capture what it printed.
+
+    ``on_line`` receives each line as the tool prints it, for builds long
+    enough that the user should see them progress.
+    """
     global _invocations
     _invocations += 1
     try:
-        completed = subprocess.run(
+        process = subprocess.Popen(
             [os.fspath(part) for part in command],
             cwd=cwd,
             env=dict(env) if env is not None else None,
@@ -56,8 +61,14 @@ def run_tool(
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            check=False,
         )
     except FileNotFoundError as exc:
         raise ToolchainMissing(f"cannot run {os.fspath(command[0])}: {exc.strerror}") from exc
-    return ToolRun(completed.returncode, completed.stdout)
+    assert process.stdout is not None
+    lines = []
+    with process:
+        for line in process.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+    return ToolRun(process.returncode, "".join(lines))

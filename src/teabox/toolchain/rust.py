@@ -9,9 +9,14 @@ Two kinds of Rust installation can build for wasm32:
   ``rust-web-src``), from which cargo builds ``core`` and ``alloc`` for the
   target itself (``-Zbuild-std``, which stable cargo allows with
   ``RUSTC_BOOTSTRAP=1``), using the crates Debian vendors next to the sources.
+  A crate that uses ``std`` (as Teaclave's payloads do) gets std built the
+  same way, once (:mod:`teabox.toolchain.rust_std`).
 
 Either way the module is linked by the LLD that ships inside the ``ziglang``
-package, so no separate linker has to be installed.
+package, so no separate linker has to be installed. Teaclave's crates declare
+the host functions in a plain ``extern "C"`` block, which leaves them
+undefined at link time; the link lets exactly those five stay undefined (they
+become imports from ``env``) and still fails on any other undefined symbol.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from teabox.abi.check import HOST_FUNCTIONS
 from teabox.executor.cache import default_cache_dir
 from teabox.toolchain.backend import Compiled, existing_unique, parse_make_dependencies
-from teabox.toolchain.diagnostics import link_fixes
+from teabox.toolchain.diagnostics import link_fixes, link_summary, undefined_symbols
 from teabox.toolchain.errors import BuildError, ToolchainMissing
 from teabox.toolchain.options import BuildOptions
-from teabox.toolchain.process import ZIG, run_tool
+from teabox.toolchain.process import ZIG, ToolRun, run_tool
+from teabox.toolchain.rust_std import STD_MISSING, ensure_std, needs_std
 from teabox.toolchain.sdk import RUST_CRATE
 from teabox.toolchain.sources import SourceSet
 from teabox.toolchain.zig_toolchain import zig_fingerprint
@@ -88,6 +96,14 @@ def _candidates() -> list[Path]:
     return list(dict.fromkeys(Path(p) for p in found if p and Path(p).is_file()))
 
 
+def cargo_target_root() -> Path:
+    """Where cargo keeps what it compiled (the wasm32 std among it): ``$TEABOX_CARGO_TARGET_DIR``,
+    else ``cargo-target`` in teabox's cache. Only cargo reads it, and cargo checks every
+    artifact against its sources and flags, so it can outlive (and be shared by) build caches."""
+    configured = os.environ.get("TEABOX_CARGO_TARGET_DIR")
+    return Path(configured) if configured else default_cache_dir() / "cargo-target"
+
+
 @functools.cache
 def find_toolchain() -> RustToolchain:
     """The first Rust installation that can build wasm32 payloads, or ToolchainMissing saying what to install."""
@@ -103,28 +119,52 @@ def find_toolchain() -> RustToolchain:
     )
 
 
+def _write_if_changed(path: Path, text: str, mode: int) -> None:
+    if not path.is_file() or path.read_text() != text:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(text)
+        temporary.chmod(mode)
+        os.replace(temporary, path)
+
+
 def _linker_wrapper() -> Path:
-    """A linker program for cargo that runs zig's wasm-ld (cargo wants one executable path, not a command)."""
-    directory = default_cache_dir() / "toolchain"
+    """A linker program for cargo that runs zig's wasm-ld (cargo wants one executable path, not a command).
+
+    It lets the five host functions, and nothing else, stay undefined: a crate
+    that declares them without ``#[link(wasm_import_module = "env")]`` (as
+    Teaclave's do) then imports them from ``env``, where the host provides them.
+    It lives beside cargo's artifacts: cargo passes the linker's path to every
+    unit it compiles, std included, so the path must not change while they live.
+    """
+    directory = cargo_target_root()
     directory.mkdir(parents=True, exist_ok=True)
+    allowed = directory / "host-functions.txt"
+    _write_if_changed(allowed, "".join(f"{name}\n" for name in HOST_FUNCTIONS), stat.S_IRUSR | stat.S_IWUSR)
     wrapper = directory / "zig-wasm-ld"
     # rustc calls its linker as `rust-lld -flavor wasm ...`; wasm-ld itself takes no flavor.
-    script = f'#!/bin/sh\nif [ "$1" = "-flavor" ]; then shift 2; fi\nexec {shlex.join(ZIG)} wasm-ld "$@"\n'
-    if not wrapper.is_file() or wrapper.read_text() != script:
-        temporary = wrapper.with_name(f".{wrapper.name}.{os.getpid()}")
-        temporary.write_text(script)
-        temporary.chmod(stat.S_IRWXU)
-        os.replace(temporary, wrapper)
+    script = (
+        '#!/bin/sh\nif [ "$1" = "-flavor" ]; then shift 2; fi\n'
+        f'exec {shlex.join(ZIG)} wasm-ld {shlex.quote(f"--allow-undefined-file={allowed}")} "$@"\n'
+    )
+    _write_if_changed(wrapper, script, stat.S_IRWXU)
     return wrapper
 
 
-def _library_name(crate: Path) -> str:
-    """The cdylib's artifact name; refuse a crate that cannot produce a wasm module."""
+def _manifest(crate: Path) -> dict[str, Any]:
     manifest = crate / "Cargo.toml"
     try:
-        data = tomllib.loads(manifest.read_text())
+        return tomllib.loads(manifest.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise BuildError(f"{manifest} is not valid TOML: {exc}") from exc
+
+
+def _crate_root(crate: Path, manifest: dict[str, Any]) -> Path:
+    return crate / str(manifest.get("lib", {}).get("path") or "src/lib.rs")
+
+
+def _library_name(crate: Path, data: dict[str, Any]) -> str:
+    """The cdylib's artifact name; refuse a crate that cannot produce a wasm module."""
+    manifest = crate / "Cargo.toml"
     lib = data.get("lib", {})
     if "cdylib" not in lib.get("crate-type", []):
         raise BuildError(
@@ -137,12 +177,13 @@ def _library_name(crate: Path) -> str:
     return str(name).replace("-", "_")
 
 
+def _summary(crate: Path, output: str) -> str:
+    summary = f"building crate {crate.name} failed"
+    return f"{summary}: {link_summary(output)}" if undefined_symbols(output) else summary
+
+
 def _fixes(output: str) -> list[str]:
     fixes = link_fixes(output)
-    if "can't find crate for `std`" in output:
-        fixes.append(
-            "payload crates are #![no_std]: add `#![no_std]` and use teabox-guest for files, arguments and panics"
-        )
     if "teabox-guest" in output and ("failed to read" in output or "failed to load source" in output):
         fixes.append(
             f"the teabox-guest path dependency points nowhere: set it to {RUST_CRATE} (`teabox sdk-path --rust`)"
@@ -184,14 +225,16 @@ class RustBackend:
             files += [Path(directory) / n for n in sorted(names) if n != "Cargo.lock"]
         return files
 
-    def _command(self, toolchain: RustToolchain, crate: Path, options: BuildOptions, target_dir: Path) -> list[str]:
+    def _command(
+        self, toolchain: RustToolchain, manifest: Path, options: BuildOptions, target_dir: Path, *, std: bool
+    ) -> list[str]:
         opt = '"z"' if options.size else "3"
         command = [
             str(toolchain.cargo),
             "build",
             "--release",
             f"--target={TARGET}",
-            f"--manifest-path={crate / 'Cargo.toml'}",
+            f"--manifest-path={manifest}",
             f"--target-dir={target_dir}",
             "--config",
             f'target.{TARGET}.linker="{_linker_wrapper()}"',
@@ -209,7 +252,7 @@ class RustBackend:
             "profile.release.debug=false",
         ]
         if toolchain.library_sources is not None:
-            command += ["-Zbuild-std=core,alloc"]
+            command += ["-Zbuild-std=std,panic_abort" if std else "-Zbuild-std=core,alloc"]
             vendor = toolchain.library_sources / "vendor"
             if vendor.is_dir():
                 command += [
@@ -221,14 +264,38 @@ class RustBackend:
                 ]
         return command
 
+    def _cargo(
+        self,
+        toolchain: RustToolchain,
+        crate: Path,
+        options: BuildOptions,
+        target_dir: Path,
+        env: dict[str, str],
+        *,
+        std: bool,
+    ) -> ToolRun:
+        if std and toolchain.library_sources is not None:
+            ensure_std(
+                lambda manifest: self._command(toolchain, manifest, options, target_dir, std=True),
+                env,
+                target_dir,
+                f"{self.fingerprint()}\n{self.recipe(options)}",
+                toolchain.library_sources,
+            )
+        return run_tool(
+            self._command(toolchain, crate / "Cargo.toml", options, target_dir, std=std), cwd=crate, env=env
+        )
+
     def compile(self, sources: SourceSet, options: BuildOptions, workdir: Path) -> Compiled:
         (crate,) = sources.paths
         toolchain = find_toolchain()
-        name = _library_name(crate)
-        # One target directory per flavour, shared by all crates, so core and
-        # alloc are compiled once per flavour rather than once per payload.
+        manifest = _manifest(crate)
+        name = _library_name(crate, manifest)
+        std = needs_std(_crate_root(crate, manifest))
+        # One target directory per flavour, shared by all crates, so core, alloc
+        # and std are compiled once per flavour rather than once per payload.
         flavour = f"{'size' if options.size else 'speed'}-{'simd' if options.simd else 'nosimd'}"
-        target_dir = default_cache_dir() / "cargo-target" / flavour
+        target_dir = cargo_target_root() / flavour
         target_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -242,9 +309,12 @@ class RustBackend:
         with open(target_dir / ".teabox.lock", "w") as lock:
             # Crates with the same name share an artifact path: hold the directory until it is read.
             fcntl.flock(lock, fcntl.LOCK_EX)
-            run = run_tool(self._command(toolchain, crate, options, target_dir), cwd=crate, env=env)
+            run = self._cargo(toolchain, crate, options, target_dir, env, std=std)
+            if not run.ok and not std and STD_MISSING in run.output:
+                # The root is no_std but a dependency (Teaclave's teaclave_context, say) uses std.
+                run = self._cargo(toolchain, crate, options, target_dir, env, std=True)
             if not run.ok:
-                raise BuildError(f"building crate {crate.name} failed", output=run.output, fixes=_fixes(run.output))
+                raise BuildError(_summary(crate, run.output), output=run.output, fixes=_fixes(run.output))
             release = target_dir / TARGET / "release"
             wasm = (release / f"{name}.wasm").read_bytes()
             depfile = release / f"{name}.d"
