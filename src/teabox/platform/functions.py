@@ -15,13 +15,15 @@ from sqlalchemy import delete, select
 
 from teabox.abi.check import check
 from teabox.errors import InvalidPayload
+from teabox.executor.channels import is_reserved
+from teabox.platform.builtin_functions import BUILTIN_EXECUTOR, builtin_payload
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.errors import Forbidden, Invalid, NotFound
 from teabox.platform.models import Function, FunctionAllow, User
 from teabox.platform.staged import TaskLimits
 from teabox.platform.timefmt import iso
 
-EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm"}
+EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm", BUILTIN_EXECUTOR: BUILTIN_EXECUTOR}
 # Bounds on what a function may ask for; the defaults are TaskLimits'.
 MAX_TIMEOUT_SECONDS = 3600.0
 MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024
@@ -33,7 +35,8 @@ def executor_name(executor_type: str) -> str:
         return EXECUTOR_TYPES[executor_type]
     except KeyError:
         raise Invalid(
-            f"executor '{executor_type}' is not supported: use 'wamr' or 'wasm' (the WebAssembly executor)",
+            f"executor '{executor_type}' is not supported: use 'wamr' or 'wasm' (the WebAssembly executor), "
+            "or 'builtin' for one of Teaclave's built-in functions",
             "invalid_executor",
         ) from None
 
@@ -101,6 +104,8 @@ def _declarations(kind: str, items: list[dict[str, Any]], key: str) -> list[dict
         name = item[key]
         if not name or len(name) > 255 or "\x00" in name:
             raise Invalid(f"{kind} names must be 1-255 characters without NUL (got {name!r})", f"invalid_{kind}")
+        if kind != "argument" and is_reserved(name):
+            raise Invalid(f"{kind} names starting with 'teabox:' are reserved (got {name!r})", f"invalid_{kind}")
         if name in seen:
             raise Invalid(f"{kind} '{name}' is declared twice", f"invalid_{kind}")
         seen.add(name)
@@ -159,7 +164,10 @@ def _apply(
         missing = [user for user in allowlist if user not in known]
         if missing:
             raise Invalid(f"user_allowlist names unknown users: {', '.join(missing)}", "invalid_allowlist")
-    function.payload_sha256, function.payload_size = _load_payload(ctx, payload_id, payload)
+    if function.executor_type == BUILTIN_EXECUTOR:
+        function.payload_sha256, function.payload_size = builtin_payload(ctx, name, payload_id, payload)
+    else:
+        function.payload_sha256, function.payload_size = _load_payload(ctx, payload_id, payload)
     function.updated_at = ctx.now
     ctx.session.add(function)
     ctx.session.flush()

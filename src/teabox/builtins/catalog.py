@@ -1,0 +1,79 @@
+"""Which built-in functions exist, what each expects, and where its source and module are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SOURCES = HERE / "src"
+MODULES = HERE / "wasm"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """One built-in: Teaclave's registered name and the contract a task must meet."""
+
+    name: str
+    stem: str  # file stem of src/<stem>.c and wasm/<stem>.wasm
+    summary: str
+    arguments: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> Path:
+        return SOURCES / f"{self.stem}.c"
+
+    @property
+    def module(self) -> Path:
+        return MODULES / f"{self.stem}.wasm"
+
+    def payload(self) -> bytes:
+        return self.module.read_bytes()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "arguments": list(self.arguments),
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+        }
+
+
+# Names are Teaclave's, underscores and all: scripts register them verbatim.
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("builtin-echo", "echo", "Returns the argument `message` verbatim.", ("message",)),
+        Builtin(
+            "builtin-password-check",
+            "password_check",
+            "`true` if the first line of `password` is one of the lines of `exposed_passwords`, else `false`.",
+            (),
+            ("password", "exposed_passwords"),
+        ),
+        Builtin(
+            "builtin-ordered-set-intersect",
+            "ordered_set_intersect",
+            "Marks the items two sorted hex lists share; result `<n> common items`.",
+            ("order",),
+            ("input_data1", "input_data2"),
+            ("output_result1", "output_result2"),
+        ),
+        Builtin(
+            "builtin-private-join-and-compute",
+            "private_join_and_compute",
+            "Names listed by every party with their summed amounts, sent to every party.",
+            ("num_user",),
+            ("input_data0", "input_data1", "...", "input_data<num_user-1>"),
+            ("output_data0", "output_data1", "...", "output_data<num_user-1>"),
+        ),
+    )
+}
+
+
+def find(name: str) -> Builtin | None:
+    return BUILTINS.get(name)
