@@ -64,12 +64,26 @@ BUILTINS: dict[str, Builtin] = {
             ("output_result1", "output_result2"),
         ),
         Builtin(
+            "builtin-ordered-set-join",
+            "ordered_set_join",
+            "Merge join of two CSV tables sorted on their key columns; result `<count> records`.",
+            ("left_column", "right_column", "ascending", "drop"),
+            ("input_data1", "input_data2"),
+            ("output_result",),
+        ),
+        Builtin(
             "builtin-private-join-and-compute",
             "private_join_and_compute",
             "Names listed by every party with their summed amounts, sent to every party.",
             ("num_user",),
             ("input_data0", "input_data1", "...", "input_data<num_user-1>"),
             ("output_data0", "output_data1", "...", "output_data<num_user-1>"),
+        ),
+        Builtin(
+            "builtin_online_decrypt",
+            "online_decrypt",
+            "AES-GCM decryption (aes128gcm or aes256gcm) of base64 arguments; the result is the plaintext.",
+            ("key", "nonce", "encrypted_data", "algorithm"),
         ),
     )
 }
