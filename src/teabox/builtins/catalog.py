@@ -85,6 +85,22 @@ BUILTINS: dict[str, Builtin] = {
             "AES-GCM decryption (aes128gcm or aes256gcm) of base64 arguments; the result is the plaintext.",
             ("key", "nonce", "encrypted_data", "algorithm"),
         ),
+        Builtin(
+            "builtin-logistic-regression-train",
+            "logistic_regression_train",
+            "Trains binary logistic regression by gradient descent; writes the JSON model.",
+            ("alg_alpha", "alg_iters", "feature_size"),
+            ("training_data",),
+            ("model_file",),
+        ),
+        Builtin(
+            "builtin-logistic-regression-predict",
+            "logistic_regression_predict",
+            "Probabilities from a logistic regression model, one `%.4f` line per row.",
+            (),
+            ("model_file", "data_file"),
+            ("result_file",),
+        ),
     )
 }
 

@@ -204,13 +204,16 @@ static int bt_result_buf(bt_buf *text) {
 
 static int bt_result_str(const char *text) { return bt_result(text, teabox_strlen(text)); }
 
-/* "<n><suffix>", the shape of most built-ins' results. */
-static int bt_result_count(uint64_t n, const char *suffix) {
+/* "<prefix><n><suffix>", the shape of most built-ins' results. */
+static int bt_result_phrase(const char *prefix, uint64_t n, const char *suffix) {
     bt_buf b = {0};
+    bt_puts(&b, prefix);
     bt_put_u64(&b, n);
     bt_puts(&b, suffix);
     return bt_result_buf(&b);
 }
+
+static int bt_result_count(uint64_t n, const char *suffix) { return bt_result_phrase("", n, suffix); }
 
 /* ---- files --------------------------------------------------------------- */
 
