@@ -38,3 +38,12 @@ def test_builtin_password_check_with_an_inline_data_url(admin_client: Client) ->
     log = _quiet_log()
     assert load_flow("builtin_password_check").password_check_flow(admin_client, log, FIXTURES) == "true"
     assert log.statuses[-2] in IN_FLIGHT and log.statuses[-1] == "Finished"
+
+
+@needs_fixtures
+def test_builtin_gbdt_training_gives_teaclaves_model(admin_client: Client) -> None:
+    log = _quiet_log()
+    result, model = load_flow("builtin_gbdt_train").gbdt_train_flow(admin_client, log, FIXTURES)
+    assert result == "Trained 120 lines of data."
+    assert model == (FIXTURES / "gbdt_training" / "expected_model.txt").read_bytes()
+    assert log.statuses[-1] == "Finished"

@@ -101,6 +101,32 @@ BUILTINS: dict[str, Builtin] = {
             ("model_file", "data_file"),
             ("result_file",),
         ),
+        Builtin(
+            "builtin-gbdt-train",
+            "gbdt_train",
+            "Trains gradient boosted regression trees (gbdt-rs); writes the JSON model.",
+            (
+                "feature_size",
+                "max_depth",
+                "iterations",
+                "shrinkage",
+                "feature_sample_ratio",
+                "data_sample_ratio",
+                "min_leaf_size",
+                "loss",
+                "training_optimization_level",
+            ),
+            ("training_data",),
+            ("trained_model",),
+        ),
+        Builtin(
+            "builtin-gbdt-predict",
+            "gbdt_predict",
+            "Predictions of a GBDT model, one `%.10f` line per row.",
+            (),
+            ("model_file", "data_file"),
+            ("result_file",),
+        ),
     )
 }
 
