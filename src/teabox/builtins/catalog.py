@@ -127,6 +127,14 @@ BUILTINS: dict[str, Builtin] = {
             ("model_file", "data_file"),
             ("result_file",),
         ),
+        Builtin(
+            "builtin_principal_components_analysis",
+            "principal_components_analysis",
+            "Projects rows onto their first `n` principal components (SVD).",
+            ("n", "center", "feature_size"),
+            ("input_data",),
+            ("output_data",),
+        ),
     )
 }
 
