@@ -135,6 +135,13 @@ BUILTINS: dict[str, Builtin] = {
             ("input_data",),
             ("output_data",),
         ),
+        Builtin(
+            "builtin-rsa-sign",
+            "rsa_sign",
+            "RSASSA-PKCS1-v1_5 / SHA-256 signature of `data` with a PKCS#1 DER key; the result is base64.",
+            ("data",),
+            ("rsa_key",),
+        ),
     )
 }
 
