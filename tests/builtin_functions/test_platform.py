@@ -12,7 +12,15 @@ from click.testing import CliRunner
 
 from teabox.builtins import BUILTINS, find
 from teabox.cli.main import main
-from teabox.client import BadRequest, Client, FunctionArgument, FunctionOutput, InvalidRequest, TaskFailed
+from teabox.client import (
+    BadRequest,
+    Client,
+    FunctionArgument,
+    FunctionInput,
+    FunctionOutput,
+    InvalidRequest,
+    TaskFailed,
+)
 from teabox.client.local_server import LocalServer
 
 
@@ -77,6 +85,9 @@ def test_registration_refusals(make_user: Callable[..., Client], admin_client: C
             name="builtin-echo", description="", executor_type="builtin", outputs=[FunctionOutput("teabox:result")]
         )
     assert reserved.value.code == "invalid_output" and "reserved" in reserved.value.message
+    with pytest.raises(InvalidRequest) as reserved_input:
+        vendor.register_function(name="f", description="", executor_type="builtin", inputs=[FunctionInput("teabox:x")])
+    assert reserved_input.value.code == "invalid_input"
 
     function_id = _echo(vendor)
     with pytest.raises(InvalidRequest) as executor:
@@ -88,7 +99,6 @@ def test_cli_lists_registers_and_runs_a_builtin(
     platform_server: LocalServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    make_user: Callable[..., Client],
     admin_client: Client,
 ) -> None:
     runner = CliRunner()
@@ -100,19 +110,20 @@ def test_cli_lists_registers_and_runs_a_builtin(
         in runner.invoke(main, ["function", "builtins"]).output
     )
 
-    vendor = make_user("vendor", "FunctionOwner")
     monkeypatch.setenv("TEABOX_CONFIG", str(tmp_path / "session.json"))
     monkeypatch.setenv("TEABOX_URL", platform_server.url)
-    monkeypatch.setenv("TEABOX_TOKEN", vendor.token or "")
+    monkeypatch.setenv("TEABOX_TOKEN", admin_client.token or "")
     missing = runner.invoke(main, ["function", "register", "--name", "f"])
     assert missing.exit_code == 2 and "--payload is required (except with --executor-type builtin)" in missing.output
-    registered = runner.invoke(
-        main,
-        ["function", "register", "--name", "builtin-echo", "--executor-type", "builtin", "--argument", "message"],
-        catch_exceptions=False,
+
+    def teabox(*args: str) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output.strip()
+
+    function_id = teabox(
+        "function", "register", "--name", "builtin-echo", "--executor-type", "builtin", "--argument", "message"
     )
-    assert registered.exit_code == 0, registered.output
-    function_id = registered.output.strip()
-    task_id = admin_client.create_task(function_id, {"message": "from the CLI"}, "builtin")
-    admin_client.invoke_task(task_id)
-    assert admin_client.get_task_result(task_id) == b"from the CLI"
+    task_id = teabox("task", "create", function_id, "--executor", "builtin", "--arg", "message=Hello, Teaclave!")
+    waited = teabox("task", "invoke", task_id, "--wait")
+    assert json.loads(waited[waited.index("{") :])["return_value"] == "Hello, Teaclave!"
