@@ -142,6 +142,22 @@ BUILTINS: dict[str, Builtin] = {
             ("data",),
             ("rsa_key",),
         ),
+        Builtin(
+            "builtin-face-detection",
+            "face_detection",
+            "NOT FUNCTIONAL: checks the arguments and decodes the JPEG `image`, then fails, because the "
+            "SeetaFace model it needs is not shipped.",
+            (
+                "image",
+                "window_size",
+                "slide_window_step_x",
+                "slide_window_step_y",
+                "min_face_size",
+                "max_face_size",
+                "pyramid_scale_factor",
+                "score_thresh",
+            ),
+        ),
     )
 }
 
