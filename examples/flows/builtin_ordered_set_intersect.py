@@ -36,6 +36,7 @@ def ordered_set_intersect_flow(admin: Client, log: FlowLog, fixtures: Path = FIX
         new_user(admin, "user0", "PlatformAdmin") as user0,
         new_user(admin, "user1", "DataOwner", "psi") as user1,
     ):
+        assert user0.user_id is not None and user1.user_id is not None  # new_user logs in
         function_id = user0.register_function(
             name="builtin-ordered-set-intersect",
             description="Native Private Set Intersection",

@@ -36,6 +36,7 @@ def password_check_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) 
         new_user(admin, "list_owner", "PlatformAdmin") as owner,
         new_user(admin, "user", "DataOwner", "password") as user,
     ):
+        assert owner.user_id is not None and user.user_id is not None  # new_user logs in
         function_id = owner.register_function(
             name="builtin-password-check",
             description="Check whether a password is exposed.",

@@ -36,6 +36,7 @@ def builtin_join_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) ->
     parties = len(BANKS)
     with new_user(admin, "organiser", "PlatformAdmin") as organiser:
         banks = [new_user(admin, name, "DataOwner", name) for name in BANKS]
+        bank_ids = [bank.user_id for bank in banks if bank.user_id is not None]  # new_user logs each in
         try:
             function_id = organiser.register_function(
                 name="builtin-private-join-and-compute",
@@ -51,19 +52,19 @@ def builtin_join_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) ->
                 function_id,
                 {"num_user": parties},
                 "builtin",
-                inputs_ownership=[OwnerList(f"input_data{i}", [b.user_id]) for i, b in enumerate(banks)],
-                outputs_ownership=[OwnerList(f"output_data{i}", [b.user_id]) for i, b in enumerate(banks)],
+                inputs_ownership=[OwnerList(f"input_data{i}", [uid]) for i, uid in enumerate(bank_ids)],
+                outputs_ownership=[OwnerList(f"output_data{i}", [uid]) for i, uid in enumerate(bank_ids)],
             )
             log.step(organiser, f"created {task_id} for {parties} banks", task_id)
 
             outputs = {}
-            for i, (bank, name) in enumerate(zip(banks, BANKS, strict=True)):
+            for i, (bank, uid, name) in enumerate(zip(banks, bank_ids, BANKS, strict=True)):
                 registered = bank.register_encrypted_input(data / f"{name}.enc", ZERO_KEY)
-                outputs[bank.user_id] = bank.register_hosted_output(f"{name}_result.enc")
+                outputs[uid] = bank.register_hosted_output(f"{name}_result.enc")
                 bank.assign_data_to_task(
                     task_id,
                     [DataMap(f"input_data{i}", registered.data_id)],
-                    [DataMap(f"output_data{i}", outputs[bank.user_id].data_id)],
+                    [DataMap(f"output_data{i}", outputs[uid].data_id)],
                 )
                 log.step(bank, f"registered {name}.enc and an output, assigned both", task_id)
             for bank in banks:
@@ -78,11 +79,11 @@ def builtin_join_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) ->
 
             received = {}
             with tempfile.TemporaryDirectory(prefix="teabox-pjc-") as tmp:
-                for bank in banks:
-                    plain = Path(tmp) / f"{bank.user_id}.txt"
-                    bank.fetch_output(outputs[bank.user_id].data_id, outputs[bank.user_id].crypto, plain)
-                    received[bank.user_id] = plain.read_text()
-                    log.step(bank, f"decrypted own output: {received[bank.user_id].strip().replace(chr(10), '; ')}")
+                for bank, uid in zip(banks, bank_ids, strict=True):
+                    plain = Path(tmp) / f"{uid}.txt"
+                    bank.fetch_output(outputs[uid].data_id, outputs[uid].crypto, plain)
+                    received[uid] = plain.read_text()
+                    log.step(bank, f"decrypted own output: {received[uid].strip().replace(chr(10), '; ')}")
             return result, received
         finally:
             for bank in banks:
