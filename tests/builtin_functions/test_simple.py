@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 from teaclave_fixtures import FIXTURES, needs_fixtures
+
+from teabox.builtins import find
+from teabox.cli.main import main
 
 from .conftest import RunBuiltin
 
@@ -124,3 +130,13 @@ def test_private_join_and_compute_errors(run_builtin: RunBuiltin) -> None:
         "Cannot deserialize arguments: `num_user` must be an unsigned integer"
     )
     assert _join(run_builtin, 2, [b"a : 1", b"\xff"]).error == "the input 'input_data1' is not UTF-8 text"
+
+
+def test_teabox_run_prints_a_result_and_exits_18_on_a_function_error(tmp_path: Path) -> None:
+    module = str(find("builtin-echo").module)  # type: ignore[union-attr]
+    env = {"TEABOX_CACHE_DIR": str(tmp_path / "cache")}
+    ok = CliRunner().invoke(main, ["run", module, "--arg", "message=Hello Teaclave!"], env=env)
+    assert (ok.exit_code, ok.output) == (0, "Hello Teaclave!\n")
+    failed = CliRunner().invoke(main, ["run", module], env=env)
+    assert failed.exit_code == 18
+    assert "function_error" in failed.output and "`message` is missing" in failed.output
