@@ -125,3 +125,7 @@ def test_image_refusals(run_builtin: RunBuiltin) -> None:
     progressive = _synthetic("RGB", progressive=True)
     assert _detect(run_builtin, progressive) == "the image cannot be decoded: progressive JPEG is not supported"
     assert _detect(run_builtin, _synthetic("RGB")[:300]).startswith("the image cannot be decoded: ")
+    huge = bytearray(_synthetic("RGB"))
+    sof = huge.index(b"\xff\xc0")
+    huge[sof + 5 : sof + 9] = b"\xff\xff\xff\xff"  # 65535 x 65535: its planes would overflow 32-bit sizes
+    assert _detect(run_builtin, bytes(huge)) == "the image cannot be decoded: the image is larger than 64 megapixels"

@@ -27,6 +27,7 @@ static uintptr_t bt_heap_top, bt_heap_end;
 /* Pages grown here are the payload's own: the host writes argv only at the
  * end of the memory it finds before the run starts. */
 static void *bt_alloc(size_t n) {
+    if (n > SIZE_MAX - BT_PAGE) return NULL; /* the rounding below would wrap */
     n = (n + 15) & ~(size_t)15;
     if (bt_heap_end - bt_heap_top < n) {
         size_t pages = (n + BT_PAGE - 1) / BT_PAGE;
@@ -71,6 +72,10 @@ typedef struct {
 
 static bool bt_reserve(bt_buf *b, size_t extra) {
     if (b->failed) return false;
+    if (extra > SIZE_MAX / 4 - b->len) { /* more than the address space */
+        b->failed = true;
+        return false;
+    }
     if (b->len + extra <= b->cap) return true;
     size_t cap = b->cap ? b->cap * 2 : 256;
     while (cap < b->len + extra) cap *= 2;

@@ -42,6 +42,8 @@ typedef struct {
     const char *error;
 } jpeg_decoder;
 
+#define JPEG_MAX_PIXELS (64u << 20) /* with padding and three planes, well inside wasm32's 4 GiB */
+
 static const uint8_t jpeg_zigzag[64] = {0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,
                                         12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28,
                                         35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
@@ -216,6 +218,8 @@ static bool jpeg_frame(jpeg_decoder *j, const uint8_t *s, size_t len) {
     j->width = jpeg_u16(s + 3);
     j->ncomp = s[5];
     if (j->width == 0 || j->height == 0) return jpeg_fail(j, "the JPEG has no size (DNL is not supported)");
+    if ((uint64_t)j->width * (uint64_t)j->height > JPEG_MAX_PIXELS)
+        return jpeg_fail(j, "the image is larger than 64 megapixels");
     if (j->ncomp != 1 && j->ncomp != 3) return jpeg_fail(j, "only grey and YCbCr JPEG is supported");
     if (len < 6 + 3 * (size_t)j->ncomp) return jpeg_fail(j, "corrupt frame header");
     j->hmax = j->vmax = 1;
