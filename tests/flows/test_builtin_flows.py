@@ -47,3 +47,11 @@ def test_builtin_gbdt_training_gives_teaclaves_model(admin_client: Client) -> No
     assert result == "Trained 120 lines of data."
     assert model == (FIXTURES / "gbdt_training" / "expected_model.txt").read_bytes()
     assert log.statuses[-1] == "Finished"
+
+
+@needs_fixtures
+def test_builtin_rsa_sign_with_another_users_key(admin_client: Client) -> None:
+    log = _quiet_log()
+    signature = load_flow("builtin_rsa_sign").rsa_sign_flow(admin_client, log, FIXTURES)
+    assert signature == (FIXTURES / "rsa_sign" / "expected_rsasign.txt").read_text().rstrip("\n")
+    assert log.statuses[-1] == "Finished"
