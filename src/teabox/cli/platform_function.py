@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from teabox.builtins import BUILTINS
 from teabox.cli.platform_session import echo_json, open_client, reports_errors
 from teabox.client import FunctionArgument, FunctionInput, FunctionOutput
 from teabox.executor import parse_duration, parse_size
@@ -39,9 +40,9 @@ def _definition_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--executor-type", default="wamr", show_default=True),
         click.option(
             "--payload",
-            required=True,
+            default=None,
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help="The WebAssembly module (.wasm).",
+            help="The WebAssembly module (.wasm); none with --executor-type builtin.",
         ),
         click.option("--private", is_flag=True, help="Only the owner and allowlisted users may use it."),
         click.option(
@@ -78,7 +79,7 @@ def _definition(
     name: str,
     description: str,
     executor_type: str,
-    payload: Path,
+    payload: Path | None,
     private: bool,
     arguments: tuple[str, ...],
     fixed: tuple[str, ...],
@@ -94,6 +95,8 @@ def _definition(
     max_output: int | None,
 ) -> dict[str, Any]:
     """Turn the options into ``register_function``'s keyword arguments."""
+    if payload is None and executor_type != "builtin":
+        raise click.UsageError("--payload is required (except with --executor-type builtin)")
     declared = [FunctionArgument(k, d) for k, _, d in (a.partition("=") for a in arguments)]
     for item in fixed:
         key, sep, value = item.partition("=")
@@ -205,3 +208,21 @@ def download_command(function_id: str, destination: Path) -> None:
     with open_client() as client:
         size = client.download_payload(function_id, destination)
     click.echo(f"Saved {size} bytes to {destination}.", err=True)
+
+
+@function_group.command("builtins")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def builtins_command(as_json: bool) -> None:
+    """List the built-in functions (register them with --executor-type builtin and no payload)."""
+    if as_json:
+        echo_json([builtin.to_dict() for builtin in BUILTINS.values()])
+        return
+    for builtin in BUILTINS.values():
+        click.echo(builtin.name)
+        click.echo(f"  {builtin.summary}")
+        for label, names in (
+            ("arguments", builtin.arguments),
+            ("inputs", builtin.inputs),
+            ("outputs", builtin.outputs),
+        ):
+            click.echo(f"  {label + ':':<11}{', '.join(names) or '-'}")

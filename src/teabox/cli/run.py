@@ -30,6 +30,7 @@ EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.OUTPUT_LIMIT: 15,
     FailureKind.MISSING_OUTPUT: 16,
     FailureKind.HOST_ERROR: 17,
+    FailureKind.FUNCTION_ERROR: 18,
 }
 EXIT_BAD_ARGUMENTS = 2
 
@@ -115,9 +116,10 @@ def run_command(
 ) -> None:
     """Run PAYLOAD's entrypoint with arguments and files; print its result.
 
-    Exits 0 when the run succeeds, otherwise with a code per failure kind:
-    10 invalid payload, 11 trap, 12 timeout, 13 out of fuel, 14 memory limit,
-    15 output limit, 16 missing output, 17 host error.
+      Exits 0 when the run succeeds, otherwise with a code per failure kind:
+      10 invalid payload, 11 trap, 12 timeout, 13 out of fuel, 14 memory limit,
+      15 output limit, 16 missing output, 17 host error, 18 function error (the
+    payload reported its own error).
     """
     try:
         limits = Limits(

@@ -210,7 +210,7 @@ class Client:
         usage_quota: int | None,
         limits: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        if payload_id is None:
+        if payload_id is None and executor_type != "builtin":  # a built-in's payload is the platform's own
             if payload is None or (not isinstance(payload, os.PathLike) and len(payload) == 0):  # type: ignore[arg-type]
                 raise ValueError(f"{caller} needs a payload (bytes, a list of ints or a path) or a payload_id")
             payload_id = self._upload_payload(payload, caller)

@@ -90,7 +90,7 @@ class MemoryInputs:
         return io.BytesIO(self.data[name])
 
 
-class _Capture(io.BytesIO):
+class Capture(io.BytesIO):
     """A BytesIO whose contents survive ``close()``."""
 
     def close(self) -> None:
@@ -106,7 +106,7 @@ class MemoryOutputs:
 
     def __init__(self, names: Collection[str] = ()) -> None:
         self._names = list(names)
-        self._streams: dict[str, _Capture] = {}
+        self._streams: dict[str, Capture] = {}
         self.results: dict[str, bytes] = {}
 
     def names(self) -> Collection[str]:
@@ -115,7 +115,7 @@ class MemoryOutputs:
     def create(self, name: str) -> BinaryIO:
         if name not in self._names:
             raise KeyError(name)
-        self._streams[name] = _Capture()
+        self._streams[name] = Capture()
         return self._streams[name]
 
     def commit(self) -> None:

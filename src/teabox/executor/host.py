@@ -19,7 +19,8 @@ import wasmtime
 from wasmtime import _ffi as ffi
 
 from teabox.abi.handles import MAX_NAME_BYTES, Handle, HandleRefused, HandleTable
-from teabox.executor.data import Inputs, Outputs
+from teabox.executor.channels import CHANNELS, MAX_CHANNEL_BYTES
+from teabox.executor.data import Capture, Inputs, Outputs
 from teabox.executor.memory import MemoryBudget
 from teabox.executor.result import FileStats
 
@@ -53,6 +54,7 @@ class RunContext:
     memory_address: int = 0  # address of the wasmtime_memory_t above
     files: dict[str, FileStats] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
+    channels: dict[str, Capture] = field(default_factory=dict)  # the text channels the payload created
     diagnostics: list[str] = field(default_factory=list)
     dropped_diagnostics: int = 0
     bytes_written: int = 0
@@ -129,7 +131,11 @@ def _open_stream(ctx: RunContext, func: str, fid: int, writable: bool) -> tuple[
     kind, verb = ("output", "created") if writable else ("input", "opened")
     try:
         ctx.table.reserve_check()
-        stream = ctx.outputs.create(name) if writable else ctx.inputs.open(name)
+        stream: BinaryIO
+        if writable and name in CHANNELS:
+            stream = ctx.channels[name] = Capture()
+        else:
+            stream = ctx.outputs.create(name) if writable else ctx.inputs.open(name)
     except HandleRefused as exc:
         ctx.note(f"{func}({name!r}): {exc}; returned -1")
     except KeyError:
@@ -194,6 +200,13 @@ def _write_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
     view = ctx.buffer(func, buf, size)
     handle = _open_handle(ctx, func, fd, writable=True)
     if handle is None:
+        return -1
+    channel = ctx.channels.get(handle.name)
+    if channel is not None and channel.tell() + size > MAX_CHANNEL_BYTES:
+        ctx.output_limit_hit = True
+        ctx.note(
+            f"{func}({fd}) to {handle.name!r}: a text channel holds at most {MAX_CHANNEL_BYTES} bytes; returned -1"
+        )
         return -1
     if ctx.bytes_written + size > ctx.max_output_bytes:
         ctx.output_limit_hit = True

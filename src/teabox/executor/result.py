@@ -16,6 +16,7 @@ class FailureKind(StrEnum):
     OUTPUT_LIMIT = "output_limit"
     MISSING_OUTPUT = "missing_output"
     HOST_ERROR = "host_error"
+    FUNCTION_ERROR = "function_error"  # the payload reported its own error on the error channel
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES, ENTRYPOINT, inspect
 from teabox.abi.handles import HandleTable
 from teabox.executor import host
 from teabox.executor.cache import CachedModule, ModuleCache
+from teabox.executor.channels import ERROR_CHANNEL, RESULT_CHANNEL, decode
 from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
 from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
 from teabox.executor.limits import Limits
@@ -184,7 +185,10 @@ class InProcessRunner:
             if limits.fuel is not None:
                 store.set_fuel(limits.fuel)
             result.return_value = self._call(store, pre, strings, ctx, limits)
+            text = self._channel_result(ctx)  # first: a payload's own error explains any missing output
             self._check_outputs(ctx, limits)
+            if text is not None:
+                result.return_value = text
         except _Failed as failed:
             result.failure = failed.failure
         finally:
@@ -323,6 +327,18 @@ class InProcessRunner:
                 backtrace,
             )
         return _Failed(FailureKind.TRAP, message, backtrace)
+
+    @staticmethod
+    def _channel_result(ctx: host.RunContext) -> str | None:
+        """The result channel's text, if the payload created it; a failure if it wrote the error channel."""
+        try:
+            error = ctx.channels.get(ERROR_CHANNEL)
+            if error is not None:
+                raise _Failed(FailureKind.FUNCTION_ERROR, decode(ERROR_CHANNEL, error.contents()))
+            text = ctx.channels.get(RESULT_CHANNEL)
+            return None if text is None else decode(RESULT_CHANNEL, text.contents())
+        except ValueError as exc:
+            raise _Failed(FailureKind.FUNCTION_ERROR, str(exc)) from None
 
     @staticmethod
     def _check_outputs(ctx: host.RunContext, limits: Limits) -> None:

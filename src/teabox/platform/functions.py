@@ -17,6 +17,8 @@ from sqlalchemy import delete, select
 
 from teabox.abi.check import check
 from teabox.errors import InvalidPayload
+from teabox.executor.channels import is_reserved
+from teabox.platform.builtin_functions import BUILTIN_EXECUTOR, builtin_payload
 from teabox.platform.context import Ctx, Resources, new_id, operation
 from teabox.platform.errors import Forbidden, Invalid, NotFound
 from teabox.platform.models import Function, FunctionAllow, PayloadUpload
@@ -24,7 +26,7 @@ from teabox.platform.staged import TaskLimits
 from teabox.platform.timefmt import iso
 from teabox.platform.users import unknown_users
 
-EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm"}
+EXECUTOR_TYPES = {"wamr": "wasm", "wasm": "wasm", BUILTIN_EXECUTOR: BUILTIN_EXECUTOR}
 # Bounds on what a function may ask for; the defaults are TaskLimits'.
 MAX_TIMEOUT_SECONDS = 3600.0
 MAX_INT64 = 2**63 - 1  # what the database stores as an integer; wasmtime counts fuel in an unsigned 64-bit word
@@ -37,7 +39,8 @@ def executor_name(executor_type: str) -> str:
         return EXECUTOR_TYPES[executor_type]
     except KeyError:
         raise Invalid(
-            f"executor '{executor_type}' is not supported: use 'wamr' or 'wasm' (the WebAssembly executor)",
+            f"executor '{executor_type}' is not supported: use 'wamr' or 'wasm' (the WebAssembly executor), "
+            "or 'builtin' for one of Teaclave's built-in functions",
             "invalid_executor",
         ) from None
 
@@ -108,6 +111,8 @@ def _declarations(kind: str, items: list[dict[str, Any]], key: str) -> list[dict
         name = item[key]
         if not name or len(name) > 255 or "\x00" in name:
             raise Invalid(f"{kind} names must be 1-255 characters without NUL (got {name!r})", f"invalid_{kind}")
+        if kind != "argument" and is_reserved(name):
+            raise Invalid(f"{kind} names starting with 'teabox:' are reserved (got {name!r})", f"invalid_{kind}")
         if name in seen:
             raise Invalid(f"{kind} '{name}' is declared twice", f"invalid_{kind}")
         if "\x00" in item.get("default_value", ""):  # the guest gets its arguments as C strings
@@ -141,6 +146,10 @@ def _check_payload(resources: Resources, params: dict[str, Any]) -> dict[str, An
     prepared = dict(params)
     payload_id, payload = prepared.pop("payload_id", None), prepared.pop("payload", None)
     blobs, max_bytes = resources.blobs, resources.settings.max_payload_bytes
+    if executor_name(prepared.get("executor_type", "")) == BUILTIN_EXECUTOR:
+        # The platform supplies the module: it is the caller's to use, and it passes the check.
+        builtin_id, _ = builtin_payload(blobs, prepared.get("name", ""), payload_id, payload)
+        return prepared | {"checked_payload_id": builtin_id, "inline_payload": True, "problem": None}
     if (payload_id is None) == (payload is None):
         raise Invalid("give exactly one of payload_id (from upload_payload) and payload (base64)", "invalid_payload")
     if payload is not None:
