@@ -86,7 +86,9 @@ def test_registration_refusals(make_user: Callable[..., Client], admin_client: C
         )
     assert reserved.value.code == "invalid_output" and "reserved" in reserved.value.message
     with pytest.raises(InvalidRequest) as reserved_input:
-        vendor.register_function(name="f", description="", executor_type="builtin", inputs=[FunctionInput("teabox:x")])
+        vendor.register_function(
+            name="builtin-echo", description="", executor_type="builtin", inputs=[FunctionInput("teabox:x")]
+        )
     assert reserved_input.value.code == "invalid_input"
 
     function_id = _echo(vendor)
