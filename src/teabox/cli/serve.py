@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from pathlib import Path
 
 import click
@@ -51,11 +52,18 @@ def serve_command(
     from teabox.service.app import create_app
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    listener = _listen(host, port)
     storage = Storage.open(data_dir)
     settings = Settings(
         token_ttl_seconds=token_ttl, max_upload_bytes=max_upload_bytes, allowed_file_dirs=allow_file_dir
     )
     platform = Platform(storage, settings)
+    if not platform.has_admin():
+        click.echo(
+            f"note: {storage.data_dir} has no PlatformAdmin, so nobody can log in to register users; "
+            f"create one with `teabox admin create --data-dir {data_dir} --user-id admin`",
+            err=True,
+        )
     app = create_app(platform, background=[storage.queue.requeue_expired])
     pool = _start_pool(storage.data_dir, workers, settings) if workers else None
     server = uvicorn.Server(
@@ -67,11 +75,23 @@ def serve_command(
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         if pool is not None:
             pool.stop()
         storage.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else starts or is announced, so a busy port is the only thing said."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server running there? "
+            "stop it or choose another --port"
+        ) from None
 
 
 def _start_pool(data_dir: Path, workers: int, settings: object) -> object:
