@@ -45,6 +45,7 @@ EXTRA_OF_COMMAND: dict[str, str] = {
     "worker": "server",
     "admin": "server",
     "build": "toolchain",
+    "sdk-path": "toolchain",
     "inspect": "toolchain",
     "run": "toolchain",
     "quickstart": "all",
