@@ -173,8 +173,8 @@ for _waiting_command in (invoke_command, wait_command):
 
 def _wait(client: Client, task_id: str, timeout: float) -> None:
     """Wait with a spinner; Ctrl-C stops only the waiting, and says so."""
-    click.echo(f"Waiting for task {task_id} (Ctrl-C stops the waiting, not the task).", err=True)
     try:
+        click.echo(f"Waiting for task {task_id} (Ctrl-C stops the waiting, not the task).", err=True)
         with wait_spinner(f"task {task_id}", client.get_task(task_id).status) as on_wait:
             result = client.wait_for_task(task_id, timeout, on_wait=on_wait, poll_seconds=STATUS_POLL_SECONDS)
     except KeyboardInterrupt:
