@@ -194,3 +194,16 @@ def test_quiet_new_output_refuses_to_lose_a_fresh_key() -> None:
 def test_a_bad_profile_name_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["whoami", "--profile", "../etc"])
     assert result.exit_code == 2 and "not a profile name" in result.output
+
+
+def test_quickstart_says_what_it_does_before_the_slow_steps() -> None:
+    process = subprocess.Popen(
+        teabox_command("quickstart"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    rest = process.stdout.read()
+    assert process.wait(timeout=300) == 0, first + rest
+    assert first.startswith("teabox quickstart: build the payload, start a throw-away platform")
+    assert rest.index("[+] built the payload") < rest.index("[+] platform up at") < rest.index("[+] done in")
+    assert "verdict 'pf_in_a'" in rest

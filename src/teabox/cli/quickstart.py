@@ -30,6 +30,7 @@ def quickstart_command(workers: int, alice_wealth: int | None, bob_wealth: int |
         console.print(text, markup=False)
 
     started = time.monotonic()
+    say("teabox quickstart: build the payload, start a throw-away platform, run a two-party task, stop")
     with console.status("building the payload from examples/millionaire-c ..."):
         from teabox.client import Client
         from teabox.client.flows import FlowLog, build_example
