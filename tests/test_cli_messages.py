@@ -207,3 +207,16 @@ def test_quickstart_says_what_it_does_before_the_slow_steps() -> None:
     assert first.startswith("teabox quickstart: build the payload, start a throw-away platform")
     assert rest.index("[+] built the payload") < rest.index("[+] platform up at") < rest.index("[+] done in")
     assert "verdict 'pf_in_a'" in rest
+
+
+def test_the_first_build_of_its_kind_says_what_it_builds_once(tmp_path: Path) -> None:
+    env = {"TEABOX_CACHE_DIR": str(tmp_path / "cache")}  # a machine on which teabox never built anything
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.c").write_text(f"int entrypoint(int argc, char **argv) {{ return {len(name)}; }}\n")
+    first = CliRunner().invoke(main, ["build", str(tmp_path / "one.c"), "-o", str(tmp_path / "one.wasm")], env=env)
+    assert first.exit_code == 0, first.output
+    assert "first build of its kind: Zig builds its runtime library for wasm32 once" in first.stderr
+    # Another source of the same kind compiles (it is not in the build cache) without the note.
+    second = CliRunner().invoke(main, ["build", str(tmp_path / "two.c"), "-o", str(tmp_path / "two.wasm")], env=env)
+    assert second.exit_code == 0 and "built" in second.stdout and "from cache" not in second.stdout
+    assert "first build" not in second.stderr
