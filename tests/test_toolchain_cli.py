@@ -66,7 +66,7 @@ def test_build_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["build", str(tmp_path / "one.c"), "-o", str(tmp_path / "one.wasm"), "--json", "--size"]
     )
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # notes (a first build of its kind) go to stderr
     assert data["goal"] == "size" and data["report"]["ok"] and data["language"] == "c"
 
 

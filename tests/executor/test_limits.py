@@ -15,9 +15,11 @@ BOMB = entry("(block (loop (br_if 1 (i32.eq (memory.grow (i32.const 16)) (i32.co
 
 
 def test_endless_loop_ends_as_timeout(executor: Executor) -> None:
+    # How soon after its limit a run ends is the benchmarks' business: on a loaded machine any bound flakes.
     result = executor.run(ENDLESS, limits=Limits(timeout=0.3))
     assert result.failure is not None and result.failure.kind == FailureKind.TIMEOUT
     assert "0.3 s" in result.failure.message
+    assert result.wall_time >= 0.3  # it ran until its limit, not less
 
 
 def test_fuel_is_an_exact_instruction_budget(executor: Executor) -> None:

@@ -3,12 +3,21 @@ status checked after every step as Teaclave's flow tests check it."""
 
 from __future__ import annotations
 
-from flow_scripts import IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flow
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flow_scripts import FLOWS_DIR, IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flow
 from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import Client
 from teabox.client.flows import FlowLog
+from teabox.client.local_server import LocalServer
 from teabox.client.millionaire import millionaire_flow
+
+SHIPPED_DATA = FLOWS_DIR / "data"
 
 
 def _quiet_log() -> FlowLog:
@@ -41,20 +50,18 @@ def test_millionaire_other_way_round(admin_client: Client) -> None:
     assert (result.verdict, result.richer) == ("pf_in_b", "Bob")
 
 
-@needs_fixtures
 def test_two_party_psi_with_teaclave_file_128_fixtures(admin_client: Client) -> None:
     log = _quiet_log()
-    outputs = load_flow("psi").psi_flow(admin_client, log, FIXTURES)
+    outputs = load_flow("psi").psi_flow(admin_client, log)  # the fixtures shipped in examples/flows/data
     assert list(outputs.values()) == [PSI_COMMON, PSI_COMMON]
     assert log.statuses[:5] == ["Created", "Created", "DataAssigned", "DataAssigned", "Approved"]
     assert log.statuses[5] in IN_FLIGHT
     assert log.statuses[6:] == ["Finished", "Finished"]
 
 
-@needs_fixtures
 def test_three_party_private_join_and_compute(admin_client: Client) -> None:
     log = _quiet_log()
-    outputs = load_flow("join").join_flow(admin_client, log, FIXTURES)
+    outputs = load_flow("join").join_flow(admin_client, log)
     assert list(outputs.values()) == [JOIN_RESULT] * 3
     assert log.statuses[:8] == [
         "Created",
@@ -68,3 +75,32 @@ def test_three_party_private_join_and_compute(admin_client: Client) -> None:
     ]
     assert log.statuses[8] in IN_FLIGHT
     assert log.statuses[9] == "Finished"
+
+
+@needs_fixtures
+@pytest.mark.parametrize(
+    "name",
+    [
+        "wamr_rust_psi/psi0.txt.enc",
+        "wamr_rust_psi/psi1.txt.enc",
+        *(f"private_join_and_compute/three_party_data/bank_{x}.enc" for x in "abc"),
+    ],
+)
+def test_the_shipped_data_is_teaclaves_fixtures_unchanged(name: str) -> None:
+    assert (SHIPPED_DATA / name).read_bytes() == (FIXTURES / name).read_bytes()
+
+
+def test_the_psi_script_runs_on_its_own(platform_server: LocalServer, tmp_path: Path) -> None:
+    """As a user runs it: from another directory, with nothing beside the repository."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEABOX_")}
+    env["TEABOX_ADMIN_PASSWORD"] = platform_server.admin_password
+    done = subprocess.run(
+        [sys.executable, str(FLOWS_DIR / "psi.py"), "--url", platform_server.url],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("decrypted own output: " + ", ".join(PSI_COMMON)) == 2

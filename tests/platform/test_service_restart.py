@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -78,11 +79,19 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
 
 
 def test_tokens_expire(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", "--token-ttl", "1")
+    """A token works after its login and is refused once the expiry the login named has passed.
+
+    The wait is for that named moment, on the clock the server uses, not a fixed sleep after a
+    short lifetime: a loaded machine may take longer than a second just to answer the login.
+    """
+    server = start_server(tmp_path / "data", "--token-ttl", "5")
     try:
-        admin = Api(server.url).login(server.admin_id, server.admin_password)
+        answer = Api(server.url).call("user_login", user_id=server.admin_id, password=server.admin_password)
+        admin = Api(server.url, server.admin_id, answer["token"])
         admin.call("get_current_user")
-        time.sleep(1.2)
+        expires = datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00")).timestamp()
+        while time.time() <= expires:
+            time.sleep(expires - time.time() + 0.01)
         admin.refused("get_current_user", 401, "invalid_token")
     finally:
         server.stop()

@@ -89,14 +89,25 @@ def admin_group() -> None:
 def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
     """Create a PlatformAdmin (prompting for the password unless --password-stdin)."""
     from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.auth import check_password_rules
     from teabox.platform.core import Platform
     from teabox.platform.errors import PlatformError
     from teabox.platform.storage import Storage
 
+    def checked(password: str) -> str:
+        try:
+            check_password_rules(password)
+        except PlatformError as exc:
+            raise click.BadParameter(exc.message) from None
+        return password
+
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password = checked(sys.stdin.readline().rstrip("\r\n"))
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        # The rules are checked on the first entry, so nobody types a refused password twice.
+        password = click.prompt("Password", hide_input=True, value_proc=checked)
+        if click.prompt("Repeat for confirmation", hide_input=True) != password:
+            raise click.UsageError("the two passwords differ; nothing was created")
     with storage_refusals():
         storage = Storage.open(data_dir)
     try:

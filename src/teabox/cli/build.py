@@ -67,7 +67,13 @@ def build_command(sources: tuple[Path, ...], output: Path | None, size: bool, no
     Rebuilding unchanged sources is served from the build cache.
     """
     try:
-        result = build(sources, output or _default_output(sources[0]), size=size, simd=not no_simd)
+        result = build(
+            sources,
+            output or _default_output(sources[0]),
+            size=size,
+            simd=not no_simd,
+            on_first_build=lambda note: click.echo(f"first build of its kind: {note} ...", err=True),
+        )
     except BuildError as exc:
         click.echo(f"error: {exc.summary}", err=True)
         if exc.output:
@@ -97,12 +103,12 @@ def build_command(sources: tuple[Path, ...], output: Path | None, size: bool, no
 
 
 @click.command("sdk-path")
-@click.option(
-    "--include", "part", flag_value="include", help="The C/C++ include directory (teabox.h, teaclave_context.h)."
-)
-@click.option("--zig", "part", flag_value="zig", help="The Zig module teabox.zig.")
-@click.option("--rust", "part", flag_value="rust", help="The Rust crate teabox-guest (for a Cargo path dependency).")
-def sdk_path_command(part: str | None) -> None:
+@click.option("--include", is_flag=True, help="The C/C++ include directory (teabox.h, teaclave_context.h).")
+@click.option("--zig", is_flag=True, help="The Zig module teabox.zig.")
+@click.option("--rust", is_flag=True, help="The Rust crate teabox-guest (for a Cargo path dependency).")
+def sdk_path_command(include: bool, zig: bool, rust: bool) -> None:
     """Print where the guest SDK shipped with teabox is (default: its root directory)."""
-    paths = {"include": INCLUDE_DIR, "zig": ZIG_MODULE, "rust": RUST_CRATE}
-    click.echo(str(paths.get(part or "", GUEST_DIR)))
+    chosen = [path for flag, path in ((include, INCLUDE_DIR), (zig, ZIG_MODULE), (rust, RUST_CRATE)) if flag]
+    if len(chosen) > 1:
+        raise click.UsageError("choose at most one of --include, --zig and --rust")
+    click.echo(str(chosen[0] if chosen else GUEST_DIR))

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from teabox.builtins import BUILTINS
-from teabox.cli.platform_session import echo_json, open_client, reports_errors
+from teabox.cli.platform_session import echo_json, open_client, platform_command
 from teabox.client import FunctionArgument, FunctionInput, FunctionOutput
-from teabox.executor import parse_duration, parse_size
+from teabox.units import parse_duration, parse_size
 
 
 class _Parsed(click.ParamType):
@@ -135,7 +135,7 @@ def function_group() -> None:
 
 @function_group.command("register")
 @_definition_options
-@reports_errors
+@platform_command
 def register_command(**options: Any) -> None:
     """Register a function; prints its id."""
     with open_client() as client:
@@ -145,7 +145,7 @@ def register_command(**options: Any) -> None:
 @function_group.command("update")
 @click.argument("function_id")
 @_definition_options
-@reports_errors
+@platform_command
 def update_command(function_id: str, **options: Any) -> None:
     """Replace a function's definition (same id)."""
     with open_client() as client:
@@ -154,7 +154,7 @@ def update_command(function_id: str, **options: Any) -> None:
 
 @function_group.command("disable")
 @click.argument("function_id")
-@reports_errors
+@platform_command
 def disable_command(function_id: str) -> None:
     """Disable a function: no new task may use it."""
     with open_client() as client:
@@ -164,7 +164,7 @@ def disable_command(function_id: str) -> None:
 
 @function_group.command("delete")
 @click.argument("function_id")
-@reports_errors
+@platform_command
 def delete_command(function_id: str) -> None:
     """Delete a function."""
     with open_client() as client:
@@ -174,7 +174,7 @@ def delete_command(function_id: str) -> None:
 
 @function_group.command("get")
 @click.argument("function_id")
-@reports_errors
+@platform_command
 def get_command(function_id: str) -> None:
     """Show a function as JSON."""
     with open_client() as client:
@@ -183,7 +183,7 @@ def get_command(function_id: str) -> None:
 
 @function_group.command("list")
 @click.option("--user", "user_id", default=None, help="Another user's functions (admin only).")
-@reports_errors
+@platform_command
 def list_command(user_id: str | None) -> None:
     """List the functions you registered and those you are allowed to use."""
     with open_client() as client:
@@ -192,7 +192,7 @@ def list_command(user_id: str | None) -> None:
 
 @function_group.command("usage")
 @click.argument("function_id")
-@reports_errors
+@platform_command
 def usage_command(function_id: str) -> None:
     """Show a function's quota and how much of it is used."""
     with open_client() as client:
@@ -202,7 +202,7 @@ def usage_command(function_id: str) -> None:
 @function_group.command("download")
 @click.argument("function_id")
 @click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
-@reports_errors
+@platform_command
 def download_command(function_id: str, destination: Path) -> None:
     """Save a function's payload (if you may see it) to DESTINATION."""
     with open_client() as client:

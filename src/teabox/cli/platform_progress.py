@@ -42,9 +42,23 @@ def transfer_bar(description: str) -> Iterator[Callable[[int, int | None], None]
         yield update
 
 
+# What a waiting task is doing, in the words a spinner shows.
+_DOING = {
+    "Created": "Created: waiting for its data",
+    "DataAssigned": "DataAssigned: waiting for every owner's approval",
+    "Approved": "Approved: waiting to be invoked",
+    "Staged": "Staged: queued for a worker",
+    "Running": "Running: a worker runs the payload",
+}
+
+
+def describe_status(status: str) -> str:
+    return _DOING.get(status, status)
+
+
 @contextmanager
-def wait_spinner(description: str) -> Iterator[Callable[[str, float], None]]:
-    """A spinner showing the task's status while waiting; yields the SDK's ``on_wait`` callback."""
+def wait_spinner(description: str, status: str) -> Iterator[Callable[[str, float], None]]:
+    """A spinner showing what the task is doing while waiting; yields the SDK's ``on_wait`` callback."""
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -53,9 +67,9 @@ def wait_spinner(description: str) -> Iterator[Callable[[str, float], None]]:
         console=_console,
         transient=False,
     ) as progress:
-        task = progress.add_task(description, total=None, status="waiting")
+        task = progress.add_task(description, total=None, status=describe_status(status))
 
         def update(status: str, elapsed: float) -> None:
-            progress.update(task, status=status)
+            progress.update(task, status=describe_status(status))
 
         yield update

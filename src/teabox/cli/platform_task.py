@@ -6,9 +6,25 @@ import json
 
 import click
 
-from teabox.cli.platform_progress import wait_spinner
-from teabox.cli.platform_session import echo_json, open_client, reports_errors
+from teabox.cli.platform_progress import describe_status, wait_spinner
+from teabox.cli.platform_session import (
+    EXIT_INTERRUPTED,
+    EXIT_TASK_CANCELED,
+    EXIT_TASK_FAILED,
+    EXIT_WAIT_TIMEOUT,
+    echo_json,
+    open_client,
+    platform_command,
+)
 from teabox.client import Client, DataMap, OwnerList
+from teabox.client.errors import ClientError
+
+# How often a waiting command asks what the task is doing, for the spinner.
+STATUS_POLL_SECONDS = 1.0
+_WAIT_EXITS = (
+    f"Exit status: 0 finished, {EXIT_TASK_FAILED} failed, {EXIT_TASK_CANCELED} canceled, "
+    f"{EXIT_WAIT_TIMEOUT} still running at --timeout, {EXIT_INTERRUPTED} interrupted (Ctrl-C; the task goes on)."
+)
 
 
 def _pairs(option: str, values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -51,7 +67,7 @@ def task_group() -> None:
 )
 @click.option("--output-owner", "output_owners", multiple=True, metavar="NAME=UID[,UID...]")
 @click.option("--executor", default="wamr", show_default=True)
-@reports_errors
+@platform_command
 def create_command(
     function_id: str,
     arguments: tuple[str, ...],
@@ -77,7 +93,7 @@ def create_command(
 @click.argument("task_id")
 @click.option("--input", "inputs", multiple=True, metavar="NAME=DATA_ID", help="Bind an input file.")
 @click.option("--output", "outputs", multiple=True, metavar="NAME=DATA_ID", help="Bind an output file.")
-@reports_errors
+@platform_command
 def assign_command(task_id: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
     """Bind your registered files to the task's data names."""
     with open_client() as client:
@@ -91,7 +107,7 @@ def assign_command(task_id: str, inputs: tuple[str, ...], outputs: tuple[str, ..
 
 @task_group.command("approve")
 @click.argument("task_id")
-@reports_errors
+@platform_command
 def approve_command(task_id: str) -> None:
     """Approve the task's use of your data."""
     with open_client() as client:
@@ -103,9 +119,9 @@ def approve_command(task_id: str) -> None:
 @click.argument("task_id")
 @click.option("--wait/--no-wait", default=False, help="Wait for the result and print it.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait with --wait.")
-@reports_errors
+@platform_command
 def invoke_command(task_id: str, wait: bool, timeout: float) -> None:
-    """Start the task (creator only)."""
+    """Start the task (creator only); with --wait, wait for its result and print it as JSON."""
     with open_client() as client:
         client.invoke_task(task_id)
         click.echo(f"{task_id}: invoked", err=True)
@@ -115,7 +131,7 @@ def invoke_command(task_id: str, wait: bool, timeout: float) -> None:
 
 @task_group.command("cancel")
 @click.argument("task_id")
-@reports_errors
+@platform_command
 def cancel_command(task_id: str) -> None:
     """Cancel the task (creator or admin); a running payload is stopped."""
     with open_client() as client:
@@ -125,7 +141,7 @@ def cancel_command(task_id: str) -> None:
 
 @task_group.command("get")
 @click.argument("task_id")
-@reports_errors
+@platform_command
 def get_command(task_id: str) -> None:
     """Show the task's full state as JSON."""
     with open_client() as client:
@@ -133,7 +149,7 @@ def get_command(task_id: str) -> None:
 
 
 @task_group.command("list")
-@reports_errors
+@platform_command
 def list_command() -> None:
     """List the tasks you take part in."""
     with open_client() as client:
@@ -144,23 +160,41 @@ def list_command() -> None:
 @task_group.command("wait")
 @click.argument("task_id")
 @click.option("--timeout", default=60.0, show_default=True, help="Give up after this many seconds.")
-@reports_errors
+@platform_command
 def wait_command(task_id: str, timeout: float) -> None:
-    """Wait for the task to end and print its result as JSON (exit 4 if it failed)."""
+    """Wait for the task to end and print its result as JSON."""
     with open_client() as client:
         _wait(client, task_id, timeout)
 
 
+for _waiting_command in (invoke_command, wait_command):
+    _waiting_command.help = f"{_waiting_command.help}\n\n{_WAIT_EXITS}"
+
+
 def _wait(client: Client, task_id: str, timeout: float) -> None:
-    with wait_spinner(task_id) as on_wait:
-        result = client.wait_for_task(task_id, timeout, on_wait=on_wait)
+    """Wait with a spinner; Ctrl-C stops only the waiting, and says so."""
+    try:
+        click.echo(f"Waiting for task {task_id} (Ctrl-C stops the waiting, not the task).", err=True)
+        with wait_spinner(f"task {task_id}", client.get_task(task_id).status) as on_wait:
+            result = client.wait_for_task(task_id, timeout, on_wait=on_wait, poll_seconds=STATUS_POLL_SECONDS)
+    except KeyboardInterrupt:
+        try:
+            status = describe_status(client.get_task(task_id).status)
+        except ClientError as exc:
+            status = f"in an unknown state ({exc})"
+        click.echo(
+            f"Stopped waiting. Task {task_id} is {status}; it goes on without you: "
+            f"`teabox task wait {task_id}` waits again, `teabox task cancel {task_id}` stops it.",
+            err=True,
+        )
+        raise SystemExit(EXIT_INTERRUPTED) from None
     echo_json(result)
 
 
 @task_group.command("cmac")
 @click.argument("task_id")
 @click.argument("data_name")
-@reports_errors
+@platform_command
 def cmac_command(task_id: str, data_name: str) -> None:
     """Print the tag the task recorded for output DATA_NAME (hex)."""
     with open_client() as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from teabox.cli.platform_login import read_password
-from teabox.cli.platform_session import echo_json, load_session, open_client, reports_errors
+from teabox.cli.platform_session import echo_json, load_session, open_client, platform_command
 from teabox.client import Client
 
 
@@ -19,7 +19,7 @@ def user_group() -> None:
 @click.option("--role", required=True, help="PlatformAdmin, FunctionOwner, DataOwner or DataOwnerManager.")
 @click.option("--attribute", default="", help="The role's attribute, e.g. the X of DataOwner-X.")
 @click.option("--password-stdin", is_flag=True, help="Read the new user's password from stdin.")
-@reports_errors
+@platform_command
 def register_command(user_id: str, role: str, attribute: str, password_stdin: bool) -> None:
     """Register a new user."""
     password = read_password(password_stdin, f"Password for {user_id}")
@@ -32,7 +32,7 @@ def register_command(user_id: str, role: str, attribute: str, password_stdin: bo
 @click.argument("user_id")
 @click.option("--role", required=True)
 @click.option("--attribute", default="")
-@reports_errors
+@platform_command
 def update_command(user_id: str, role: str, attribute: str) -> None:
     """Change a user's role and attribute (nobody sets another user's password)."""
     with open_client() as client:
@@ -42,7 +42,7 @@ def update_command(user_id: str, role: str, attribute: str) -> None:
 
 @user_group.command("change-password")
 @click.option("--password-stdin", is_flag=True)
-@reports_errors
+@platform_command
 def change_password_command(password_stdin: bool) -> None:
     """Change your own password (your other sessions end)."""
     password = read_password(password_stdin, "New password")
@@ -53,7 +53,7 @@ def change_password_command(password_stdin: bool) -> None:
 
 @user_group.command("reset-password")
 @click.argument("user_id")
-@reports_errors
+@platform_command
 def reset_password_command(user_id: str) -> None:
     """Lock a user's account: their sessions end and no password works until they redeem a reset token."""
     with open_client() as client:
@@ -67,7 +67,7 @@ def reset_password_command(user_id: str) -> None:
 @click.option(
     "--stdin", "from_stdin", is_flag=True, help="Read the reset token, then the new password, from stdin lines."
 )
-@reports_errors
+@platform_command
 def redeem_reset_command(user_id: str, url: str | None, from_stdin: bool) -> None:
     """Set your new password with the one-time reset token the operator gave you."""
     reset_token = read_password(from_stdin, "Reset token")
@@ -79,7 +79,7 @@ def redeem_reset_command(user_id: str, url: str | None, from_stdin: bool) -> Non
 
 @user_group.command("delete")
 @click.argument("user_id")
-@reports_errors
+@platform_command
 def delete_command(user_id: str) -> None:
     """Delete a user."""
     with open_client() as client:
@@ -91,7 +91,7 @@ def delete_command(user_id: str) -> None:
 @click.option(
     "--attribute", "user_id", default=None, help="For a DataOwnerManager-X: the attribute X whose users to list."
 )
-@reports_errors
+@platform_command
 def list_command(user_id: str | None) -> None:
     """List user ids, one per line."""
     with open_client() as client:
@@ -104,7 +104,7 @@ def list_command(user_id: str | None) -> None:
 @click.option("--user", "user_id", default=None, help="Only this user's calls.")
 @click.option("--action", default=None, help="Only this API call, e.g. approve_task.")
 @click.option("--limit", default=100, show_default=True)
-@reports_errors
+@platform_command
 def audit_command(message: str, user_id: str | None, action: str | None, limit: int) -> None:
     """Show the audit log, newest first (PlatformAdmin only)."""
     with open_client() as client:

@@ -24,16 +24,26 @@ from teabox.cli.platform_session import reports_errors
 @reports_errors
 def quickstart_command(workers: int, alice_wealth: int | None, bob_wealth: int | None) -> None:
     """Start a local platform and run a two-party task end to end."""
-    from teabox.client import Client
-    from teabox.client.flows import FlowLog
-    from teabox.client.local_server import LocalServer
-    from teabox.client.millionaire import millionaire_flow
-
     console = Console(highlight=False, soft_wrap=True)
-    say = lambda text: console.print(text, markup=False)  # noqa: E731
+
+    def say(text: str) -> None:
+        console.print(text, markup=False)
+
     started = time.monotonic()
+    say("teabox quickstart: build the payload, start a throw-away platform, run a two-party task, stop")
+    with console.status("building the payload from examples/millionaire-c ..."):
+        from teabox.client import Client
+        from teabox.client.flows import FlowLog, build_example
+        from teabox.client.local_server import LocalServer
+        from teabox.client.millionaire import millionaire_flow
+
+        build_example("millionaire-c", on_first_build=lambda note: say(f"[.] first build on this machine: {note}"))
+    say(f"[+] built the payload from examples/millionaire-c in {time.monotonic() - started:.1f} s")
     wealth = {k: v for k, v in (("alice_wealth", alice_wealth), ("bob_wealth", bob_wealth)) if v is not None}
-    with console.status("starting a local platform (teabox serve)..."), LocalServer(workers=workers) as server:
+    with (
+        console.status("starting a local platform: teabox admin create, then teabox serve on a free port ..."),
+        LocalServer(workers=workers) as server,
+    ):
         say(
             f"[+] platform up at {server.url} in {time.monotonic() - started:.1f} s "
             f"(data in {server.data_dir}, removed afterwards)"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,6 +18,7 @@ from teabox.executor import (
     FileInputs,
     FileOutputs,
     Limits,
+    RunResult,
     parse_duration,
     parse_size,
 )
@@ -33,6 +36,9 @@ EXIT_CODES: dict[FailureKind, int] = {
     FailureKind.FUNCTION_ERROR: 18,
 }
 EXIT_BAD_ARGUMENTS = 2
+WASM_MAGIC = b"\0asm"
+# The host's note when a payload opens a data name the run did not bind (teabox.executor.host).
+_UNBOUND = re.compile(r"the task has no (input|output) named '([^']*)'; returned -1")
 
 
 def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
@@ -131,13 +137,16 @@ def run_command(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    module = payload.read_bytes()
+    if not module.startswith(WASM_MAGIC):
+        _refuse_non_module(payload)
     input_paths = _pairs("--input", inputs)
     for name, path in input_paths.items():
         if not Path(path).is_file():
             raise click.BadParameter(f"input {name!r}: no such file {path}", param_hint="--input")
     try:
         result = Executor(isolation=isolation).run(  # type: ignore[arg-type]
-            payload.read_bytes(),
+            module,
             _pairs("--arg", args),
             FileInputs(input_paths),
             FileOutputs(_pairs("--output", outputs)),
@@ -146,7 +155,7 @@ def run_command(
     except InvalidArguments as exc:
         raise click.BadParameter(str(exc), param_hint="--arg") from None
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(_json_result(result), indent=2))
     elif result.ok:
         click.echo(result.return_value)
     else:
@@ -155,6 +164,42 @@ def run_command(
         for line in result.failure.backtrace:
             click.echo(f"    {line}", err=True)
     if not as_json:
-        for line in result.diagnostics:
+        for line in [*result.diagnostics, *_unbound_hints(result)]:
             click.echo(f"note: {line}", err=True)
     sys.exit(0 if result.failure is None else EXIT_CODES[result.failure.kind])
+
+
+def _refuse_non_module(payload: Path) -> None:
+    """A source file or crate given to ``run`` gets the build command that turns it into a module."""
+    from teabox.toolchain.sources import SUFFIXES
+
+    if payload.suffix.lower() in SUFFIXES or payload.name == "Cargo.toml":
+        source = payload.parent if payload.name == "Cargo.toml" else payload
+        name = source.resolve().name if payload.name == "Cargo.toml" else payload.stem
+        raise click.BadParameter(
+            f"{payload} is source code, not a WebAssembly module: build it first with "
+            f"`teabox build {source} -o {name}.wasm`, then `teabox run {name}.wasm ...`",
+            param_hint="PAYLOAD",
+        )
+
+
+def _unbound_hints(result: RunResult) -> list[str]:
+    """Explain a return value that follows a refused open of a data name this run left unbound."""
+    unbound = [m.groups() for m in map(_UNBOUND.search, result.diagnostics) if m]
+    if not unbound:
+        return []
+    options = " ".join(f"--{kind} {name}=FILE" for kind, name in unbound)
+    outcome = f"returned {result.return_value}" if result.ok else "failed"
+    return [
+        f"the payload {outcome} after teabox refused to open "
+        + ", ".join(f"{kind} {name!r}" for kind, name in unbound)
+        + f", which this run does not bind: add {options}"
+    ]
+
+
+def _json_result(result: RunResult) -> dict[str, Any]:
+    """The result as JSON, with the entrypoint's return value as the integer it is."""
+    data = result.to_dict()
+    if result.return_value is not None:
+        data["return_value"] = int(result.return_value)
+    return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def serve_command(
     from teabox.service.connections import guarded_protocol
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    listener = _listen(host, port)
     with storage_refusals():
         storage = Storage.open(data_dir)
     settings = Settings(
@@ -86,6 +88,12 @@ def serve_command(
         egress=egress,
     )
     platform = Platform(storage, settings)
+    if not platform.has_admin():
+        click.echo(
+            f"note: {storage.data_dir} has no PlatformAdmin, so nobody can log in to register users; "
+            f"create one with `teabox admin create --data-dir {data_dir} --user-id admin`",
+            err=True,
+        )
     limits = service_limits(limit_options)
     app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired])
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
@@ -109,11 +117,23 @@ def serve_command(
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
     try:
-        server.run()
+        server.run(sockets=[listener])
     finally:
         if pool is not None:
             pool.stop()
         storage.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else starts or is announced, so a busy port is the only thing said."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server running there? "
+            "stop it or choose another --port"
+        ) from None
 
 
 def _start_pool(data_dir: Path, workers: int, settings: object, pace: Pace) -> object:

@@ -519,19 +519,26 @@ class Client:
         return TaskResult.from_json(answer)
 
     def wait_for_task(
-        self, task_id: str, timeout: float = DEFAULT_WAIT_SECONDS, *, on_wait: WaitCallback | None = None
+        self,
+        task_id: str,
+        timeout: float = DEFAULT_WAIT_SECONDS,
+        *,
+        on_wait: WaitCallback | None = None,
+        poll_seconds: float = LONG_POLL_SECONDS,
     ) -> TaskResult:
         """Wait until the task ends, at most ``timeout`` seconds.
 
         Returns the result of a Finished task; raises :class:`TaskFailed`
         (with ``kind`` and ``reason``), :class:`TaskCanceled`, or
-        :class:`TaskWaitTimeout` when the deadline passes first.
+        :class:`TaskWaitTimeout` when the deadline passes first. A long poll
+        returns only when the task ends, so ``on_wait`` hears of a change from
+        Staged to Running after at most ``poll_seconds``.
         """
         start = time.monotonic()
         deadline = start + timeout
         while True:
             remaining = deadline - time.monotonic()
-            result = self.poll_task_result(task_id, max(0.0, min(remaining, LONG_POLL_SECONDS)))
+            result = self.poll_task_result(task_id, max(0.0, min(remaining, poll_seconds)))
             if on_wait:
                 on_wait(result.status, time.monotonic() - start)
             if result.done:

@@ -67,8 +67,9 @@ def new_user(admin: Client, name: str, role: str, attribute: str = "") -> Client
     return client
 
 
-def build_example(name: str) -> bytes:
-    """Build the payload ``examples/<name>`` (cached after the first build) and return its bytes."""
+def build_example(name: str, on_first_build: Callable[[str], None] | None = None) -> bytes:
+    """Build the payload ``examples/<name>`` (cached after the first build) and return its bytes;
+    ``on_first_build`` hears why a first build of its kind on this machine takes longer."""
     from teabox.toolchain import build
 
     source = EXAMPLES_DIR / name
@@ -77,7 +78,7 @@ def build_example(name: str) -> bytes:
         if (source / "Cargo.toml").exists()
         else sorted(p for p in source.iterdir() if p.suffix in (".c", ".cc", ".cpp", ".zig"))
     )
-    return build(files).wasm
+    return build(files, on_first_build=on_first_build).wasm
 
 
 Flow = Callable[[Client, FlowLog], Any]

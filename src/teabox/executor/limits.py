@@ -1,47 +1,13 @@
-"""Per-run limits, each with a safe default, and parsing of their CLI spellings."""
+"""Per-run limits, each with a safe default (their CLI spellings are parsed by :mod:`teabox.units`)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from teabox.abi.handles import MAX_OPENS
+from teabox.units import MiB, parse_duration, parse_size
 
-MiB = 1024 * 1024
-
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "kib": 1024,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "mib": 1024**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "gib": 1024**3,
-}
-_TIME_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0}
-_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
-
-
-def parse_size(text: str) -> int:
-    """``64MiB``, ``512k``, ``1048576`` -> bytes."""
-    match = _NUMBER.match(text)
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in _SIZE_UNITS:
-        raise ValueError(f"not a size: {text!r} (examples: 64MiB, 512KiB, 1GiB, 1048576)")
-    return int(float(match.group(1)) * _SIZE_UNITS[unit])
-
-
-def parse_duration(text: str) -> float:
-    """``5s``, ``250ms``, ``2m``, ``1.5`` -> seconds."""
-    match = _NUMBER.match(text)
-    unit = match.group(2).lower() if match else None
-    if not match or unit not in _TIME_UNITS:
-        raise ValueError(f"not a duration: {text!r} (examples: 5s, 250ms, 2m)")
-    return float(match.group(1)) * _TIME_UNITS[unit]
+__all__ = ["Limits", "MiB", "parse_duration", "parse_size"]
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.errors import InternalError, NotFound, PlatformError, Unauthenticated
-from teabox.platform.models import Task
+from teabox.platform.models import Task, User
 from teabox.platform.roles import Role, RoleKind, check_api
 from teabox.platform.settings import Settings
 from teabox.platform.states import ENDED
 from teabox.platform.storage import Storage
 
 _OBJECT_KEYS = ("task_id", "function_id", "data_id", "user_id", "url", "name")
+_ANY_ADMIN = select(User.id).where(User.role == RoleKind.PLATFORM_ADMIN.value).limit(1)
 _ENDED_AMONG = select(Task.id).where(
     Task.id.in_(bindparam("ids", expanding=True)), Task.status.in_([status.value for status in ENDED])
 )
@@ -130,6 +131,11 @@ class Platform:
         """The result answer, as ``viewer`` may see it, for a task whose access was already checked (not audited)."""
         with self.storage.database.reading() as connection:
             return tasks.task_result(tasks.result_row(connection, task_id), viewer)
+
+    def has_admin(self) -> bool:
+        """Whether a PlatformAdmin exists: without one nobody can register users or log in to manage."""
+        with self.storage.database.reading() as connection:
+            return connection.scalar(_ANY_ADMIN) is not None
 
     def create_admin(self, user_id: str, password: str) -> None:
         """Create a PlatformAdmin directly (``teabox admin create``): there is no default admin."""

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
@@ -246,6 +247,16 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
     try:
         async for chunk in request.stream():
             writer.write(chunk)
+    except ClientDisconnect:
+        # A client that gives up (Ctrl-C, a lost connection) is no server error: one line, no traceback.
+        writer.abort()
+        errors.log.warning(
+            "%s: the client closed the connection after %d of %s bytes; nothing was kept",
+            request.url.path,
+            writer.size,
+            length or "unannounced",
+        )
+        raise BadRequest("the client closed the connection before the upload ended") from None
     except BaseException:
         writer.abort()
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from teabox.toolchain.backend import Backend, file_digest
 from teabox.toolchain.c_family import CFamilyBackend
 from teabox.toolchain.cache import BuildCache
 from teabox.toolchain.errors import BuildError
+from teabox.toolchain.first_build import first_build_note, remember_build
 from teabox.toolchain.options import BuildOptions
 from teabox.toolchain.rust import RustBackend
 from teabox.toolchain.sources import Language, SourceSet, classify
@@ -71,11 +72,14 @@ def build(
     size: bool = False,
     simd: bool = True,
     cache: BuildCache | None = None,
+    on_first_build: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build a payload from C/C++ files, one Zig root file, or one Rust crate directory.
 
     Raises BuildError (with the compiler's output and the fix) on any failure,
     and ToolchainMissing when the language's compiler is not installed.
+    ``on_first_build`` hears, before the compiler starts, what a first build of
+    its kind on this machine does once and why it takes longer.
     """
     started = time.monotonic()
     if isinstance(sources, (str, os.PathLike)):
@@ -84,11 +88,12 @@ def build(
     options = BuildOptions(size=size, simd=simd)
     backend = backend_for(source_set.language)
     cache = cache or BuildCache()
+    fingerprint, recipe = backend.fingerprint(), backend.recipe(options)
     key = cache.key(
         {
             "language": source_set.language.value,
-            "toolchain": backend.fingerprint(),
-            "recipe": backend.recipe(options),
+            "toolchain": fingerprint,
+            "recipe": recipe,
             # Full paths: the same source elsewhere may include different headers next to it.
             "sources": [[str(path), file_digest(path)] for path in backend.key_files(source_set)],
         }
@@ -98,8 +103,13 @@ def build(
         wasm, cached, log = entry.wasm, True, ""
         report = _checked(wasm)
     else:
+        kind = (source_set.language, fingerprint, recipe)
+        note = first_build_note(*kind)
+        if note is not None and on_first_build is not None:
+            on_first_build(note)
         with tempfile.TemporaryDirectory(prefix="teabox-build-") as workdir:
             compiled = backend.compile(source_set, options, Path(workdir))
+        remember_build(*kind)
         wasm, cached, log = compiled.wasm, False, compiled.log
         report = _checked(wasm)
         cache.put(key, wasm, {str(path): file_digest(path) for path in compiled.dependencies})

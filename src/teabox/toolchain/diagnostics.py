@@ -65,17 +65,28 @@ def _fix_for(symbol: str) -> str:
     )
 
 
+_NO_ENTRYPOINT = re.compile(r"symbol exported via --export not found: `?entrypoint`?")
+ENTRYPOINT_FIX = (
+    "define the function teabox calls, `int entrypoint(int argc, char* argv[])` (exported with "
+    '`pub export fn entrypoint` in Zig, `#[no_mangle] pub extern "C" fn entrypoint` in Rust); '
+    "a payload's `main` is never called"
+)
+
+
 def link_summary(output: str) -> str:
     """A one-line headline for a failed link, naming what was left undefined."""
     missing = undefined_symbols(output)
+    if _NO_ENTRYPOINT.search(output):
+        return "linking failed: the payload defines no `entrypoint`"
     if not missing:
         return "linking failed"
     return "linking failed: called but never defined: " + ", ".join(missing)
 
 
 def link_fixes(output: str) -> list[str]:
-    """One fix per undefined symbol named in a linker's output."""
-    return [_fix_for(symbol) for symbol in undefined_symbols(output)]
+    """One fix per undefined symbol named in a linker's output, and one for a missing ``entrypoint``."""
+    fixes = [ENTRYPOINT_FIX] if _NO_ENTRYPOINT.search(output) else []
+    return fixes + [_fix_for(symbol) for symbol in undefined_symbols(output)]
 
 
 _MISSING_HEADER = re.compile(r"fatal error: '([^']+)' file not found")

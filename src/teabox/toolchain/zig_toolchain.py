@@ -15,6 +15,6 @@ def zig_fingerprint() -> str:
     if importlib.util.find_spec("ziglang") is None:
         raise ToolchainMissing(
             "the Zig toolchain (Python package `ziglang`) is not installed; it compiles C, C++ and Zig payloads",
-            fixes=[f"pip install ziglang=={PINNED}  (or reinstall teabox, which depends on it)"],
+            fixes=[f"pip install '.[toolchain]' in a clone of teabox (or pip install ziglang=={PINNED})"],
         )
     return f"ziglang {importlib.metadata.version('ziglang')}"
