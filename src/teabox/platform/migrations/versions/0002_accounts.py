@@ -6,6 +6,9 @@ Revises: 0001
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -34,6 +37,32 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("sha256", "user_id"),
+    )
+    _backfill()
+
+
+def _backfill() -> None:
+    """Claims for what existed before: otherwise the first user to register an old path after the upgrade
+    would take it from the user who registered it first. A function's owner holds its payload."""
+    bind = op.get_bind()
+    claimed: set[str] = set()
+    rows = bind.execute(
+        sa.text(
+            "SELECT f.url, MIN(o.user_id) AS user_id, MIN(f.created_at) AS created_at FROM files f"
+            " JOIN file_owners o ON o.file_id = f.id WHERE f.url LIKE 'file:%'"
+            " GROUP BY f.id, f.url ORDER BY MIN(f.created_at)"
+        )
+    )
+    for url, user_id, created_at in rows:
+        path = str(Path(unquote(urlsplit(url).path)).resolve())
+        if path not in claimed:
+            claimed.add(path)
+            bind.execute(
+                sa.text("INSERT INTO local_paths (path, user_id, created_at) VALUES (:path, :user, :at)"),
+                {"path": path, "user": user_id, "at": created_at},
+            )
+    bind.execute(
+        sa.text("INSERT INTO payload_uploads (sha256, user_id) SELECT DISTINCT payload_sha256, owner FROM functions")
     )
 
 
