@@ -16,6 +16,7 @@ ACTORS = {
 def test_list_users(admin: Api) -> None:
     manager = admin.new_user("DataOwnerManager", "listing")
     member = manager.new_user("DataOwner", "listing")
+    member.call("user_change_password", password="the member's own")
     outsider = admin.new_user("DataOwner", "elsewhere")
     everyone = admin.call("list_users")["ids"]
     assert {manager.user_id, member.user_id, outsider.user_id, "admin"} <= set(everyone)

@@ -383,7 +383,10 @@ def test_no_chain_reaches_another_users_data(world: World, action: str, column: 
         allowed, _ = _user_action(world, action, attacker)
         assert allowed
         kind, attribute = _role(quoted(action)[0])
-        recruits.append(world.new_user(kind, attribute, by=attacker))
+        recruit = world.new_user(kind, attribute, by=attacker)
+        assert refusal(recruit.post("list_tasks", {})) == (403, "password_change_required")
+        recruit.ok("user_change_password", password="the recruit's own")
+        recruits.append(recruit)
     elif verb == "change":
         new_kind, new_attribute = _role(quoted(action)[1])
         victim_target = {"user_id": victim.user_id, "role": new_kind, "attribute": new_attribute}

@@ -63,7 +63,7 @@ class Platform:
             if operation.authenticated:
                 if actor is None:
                     raise Unauthenticated(f"{name} needs a token")
-                check_api(actor.role, name)
+                check_api(actor.role, name, must_change_password=actor.must_change_password)
             with self.storage.database.write() as session:
                 ctx = self._ctx(session, actor, now)
                 result = operation.handler(ctx, **params)

@@ -23,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("deleted_at", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("reset_token_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("reset_expires_at", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default="0"))
     with op.batch_alter_table("file_owners", schema=None) as batch_op:
         batch_op.add_column(sa.Column("consented", sa.Boolean(), nullable=False, server_default="1"))
     op.create_table(
@@ -72,6 +73,7 @@ def downgrade() -> None:
     with op.batch_alter_table("file_owners", schema=None) as batch_op:
         batch_op.drop_column("consented")
     with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("must_change_password")
         batch_op.drop_column("reset_expires_at")
         batch_op.drop_column("reset_token_hash")
         batch_op.drop_column("deleted_at")
