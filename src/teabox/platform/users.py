@@ -115,8 +115,8 @@ def user_login(ctx: Ctx, *, user_id: str, password: str) -> dict[str, Any]:
     ctx.object_id = user_id
     user = ctx.session.get(User, user_id)
     # A deleted or locked user has no usable hash; the check still costs what a real one does.
-    hashed = user.password_hash if user is not None and user.deleted_at is None else ""
-    if not verify_password(hashed or None, password):
+    stored = user.password_hash if user is not None and user.deleted_at is None else ""
+    if not verify_password(stored or None, password):
         raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
     token, hashed = new_token()
     expires_at = ctx.now + ctx.settings.token_ttl_seconds
