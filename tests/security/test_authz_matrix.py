@@ -405,3 +405,33 @@ def test_no_chain_reaches_another_users_data(world: World, action: str, column: 
         assert refusal(someone.get("download_file", {"url": url}))[0] == 403
         steal = {"url": url, "schema": "teaclave-file-128", "key": key, "iv": "", "cmac": cmac}
         assert refusal(someone.post("register_input_file", steal))[0] == 403
+
+
+def test_no_chain_through_the_attackers_own_objects_reaches_another_users_data(world: World) -> None:
+    """Step 1 is what the object table allows an attacker on objects of its own that name the victim;
+    step 2 tries to bind, register or read the victim's data through them."""
+    attacker, victim = world.new_user("DataOwner", X), world.user("data_owner")
+    victim_input, victim_url = _input(world), _uploaded(world)
+    function_id = world.user("function_owner").ok(
+        "register_function", **_function_body(inputs=[{"name": "in"}], outputs=[{"name": "out"}])
+    )["function_id"]
+    # a task of the attacker's that declares the victim's ownership: the victim's file still cannot be bound
+    task_id = attacker.ok(
+        "create_task",
+        function_id=function_id,
+        inputs_ownership=[{"data_name": "in", "uids": [victim.user_id]}],
+        outputs_ownership=[{"data_name": "out", "uids": [attacker.user_id, victim.user_id]}],
+    )["task_id"]
+    bind = {"task_id": task_id, "inputs": [{"data_name": "in", "data_id": victim_input}]}
+    assert refusal(attacker.post("assign_data_to_task", bind)) == (403, "forbidden")
+    # a fusion output naming the victim: it cannot be used before the victim agrees
+    fusion = attacker.ok("register_fusion_output", owner_list=[attacker.user_id, victim.user_id])["data_id"]
+    bind = {"task_id": task_id, "outputs": [{"data_name": "out", "data_id": fusion}]}
+    assert refusal(attacker.post("assign_data_to_task", bind)) == (409, "consent_pending")
+    # a record of the attacker's at the victim's URL: refused, so download_file stays closed too
+    crypto = {"schema": "teaclave-file-128", "key": "00" * 16, "iv": "", "cmac": "11" * 16}
+    assert refusal(attacker.post("register_input_file", {"url": victim_url, **crypto}))[0] == 403
+    assert refusal(attacker.get("download_file", {"url": victim_url}))[0] == 403
+    # and the task the attacker created reveals nothing of the victim's file
+    assert refusal(attacker.post("get_input_file", {"data_id": victim_input}))[0] == 403
+    assert victim.ok("get_task", task_id=task_id)["assigned_inputs"] == []
