@@ -94,8 +94,8 @@ def test_no_role_obtains_a_login_for_another_user(
     for password in (_password(victim), "chosen by mgr"):
         with refused(Unauthenticated, "invalid_credentials"):
             login(platform_server, victim_id, password)
-    with refused(Unauthenticated, "invalid_reset_token"):
-        Client(platform_server.url).user_redeem_reset(victim_id, "guessed-token", "the manager's password")
+    with Client(platform_server.url) as guesser, refused(Unauthenticated, "invalid_reset_token"):
+        guesser.user_redeem_reset(victim_id, "guessed-token", "the manager's password")
     with refused(Forbidden, "forbidden"):
         manager.download_file(owned.url, tmp_path / "stolen")
 
@@ -114,6 +114,27 @@ def test_no_role_obtains_a_login_for_another_user(
             anonymous.user_redeem_reset(victim_id, reset_token, "a second try")
     with login(platform_server, victim_id, "the victim's own new one") as back:
         assert back.get_input_file(owned.data_id).owner == [victim_id]
+
+
+def test_a_managers_chosen_password_opens_nothing_once_the_user_has_data(
+    platform_server: LocalServer, make_user: MakeUser, tmp_path: Path
+) -> None:
+    manager = make_user("mgr", "DataOwnerManager", "invite")
+    member_id = f"{manager.user_id}-member"
+    manager.user_register(member_id, "chosen by the manager", "DataOwner", "invite")
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"the member's data")
+    with login(platform_server, member_id, "chosen by the manager") as member:
+        assert member.get_current_user().must_change_password
+        with refused(Forbidden, "password_change_required"):  # no data before the password is the member's own
+            member.register_local_input(secret)
+        early = login(platform_server, member_id, "chosen by the manager")  # the manager's session, opened first
+        member.user_change_password("the member's own")
+        owned = member.register_local_input(secret)
+    with early, refused(Unauthenticated, "invalid_token"):
+        early.get_input_file(owned.data_id)
+    with refused(Unauthenticated, "invalid_credentials"):
+        login(platform_server, member_id, "chosen by the manager")
 
 
 def test_a_fusion_output_names_co_owners_only_with_their_consent(make_user: MakeUser) -> None:

@@ -67,6 +67,7 @@ class User(_Record):
     user_id: str
     role: str
     attribute: str = ""
+    must_change_password: bool = False  # registered by a manager: change the password before anything else
 
 
 @dataclass(frozen=True)

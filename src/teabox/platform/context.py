@@ -22,6 +22,7 @@ class Actor:
     user_id: str
     role: Role
     token_hash: str | None = None  # the token this request came with, so that logout can revoke it
+    must_change_password: bool = False  # registered by another user, who knows the password: nothing else yet
 
 
 @dataclass

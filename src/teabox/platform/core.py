@@ -75,7 +75,7 @@ class Platform:
             if operation.authenticated:
                 if actor is None:
                     raise Unauthenticated(f"{name} needs a token")
-                check_api(actor.role, name)
+                check_api(actor.role, name, must_change_password=actor.must_change_password)
             if operation.prepare is not None:
                 resources = Resources(self.storage.database, self.storage.blobs, self.settings)
                 arguments = operation.prepare(resources, params)

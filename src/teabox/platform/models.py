@@ -32,6 +32,8 @@ class User(Base):
     deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     reset_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 hex
     reset_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Set for a user another (non-admin) user registered: it knows the password until the user changes it.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     __table_args__ = (Index("ix_users_attribute", "attribute"),)
 

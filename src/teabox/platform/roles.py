@@ -129,7 +129,16 @@ API_ROLES: dict[str, frozenset[RoleKind]] = {
 }
 
 
-def check_api(role: Role, api: str) -> None:
+# What a user registered by someone else may do before replacing the password that someone chose.
+BEFORE_PASSWORD_CHANGE = frozenset({"user_change_password", "user_logout", "get_current_user"})
+
+
+def check_api(role: Role, api: str, *, must_change_password: bool = False) -> None:
+    if must_change_password and api not in BEFORE_PASSWORD_CHANGE:
+        raise Forbidden(
+            "you were registered with a password another user chose: change it (user_change_password) first",
+            "password_change_required",
+        )
     if role.is_admin or role.kind in API_ROLES[api]:
         return
     raise Forbidden(f"role {role.name} may not call {api}")

@@ -60,7 +60,7 @@ def unknown_users(ctx: Ctx, user_ids: Iterable[str]) -> list[str]:
     return sorted(wanted - live)
 
 
-def create_user(ctx: Ctx, user_id: str, password_hash: str, role: Role) -> User:
+def create_user(ctx: Ctx, user_id: str, password_hash: str, role: Role, *, must_change_password: bool = False) -> User:
     check_user_id(user_id)
     existing = ctx.session.get(User, user_id)
     if existing is not None and existing.deleted_at is not None:
@@ -75,6 +75,7 @@ def create_user(ctx: Ctx, user_id: str, password_hash: str, role: Role) -> User:
         role=role.kind.value,
         attribute=role.attribute,
         password_hash=password_hash,
+        must_change_password=must_change_password,
         created_at=ctx.now,
         updated_at=ctx.now,
     )
@@ -156,7 +157,12 @@ def user_logout(ctx: Ctx) -> dict[str, Any]:
 @operation("get_current_user")
 def get_current_user(ctx: Ctx) -> dict[str, Any]:
     role = ctx.user.role
-    return {"user_id": ctx.user.user_id, "role": role.kind.value, "attribute": role.attribute}
+    return {
+        "user_id": ctx.user.user_id,
+        "role": role.kind.value,
+        "attribute": role.attribute,
+        "must_change_password": ctx.user.must_change_password,
+    }
 
 
 @operation("user_register", prepare=_hash_new_password)
@@ -165,7 +171,8 @@ def user_register(ctx: Ctx, *, user_id: str, password_hash: str, role: str, attr
     new_role = parse_role(role, attribute)
     if not may_register(ctx.user.role, new_role):
         raise Forbidden(f"a {ctx.user.role.name} may not register a user with role {new_role.name}")
-    create_user(ctx, user_id, password_hash, new_role)
+    # A manager knows the password it chose: the new user must replace it before doing anything else.
+    create_user(ctx, user_id, password_hash, new_role, must_change_password=not ctx.user.role.is_admin)
     ctx.note = f"role {new_role.name}"
     return {}
 
@@ -209,6 +216,7 @@ def user_change_password(ctx: Ctx, *, password_hash: str) -> dict[str, Any]:
     ctx.object_id = ctx.user.user_id
     user = get_user(ctx, ctx.user.user_id)
     user.password_hash, user.updated_at = password_hash, ctx.now
+    user.must_change_password = False
     revoke_tokens(ctx, user.id, keep=ctx.user.token_hash)
     return {}
 
@@ -237,7 +245,7 @@ def user_redeem_reset(ctx: Ctx, *, user_id: str, reset_token: str, password_hash
     )
     if not valid or user is None:
         raise Unauthenticated("the user id or reset token is wrong, used or expired", "invalid_reset_token")
-    user.password_hash = password_hash
+    user.password_hash, user.must_change_password = password_hash, False
     user.reset_token_hash, user.reset_expires_at, user.updated_at = None, None, ctx.now
     revoke_tokens(ctx, user_id)
     return {}
@@ -273,7 +281,7 @@ def list_users(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
 
 # Built once: every request runs it, and building it would cost more than running it.
 _TOKEN_OWNER = (
-    select(User.id, User.role, User.attribute)
+    select(User.id, User.role, User.attribute, User.must_change_password)
     .join(Token, Token.user_id == User.id)
     .where(Token.token_hash == bindparam("hashed"), Token.revoked_at.is_(None), Token.expires_at > bindparam("now"))
     .where(User.deleted_at.is_(None))
@@ -285,4 +293,4 @@ def actor_for_token(connection: Connection, hashed: str, now: float) -> Actor | 
     row = connection.execute(_TOKEN_OWNER, {"hashed": hashed, "now": now}).first()
     if row is None:
         return None
-    return Actor(row.id, Role(RoleKind(row.role), row.attribute), hashed)
+    return Actor(row.id, Role(RoleKind(row.role), row.attribute), hashed, bool(row.must_change_password))

@@ -166,7 +166,7 @@ def create_app(
         request: Request, name: str = Query(), authorization: str | None = Header(default=None)
     ) -> JSONResponse:
         actor = await run_in_threadpool(actor_of, authorization)
-        check_api(actor.role, "upload_file")
+        check_api(actor.role, "upload_file", must_change_password=actor.must_change_password)
         sha256, size = await _receive(request, platform, settings.max_upload_bytes)
         result = await run_in_threadpool(
             platform.call, "upload_file", actor, {"name": name, "sha256": sha256, "size": size}
@@ -176,7 +176,7 @@ def create_app(
     @app.post(f"{PREFIX}/upload_payload", tags=["functions"], openapi_extra=_RAW_BODY)
     async def upload_payload(request: Request, authorization: str | None = Header(default=None)) -> JSONResponse:
         actor = await run_in_threadpool(actor_of, authorization)
-        check_api(actor.role, "upload_payload")
+        check_api(actor.role, "upload_payload", must_change_password=actor.must_change_password)
         sha256, size = await _receive(request, platform, settings.max_payload_bytes)
         result = await run_in_threadpool(platform.call, "upload_payload", actor, {"payload_id": sha256, "size": size})
         return JSONResponse(result)

@@ -116,6 +116,8 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
             return refused(request, who, exc)
 
     def refused(request: Request, who: _Signed | None, exc: PlatformError) -> Response:
+        if exc.code == "password_change_required":  # a manager chose this user's password: replace it first
+            return RedirectResponse(f"{PREFIX}/password?required=1", status_code=303)
         return page(request, who, "refused.html", status=exc.status, error=exc)
 
     # -- signing in and out ----------------------------------------------------------------
@@ -163,8 +165,8 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
         return response
 
     @router.get("/password", response_class=HTMLResponse)
-    def password_page(request: Request, done: str = "") -> Response:
-        return page(request, signed(request), "password.html", done=done)
+    def password_page(request: Request, done: str = "", required: str = "") -> Response:
+        return page(request, signed(request), "password.html", done=done, required=required)
 
     @router.post("/password")
     def change_password(request: Request, password: str = Form(), csrf: str = Form("")) -> Response:
