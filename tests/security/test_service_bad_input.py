@@ -10,9 +10,11 @@ would write them.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
+import wasmtime
 from service_calls import RETURN_7, admin_token, error, new_user, ok, post, wat_function
 
 from teabox.client.local_server import LocalServer
@@ -92,9 +94,10 @@ def test_malformed_login_bodies_are_400(platform_server: LocalServer, body: byte
 def test_values_that_would_only_fail_at_run_time_are_refused_at_registration(
     platform_server: LocalServer, owner: str, data_owner: str
 ) -> None:
+    payload = base64.b64encode(bytes(wasmtime.wat2wasm(RETURN_7))).decode()
     nul_default = [{"key": "k", "default_value": "a\u0000b"}]
     message = error(
-        post(platform_server, "register_function", {"name": "f", "arguments": nul_default}, owner),
+        post(platform_server, "register_function", {"name": "f", "payload": payload, "arguments": nul_default}, owner),
         422,
         "invalid_argument",
     )

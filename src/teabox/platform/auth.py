@@ -3,9 +3,9 @@
 Passwords are hashed with argon2id (memory-hard), only at registration, login
 and password changes, never inside a database transaction, and at most one
 hash per CPU at a time: each takes tens of milliseconds and 64 MiB, so a flood
-of logins must queue rather than exhaust the machine. Tokens are 256 random bits; only their sha256 is
-stored, so checking one on each request is a single indexed lookup and a
-stolen database does not yield usable tokens. Tokens live in the database,
+of logins must queue rather than exhaust the machine. Tokens are 256 random
+bits; only their sha256 is stored, so checking one on each request is a
+single indexed lookup and a stolen database does not yield usable tokens. Tokens live in the database,
 so they survive a restart and can be revoked.
 """
 

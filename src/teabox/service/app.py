@@ -142,24 +142,28 @@ def create_app(
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
-        actor = await run_in_threadpool(actor_of, authorization)
-        params = params_of(body)
         timeout = min(body.timeout, settings.max_wait_seconds)
         if timeout <= 0:
-            return JSONResponse(await run_in_threadpool(platform.call, "get_task_result", actor, params))
+            return JSONResponse(await run_in_threadpool(answer, "get_task_result", body, authorization))
+        actor = await run_in_threadpool(actor_of, authorization)
         with waiter.slot(actor.user_id):
             ended = waiter.expect(body.task_id)  # before looking, so that no wake-up after the look is missed
             try:
-                look = functools.partial(platform.call, "get_task_result", actor, params, audit_success=False)
+                look = functools.partial(platform.call, "get_task_result", actor, params_of(body), audit_success=False)
                 result = await run_in_threadpool(look)
-                if not result["done"] and await waiter.wait(ended, timeout):
-                    result = await run_in_threadpool(platform.task_result, body.task_id, actor)
+                woke = not result["done"] and await waiter.wait(ended, timeout)
             finally:
                 waiter.forget(body.task_id, ended)
-        # Audited once, after the wait: waiting writes nothing, however many clients wait.
+        return JSONResponse(await run_in_threadpool(conclude_wait, actor, body.task_id, result, woke))
+
+    def conclude_wait(actor: Actor, task_id: str, result: dict[str, Any], woke: bool) -> dict[str, Any]:
+        """Re-read a result that ended during the wait, and audit the call once, now that the wait is over:
+        waiting writes nothing, however many clients wait."""
+        if woke:
+            result = platform.task_result(task_id, actor)
         note = "ended" if result["done"] else "still running after the wait"
-        await run_in_threadpool(platform.audit, time.time(), actor.user_id, "get_task_result", body.task_id, "ok", note)
-        return JSONResponse(result)
+        platform.audit(time.time(), actor.user_id, "get_task_result", task_id, "ok", note)
+        return result
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
     async def upload_file(
