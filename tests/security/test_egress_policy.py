@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from teabox.cli.serve import serve_command
+from teabox.cli.worker import worker_command
 from teabox.platform.egress import EgressPolicy, MalformedUrl, UrlRefused, classify, parse_allow_rule
 
 DEFAULT = EgressPolicy()
@@ -140,3 +144,14 @@ def test_allow_rules_open_exactly_what_they_name() -> None:
 def test_bad_allow_rules_are_refused_naming_the_mistake(text: str, expected: str) -> None:
     with pytest.raises(MalformedUrl, match=expected):
         parse_allow_rule(text)
+
+
+def test_serve_and_worker_refuse_a_bad_allow_rule_by_flag_or_environment(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data_dir = str(tmp_path / "data")
+    done = runner.invoke(serve_command, ["--data-dir", data_dir, "--allow-url", "10.0.0.1/8"])
+    assert done.exit_code == 2 and "allow rule '10.0.0.1/8': 10.0.0.1/8 has host bits set" in done.output
+    # The variable holds several rules separated by spaces; the first is fine, the second is not.
+    done = runner.invoke(worker_command, ["--data-dir", data_dir], env={"TEABOX_ALLOW_URL": "127.0.0.1 bad..host"})
+    assert done.exit_code == 2 and "allow rule 'bad..host'" in done.output
+    assert not (tmp_path / "data").exists(), "nothing starts with a bad rule"

@@ -2,11 +2,12 @@
 
 Inputs are downloaded (``file://``, ``http(s)://``, ``data:`` and the
 platform-hosted scheme); outputs are uploaded (``file://``, ``http(s)://`` and
-the platform-hosted scheme). Every transfer is bounded in size and time, an http(s) URL must pass the
-operator's egress policy (:mod:`teabox.platform.egress`) both when it is
-checked and when it is connected to, and a failure raises :class:`TransferError` with a message that names the URL (with
-any credentials, query or inline data left out, because the message becomes
-a task's failure reason that every participant reads).
+the platform-hosted scheme). Every transfer is bounded in size and time; an
+http(s) URL must pass the operator's egress policy
+(:mod:`teabox.platform.egress`) both before the request and for the address
+connected to; a failure raises :class:`TransferError` with a message that
+names the URL (with any credentials, query or inline data left out, because
+the message becomes a task's failure reason that every participant reads).
 
 Uploads are two-phase (:class:`PendingUpload`) so that
 :mod:`teabox.worker.publish` can publish a task's outputs all together or not
@@ -266,13 +267,16 @@ class _HttpErrors:
         try:
             self.egress.check_url(self.url)
         except UrlRefused as exc:
-            self.__exit__(type(exc), exc, None)
+            raise self._refused(exc) from exc
+
+    def _refused(self, exc: UrlRefused) -> TransferError:
+        return TransferError(
+            f"{self.method} {describe_url(self.url)} refused by the egress policy ({exc.rule}): {exc.message}"
+        )
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, UrlRefused):
-            raise TransferError(
-                f"{self.method} {describe_url(self.url)} refused by the egress policy ({exc.rule}): {exc.message}"
-            ) from exc
+            raise self._refused(exc) from exc
         if isinstance(exc, TransferTooSlow):
             raise TransferError(f"{self.method} {describe_url(self.url)} {exc}") from exc
         if isinstance(exc, httpx.TimeoutException):
