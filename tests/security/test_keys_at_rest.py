@@ -195,3 +195,17 @@ def test_migration_seals_existing_plaintext_keys(tmp_path: Path) -> None:
     assert not {"key", "iv"} & columns
     assert KEY not in sealed
     assert storage.file_keys.open("input-old", sealed) == (KEY, IV)
+    # And back: the downgrade unseals them with the same platform key.
+    config.attributes["file_keys"] = storage.file_keys
+    command.downgrade(config, "0001")
+    with sqlite3.connect(data_dir / "teabox.db") as downgraded:
+        assert downgraded.execute("SELECT key, iv FROM files WHERE id = 'input-old'").fetchone() == (KEY, IV)
+
+
+def test_the_key_migration_refuses_to_run_without_the_platform_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    config = alembic_config(Database.for_data_dir(data_dir).url)
+    command.upgrade(config, "0001")
+    with pytest.raises(RuntimeError, match="teabox admin migrate"):
+        command.upgrade(config, "0003_keys")
