@@ -8,9 +8,11 @@ Layout of a data directory::
     staging/       workers' private per-task areas (see teabox.worker.staging)
     wake/          the sockets processes poke each other through (see teabox.platform.notify)
 
-The directory is 0700 and everything teabox creates in it 0700 or 0600;
-opening one that other users may enter or read is refused (see
-teabox.platform.private_files).
+The directory and every directory in it are 0700, the database, its WAL and
+shared-memory files, the key file and every blob 0600, whatever the umask;
+opening a data directory that other users may enter or read is refused (see
+teabox.platform.private_files), so what else lies inside (a worker's
+transient staging files, the wake-up sockets) is out of their reach too.
 """
 
 from __future__ import annotations
