@@ -195,3 +195,38 @@ def test_migration_seals_existing_plaintext_keys(tmp_path: Path) -> None:
     assert not {"key", "iv"} & columns
     assert KEY not in sealed
     assert storage.file_keys.open("input-old", sealed) == (KEY, IV)
+    # And back: the downgrade unseals them with the same platform key.
+    config.attributes["file_keys"] = storage.file_keys
+    command.downgrade(config, "0001")
+    with sqlite3.connect(data_dir / "teabox.db") as downgraded:
+        assert downgraded.execute("SELECT key, iv FROM files WHERE id = 'input-old'").fetchone() == (KEY, IV)
+
+
+def test_the_key_migration_refuses_to_run_without_the_platform_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    config = alembic_config(Database.for_data_dir(data_dir).url)
+    command.upgrade(config, "0001")
+    with pytest.raises(RuntimeError, match="teabox admin migrate"):
+        command.upgrade(config, "0003_keys")
+
+
+def test_a_lost_key_file_is_not_silently_replaced(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    storage = Storage.open(data_dir)
+    storage.close()
+    with sqlite3.connect(data_dir / "teabox.db") as database:
+        database.execute(
+            "INSERT INTO files (id, kind, url, schema, sealed_key, fusion, created_at) "
+            "VALUES ('input-kept', 'input', 'data:,x', 'aes-gcm-128', ?, 0, 0)",
+            (storage.file_keys.seal("input-kept", KEY, IV),),
+        )
+    backup = (data_dir / KEY_FILE).read_bytes()
+    (data_dir / KEY_FILE).unlink()
+    with pytest.raises(PlatformKeyError, match=r"is missing.*restore it from a backup"):
+        Storage.open(data_dir)
+    assert not (data_dir / KEY_FILE).exists(), "a new key must not stand in the way of the restored one"
+    (data_dir / KEY_FILE).write_bytes(backup)
+    os.chmod(data_dir / KEY_FILE, 0o600)
+    restored = Storage.open(data_dir)
+    restored.close()

@@ -11,19 +11,25 @@ and that the attacker's server holds one ciphertext under the pair only.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import wasmtime
+from alembic import command
 from wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
 from teabox.client.errors import ApiError, TaskFailed
 from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
+from teabox.platform.db import Database, alembic_config
+from teabox.platform.file_keys import FileKeys
+from teabox.platform.storage import Storage
 
 KEY = bytes(range(16))
 IV = bytes(range(200, 212))
@@ -195,3 +201,32 @@ def test_a_sibling_failure_never_frees_an_output_whose_write_began(parties: Part
     # Nor can the owner move the pair to a new record.
     moved = _attempt(lambda: owner.update_output_file(delivered, f"{recorder.base}/a/other.enc"))
     assert moved == "output_key_used"
+
+
+def test_the_upgrade_burns_outputs_of_tasks_that_ran_before_it(tmp_path: Path) -> None:
+    """Before revision 0004 no write was recorded: an output bound to a task a worker claimed may be out."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    keys = FileKeys.load(data_dir)
+    config = alembic_config(Database.for_data_dir(data_dir).url)
+    config.attributes["file_keys"] = keys
+    command.upgrade(config, "0003_keys")
+    with sqlite3.connect(data_dir / "teabox.db") as old:
+        for file_id in ("output-ran", "output-idle"):
+            old.execute(
+                "INSERT INTO files (id, kind, url, schema, sealed_key, fusion, created_at) "
+                "VALUES (?, 'output', 'data:,x', 'aes-gcm-128', ?, 0, 0)",
+                (file_id, keys.seal(file_id, KEY, IV)),
+            )
+        for task_id, attempt, file_id in (("task-ran", 1, "output-ran"), ("task-idle", 0, "output-idle")):
+            old.execute(
+                "INSERT INTO tasks (id, creator, function_id, function_owner, executor, payload_sha256, limits, "
+                "function_arguments, inputs_ownership, outputs_ownership, status, attempt, created_at, updated_at) "
+                "VALUES (?, 'u', 'f', 'o', 'wamr', '', '{}', '{}', '{}', '{}', 'Failed', ?, 0, 0)",
+                (task_id, attempt),
+            )
+            old.execute("INSERT INTO task_data VALUES (?, 'output', 'out', ?)", (task_id, file_id))
+    Storage.open(data_dir).close()
+    with sqlite3.connect(data_dir / "teabox.db") as migrated:
+        burnt = dict(migrated.execute("SELECT id, write_task FROM files"))
+    assert burnt == {"output-ran": "task-ran", "output-idle": None}

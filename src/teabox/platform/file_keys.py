@@ -47,6 +47,7 @@ class FileKeys:
 
     platform_key: bytes
     source: str
+    new: bool = False  # this start created the key file
 
     def __post_init__(self) -> None:
         if len(self.platform_key) != KEY_BYTES:
@@ -59,10 +60,9 @@ class FileKeys:
         if given is not None:
             return cls(_parse_hex(given.strip(), f"the environment variable {ENV_VAR}"), f"${ENV_VAR}")
         path = Path(data_dir) / KEY_FILE
-        if not path.exists():
-            _create_key_file(path)
+        new = not path.exists() and _create_key_file(path)
         refuse_if_shared(path, "platform key file")
-        return cls(_parse_hex(path.read_text().strip(), str(path)), str(path))
+        return cls(_parse_hex(path.read_text().strip(), str(path)), str(path), new)
 
     def seal(self, file_id: str, key: bytes, iv: bytes) -> bytes:
         """``key`` and ``iv`` sealed for the file ``file_id``: format byte, nonce, ciphertext and tag."""
@@ -103,8 +103,11 @@ def _parse_hex(text: str, where: str) -> bytes:
     return key
 
 
-def _create_key_file(path: Path) -> None:
-    """Write a new key beside ``path`` and link it into place, so that a concurrent starter never reads half a key."""
+def _create_key_file(path: Path) -> bool:
+    """Write a new key beside ``path`` and link it into place, so that a concurrent starter never reads half a key.
+
+    Returns whether this call's key is the one in place.
+    """
     partial = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = create_private_file(partial)
     try:
@@ -115,6 +118,7 @@ def _create_key_file(path: Path) -> None:
         try:
             os.link(partial, path)
         except FileExistsError:
-            pass  # another process created it first: use theirs
+            return False  # another process created it first: use theirs
+        return True
     finally:
         partial.unlink(missing_ok=True)

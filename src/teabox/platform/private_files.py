@@ -2,11 +2,11 @@
 
 The database holds every file's sealed key, the blob store every hosted
 file, and the data directory the platform key; created with the process
-umask they would be world-readable on most systems. So every directory and
-file teabox creates under the data directory gets its mode set explicitly,
-whatever the umask, and teabox refuses to open a data directory that other
-users can enter or read: an operator who loosened it by mistake learns it at
-start-up, with the command that fixes it.
+umask they would be world-readable on most systems. So the platform's
+directories and files under the data directory get their modes set
+explicitly, whatever the umask, and teabox refuses to open a data directory
+that other users can enter or read: an operator who loosened it by mistake
+learns it at start-up, with the command that fixes it.
 """
 
 from __future__ import annotations

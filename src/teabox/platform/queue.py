@@ -55,7 +55,7 @@ _FAILED = TaskStatus.FAILED.value
 _tasks, _bound, _files, _turns = Task.__table__, TaskData.__table__, DataFile.__table__, QueueTurn.__table__
 _t = _tasks.c
 
-_ANY_STAGED = select(_t.id).where(_t.status == _STAGED).limit(1)
+_SOME_WAITING_USERS = select(_t.creator).where(_t.status == _STAGED).distinct().limit(2)
 _WAITING = select(_t.creator, func.min(_t.staged_at)).where(_t.status == _STAGED).group_by(_t.creator)
 _RUNNING_PER_USER = select(_t.creator, func.count()).where(_t.status == _RUNNING).group_by(_t.creator)
 _LAST_SERVED = select(_turns.c.user_id, _turns.c.served_at).where(
@@ -194,18 +194,21 @@ class TaskQueue:
         # Look first with a read, which takes no lock in WAL mode, so that a worker that finds
         # nothing never makes the service's writers wait.
         with self.database.reading() as connection:
-            if connection.execute(_ANY_STAGED).first() is None:
-                return None
+            waiting = list(connection.scalars(_SOME_WAITING_USERS))
+        if not waiting:
+            return None
+        # A lone user with no cap to respect needs no weighing, and their turns matter only against others.
+        contended = len(waiting) > 1 or max_running_per_user is not None
         now = time.time()
         claiming = {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
         with self.database.writing() as connection:
-            for user in _users_in_turn(connection, max_running_per_user):
+            for user in _users_in_turn(connection, max_running_per_user) if contended else waiting:
                 row = connection.execute(_CLAIM, claiming | {"user": user}).first()
                 if row is not None:
                     break
             else:
                 return None
-            if connection.execute(_SERVED_AGAIN, {"user": user, "now": now}).rowcount == 0:
+            if contended and connection.execute(_SERVED_AGAIN, {"user": user, "now": now}).rowcount == 0:
                 connection.execute(_SERVED_FIRST, {"user": user, "now": now})
             # Only declared data names can be bound, so a task that declares none has no bindings to read.
             declares_data = row.inputs_ownership or row.outputs_ownership
@@ -334,8 +337,6 @@ def _users_in_turn(connection: Connection, max_running_per_user: int | None) -> 
     already at ``max_running_per_user`` running tasks are left out.
     """
     waiting: dict[str, float] = {creator: since for creator, since in connection.execute(_WAITING)}
-    if len(waiting) <= 1 and max_running_per_user is None:
-        return list(waiting)  # the usual case: one user, nothing to weigh
     running: dict[str, int] = {creator: count for creator, count in connection.execute(_RUNNING_PER_USER)}
     served: dict[str, float] = {user: at for user, at in connection.execute(_LAST_SERVED, {"users": list(waiting)})}
     eligible = [user for user in waiting if max_running_per_user is None or running.get(user, 0) < max_running_per_user]

@@ -8,9 +8,11 @@ Layout of a data directory::
     staging/       workers' private per-task areas (see teabox.worker.staging)
     wake/          the sockets processes poke each other through (see teabox.platform.notify)
 
-The directory is 0700 and everything teabox creates in it 0700 or 0600;
-opening one that other users may enter or read is refused (see
-teabox.platform.private_files).
+The directory and every directory in it are 0700, the database, its WAL and
+shared-memory files, the key file and every blob 0600, whatever the umask;
+opening a data directory that other users may enter or read is refused (see
+teabox.platform.private_files), so what else lies inside (a worker's
+transient staging files, the wake-up sockets) is out of their reach too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy import select
 
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
-from teabox.platform.file_keys import FileKeys
+from teabox.platform.file_keys import ENV_VAR, KEY_FILE, FileKeys, PlatformKeyError
 from teabox.platform.hosted import HostedFiles
 from teabox.platform.models import DataFile
 from teabox.platform.notify import Notifier, PollingNotifier, SocketNotifier
@@ -53,7 +55,7 @@ class Storage:
         database = Database.for_data_dir(data_dir)
         if migrate:
             database.migrate(file_keys)
-        _check_platform_key(database, file_keys)
+        _check_platform_key(data_dir, database, file_keys)
         blobs = BlobStore(data_dir / "blobs")
         notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
         queue = TaskQueue(database, file_keys, notifier)
@@ -64,9 +66,25 @@ class Storage:
         self.database.dispose()
 
 
-def _check_platform_key(database: Database, file_keys: FileKeys) -> None:
-    """Open one sealed key now, so that a wrong platform key stops the start rather than every task."""
+def _check_platform_key(data_dir: Path, database: Database, file_keys: FileKeys) -> None:
+    """Open one sealed key now, so that a wrong platform key stops the start rather than every task.
+
+    A key file this start had to create cannot open keys sealed before: the
+    old file was lost. The new one is removed again, so that restoring the
+    old one from a backup is all it takes.
+    """
     with database.reading() as connection:
         row = connection.execute(select(DataFile.id, DataFile.sealed_key).limit(1)).first()
-    if row is not None:
+    if row is None:
+        return
+    try:
         file_keys.open(row.id, row.sealed_key)
+    except PlatformKeyError:
+        if not file_keys.new:
+            raise
+        key_file = data_dir / KEY_FILE
+        key_file.unlink()
+        raise PlatformKeyError(
+            f"{key_file} is missing, but the database holds file keys sealed with it: "
+            f"restore it from a backup (or give its key in {ENV_VAR})"
+        ) from None
