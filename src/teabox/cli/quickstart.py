@@ -30,7 +30,10 @@ def quickstart_command(workers: int, alice_wealth: int | None, bob_wealth: int |
     from teabox.client.millionaire import millionaire_flow
 
     console = Console(highlight=False, soft_wrap=True)
-    say = lambda text: console.print(text, markup=False)  # noqa: E731
+
+    def say(text: str) -> None:
+        console.print(text, markup=False)
+
     started = time.monotonic()
     wealth = {k: v for k, v in (("alice_wealth", alice_wealth), ("bob_wealth", bob_wealth)) if v is not None}
     with console.status("starting a local platform (teabox serve)..."), LocalServer(workers=workers) as server:
