@@ -55,8 +55,8 @@ _SURELY_COMPILED = 32
 # coverage.py starts measuring in any Python process whose environment holds one of these (its
 # ``patch = ["subprocess"]`` sets the first for every process a measured test suite starts). A sandbox
 # process could never save what it measured: it confines itself (another user, no file may be opened)
-# before its first run and is killed rather than exiting. So it starts without them, which also keeps a
-# tracer out of the confined process and off the payload's host calls.
+# before its first run. So it starts without them, which also keeps a tracer out of the confined
+# process and off the payload's host calls.
 _COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
 
 
