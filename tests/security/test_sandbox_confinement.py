@@ -136,6 +136,23 @@ def test_the_sandbox_process_has_resource_limits(sandbox_pid: int) -> None:
     assert "unlimited" not in cpu.split()[3]
 
 
+def test_the_sandbox_process_starts_without_coverage_measurement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
+        monkeypatch.setenv(name, str(tmp_path / "coverage.toml"))
+    monkeypatch.setenv("TEABOX_PROBE_VARIABLE", "kept")
+    executor = Executor(tmp_path / "cache", isolation="subprocess")
+    try:
+        assert executor.run(_TRIVIAL).ok
+        (child,) = executor._runner._idle  # type: ignore[union-attr]
+        environ = Path(f"/proc/{child.process.pid}/environ").read_bytes().split(b"\0")
+    finally:
+        executor.close()
+    assert b"TEABOX_PROBE_VARIABLE=kept" in environ
+    assert [entry for entry in environ if entry.startswith(b"COVERAGE_PROCESS_")] == []
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a root teabox switches the sandbox to another user")
 def test_a_root_teabox_runs_its_sandbox_as_nobody(sandbox_pid: int) -> None:
     nobody = pwd.getpwnam("nobody")

@@ -14,7 +14,7 @@ from teabox.client import FunctionArgument, FunctionInput, FunctionOutput
 from teabox.units import parse_duration, parse_size
 
 
-class _Parsed(click.ParamType):
+class _Parsed(click.ParamType[Any]):
     """A click type from one of the executor's parsers (``5s``, ``64MiB``)."""
 
     def __init__(self, name: str, parse: Callable[[str], Any]) -> None:

@@ -26,7 +26,7 @@ def read_password(from_stdin: bool, prompt: str = "Password") -> str:
     """A password from stdin (for scripts) or an interactive prompt that does not echo."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    return click.prompt(prompt, hide_input=True)
+    return str(click.prompt(prompt, hide_input=True))
 
 
 @click.command("login")

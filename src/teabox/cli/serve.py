@@ -12,7 +12,7 @@ import logging
 import signal
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,10 @@ from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_run
 from teabox.cli.service_options import service_limit_options, service_limits
 from teabox.platform.egress import EgressPolicy
 from teabox.worker.pacing import Pace
+
+if TYPE_CHECKING:
+    from teabox.platform.settings import Settings
+    from teabox.worker.pool import WorkerPool
 
 DEFAULT_PORT = 7777
 
@@ -136,7 +140,7 @@ def _listen(host: str, port: int) -> socket.socket:
         ) from None
 
 
-def _start_pool(data_dir: Path, workers: int, settings: object, pace: Pace) -> object:
+def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace) -> WorkerPool:
     from teabox.worker.pool import start_pool
 
     return start_pool(data_dir, workers, settings, pace=pace)

@@ -266,7 +266,7 @@ class Client:
             usage_quota,
             limits,
         )
-        return self._call("register_function", **fields)["function_id"]
+        return str(self._call("register_function", **fields)["function_id"])
 
     def update_function(
         self,
@@ -301,7 +301,7 @@ class Client:
             usage_quota,
             limits,
         )
-        return self._call("update_function", function_id=function_id, **fields)["function_id"]
+        return str(self._call("update_function", function_id=function_id, **fields)["function_id"])
 
     def disable_function(self, function_id: str) -> None:
         self._call("disable_function", function_id=function_id)
@@ -333,26 +333,26 @@ class Client:
 
     def register_input_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike, cmac: BytesLike | None) -> str:
         """Register an encrypted file at ``url`` as an input; ``cmac`` is None only for ``raw``."""
-        return self._call(
+        answer = self._call(
             "register_input_file",
             url=url,
             schema=schema,
             key=to_hex(key, "key"),
             iv=to_hex(iv, "iv"),
             cmac=None if cmac is None else to_hex(cmac, "cmac"),
-        )["data_id"]
+        )
+        return str(answer["data_id"])
 
     def register_output_file(self, url: str, schema: str, key: BytesLike, iv: BytesLike) -> str:
-        return self._call("register_output_file", url=url, schema=schema, key=to_hex(key, "key"), iv=to_hex(iv, "iv"))[
-            "data_id"
-        ]
+        answer = self._call("register_output_file", url=url, schema=schema, key=to_hex(key, "key"), iv=to_hex(iv, "iv"))
+        return str(answer["data_id"])
 
     def update_input_file(self, data_id: str, url: str) -> str:
         """Point an input at a new URL; returns the id of the new record (the old one stays)."""
-        return self._call("update_input_file", data_id=data_id, url=url)["data_id"]
+        return str(self._call("update_input_file", data_id=data_id, url=url)["data_id"])
 
     def update_output_file(self, data_id: str, url: str) -> str:
-        return self._call("update_output_file", data_id=data_id, url=url)["data_id"]
+        return str(self._call("update_output_file", data_id=data_id, url=url)["data_id"])
 
     def get_input_file(self, data_id: str) -> RegisteredFile:
         return RegisteredFile.from_json(self._call("get_input_file", data_id=data_id))
@@ -371,7 +371,7 @@ class Client:
     def register_fusion_output(self, owners: Sequence[str]) -> str:
         """An output owned jointly by ``owners`` (two or more, including the caller); each other owner must
         :meth:`accept_fusion_output` it before it can be bound to a task."""
-        return self._call("register_fusion_output", owner_list=list(owners))["data_id"]
+        return str(self._call("register_fusion_output", owner_list=list(owners))["data_id"])
 
     def accept_fusion_output(self, data_id: str) -> list[str]:
         """Agree to co-own a fusion output another owner registered; returns the owners still to agree."""
@@ -379,7 +379,7 @@ class Client:
 
     def register_input_from_output(self, data_id: str) -> str:
         """Reuse an output a finished task wrote as an input of a new task."""
-        return self._call("register_input_from_output", data_id=data_id)["data_id"]
+        return str(self._call("register_input_from_output", data_id=data_id)["data_id"])
 
     # --- platform-hosted files ----------------------------------------------------------
 
@@ -484,14 +484,15 @@ class Client:
         inputs_ownership: Iterable[Any] = (),
         outputs_ownership: Iterable[Any] = (),
     ) -> str:
-        return self._call(
+        answer = self._call(
             "create_task",
             function_id=function_id,
             function_arguments=dict(function_arguments or {}),
             executor=executor,
             inputs_ownership=owners_json(inputs_ownership),
             outputs_ownership=owners_json(outputs_ownership),
-        )["task_id"]
+        )
+        return str(answer["task_id"])
 
     def assign_data_to_task(self, task_id: str, inputs: Iterable[Any] = (), outputs: Iterable[Any] = ()) -> None:
         self._call("assign_data_to_task", task_id=task_id, inputs=data_map_json(inputs), outputs=data_map_json(outputs))

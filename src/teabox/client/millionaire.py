@@ -72,6 +72,7 @@ def _run(
     )
     log.step(vendor, f"registered the public function {function_id} ({len(payload)}-byte payload)")
 
+    assert alice.user_id is not None and bob.user_id is not None  # new_user logged both in
     task_id = alice.create_task(
         function_id,
         {},

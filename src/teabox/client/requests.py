@@ -68,7 +68,9 @@ class DataMap:
         return {"data_name": self.data_name, "data_id": self.data_id}
 
 
-def declarations_json(items: Iterable[Any], kind: type) -> list[dict[str, Any]]:
+def declarations_json(
+    items: Iterable[Any], kind: type[FunctionArgument] | type[_DataDeclaration]
+) -> list[dict[str, Any]]:
     """Serialise FunctionArgument/Input/Output lists; plain dicts and look-alike objects pass too."""
     out = []
     for item in items:

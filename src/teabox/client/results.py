@@ -14,7 +14,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from teabox.client.requests import FunctionArgument, FunctionInput, FunctionOutput
 from teabox.client.teaclave_shapes import Lazy, TeaclaveMapping, b64
@@ -43,7 +43,7 @@ class _Record:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (bytes as hex), e.g. for printing from the CLI."""
-        return _jsonable(dataclasses.asdict(self))  # type: ignore[call-overload]
+        return cast(dict[str, Any], _jsonable(dataclasses.asdict(self)))  # type: ignore[call-overload]
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -147,7 +147,7 @@ class Transport:
             timeout=httpx.Timeout(self.timeout, write=None),
         )
         response = self._send(caller or method, request)
-        return response.json()
+        return cast(dict[str, Any], response.json())  # every upload answers with a JSON object
 
     @contextmanager
     def download(self, method: str, params: dict[str, str]) -> Iterator[httpx.Response]:
@@ -168,4 +168,4 @@ class Transport:
     def get(self, path: str) -> dict[str, Any]:
         """A plain GET of a JSON document (health, OpenAPI)."""
         request = self._http.build_request("GET", path, headers=self._headers(), timeout=self.timeout)
-        return self._send(path, request).json()
+        return cast(dict[str, Any], self._send(path, request).json())  # health and OpenAPI are JSON objects

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -30,8 +31,10 @@ MAX_DIAGNOSTICS = 200
 MAX_DIAGNOSTIC_CHARS = 500
 
 # Our own prototypes for the two calls on the hot path, returning plain integers.
-_memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(("wasmtime_memory_data", ffi.dll))
-_memory_data_size = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)(
+_memory_data: Callable[[int, int], int] = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+    ("wasmtime_memory_data", ffi.dll)
+)
+_memory_data_size: Callable[[int, int], int] = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)(
     ("wasmtime_memory_data_size", ffi.dll)
 )
 
@@ -187,7 +190,8 @@ def _read_file(ctx: RunContext, fd: int, buf: int, size: int) -> int:
     if handle is None:
         return -1
     try:
-        n = handle.stream.readinto(view) or 0
+        # typing.BinaryIO omits readinto, which every binary reader of the io module has.
+        n = handle.stream.readinto(view) or 0  # type: ignore[attr-defined]
     except OSError as exc:
         ctx.host_error = f"reading input {handle.name!r} failed: {exc}"
         raise HostTrap(ctx.host_error) from exc

@@ -242,39 +242,40 @@ class InProcessRunner:
             raise _Failed(FailureKind.HOST_ERROR, f"instantiation failed: {message}") from None
 
         memory_export = _export(store, instance, "memory")
-        if memory_export is None or memory_export.kind != ffi.WASMTIME_EXTERN_MEMORY.value:
+        # wasmtime's bindings annotate ``kind`` as c_uint8, but ctypes reads a c_uint8 field as an int.
+        if memory_export is None or memory_export.kind != ffi.WASMTIME_EXTERN_MEMORY.value:  # type: ignore[comparison-overlap]
             raise _Failed(FailureKind.INVALID_PAYLOAD, "the module exports no linear memory named `memory`")
         ctx.memory = memory_export.of.memory
         ctx.memory_address = ctypes.addressof(ctx.memory)
         entry = _export(store, instance, ENTRYPOINT)
-        if entry is None or entry.kind != ffi.WASMTIME_EXTERN_FUNC.value:
+        if entry is None or entry.kind != ffi.WASMTIME_EXTERN_FUNC.value:  # type: ignore[comparison-overlap]
             raise _Failed(FailureKind.INVALID_PAYLOAD, "the module exports no function `entrypoint`")
 
-        argc, argv = self._place_argv(store, ctx, strings, limits)
+        argc, argv = self._place_argv(store, ctx.memory, strings, limits)
         values = (ffi.wasmtime_val_raw * 2)()
         values[0].i32 = argc
         values[1].i32 = argv
-        trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        trap_ptr = ctypes.POINTER(ffi.wasm_trap_t)()
         error = ffi.wasmtime_func_call_unchecked(
-            store._context(), ctypes.byref(entry.of.func), values, 2, ctypes.byref(trap)
+            store._context(), ctypes.byref(entry.of.func), values, 2, ctypes.byref(trap_ptr)
         )
-        if error or trap:
+        if error or trap_ptr:
             # A trap raised by a host function comes back as an error, not a trap.
             if ctx.host_error is not None:
                 raise _Failed(FailureKind.HOST_ERROR, ctx.host_error)
-            if not trap:
+            if not trap_ptr:
                 message = str(wasmtime.WasmtimeError._from_ptr(error)).strip()
                 if ctx.host_trap is not None:
                     raise _Failed(FailureKind.TRAP, ctx.host_trap)
                 raise _Failed(FailureKind.HOST_ERROR, f"calling entrypoint failed: {message}")
-            raise self._classify(wasmtime.Trap._from_ptr(trap), ctx, store, limits)
+            raise self._classify(wasmtime.Trap._from_ptr(trap_ptr), ctx, store, limits)
         return str(values[0].i32)
 
     def _place_argv(
-        self, store: wasmtime.Store, ctx: host.RunContext, strings: list[bytes], limits: Limits
+        self, store: wasmtime.Store, raw_memory: ffi.wasmtime_memory_t, strings: list[bytes], limits: Limits
     ) -> tuple[int, int]:
         """Grow the memory and write argv at its old end (the module owns everything below)."""
-        memory = wasmtime.Memory._from_raw(ctx.memory)
+        memory = wasmtime.Memory._from_raw(raw_memory)
         old_size = memory.data_len(store)
         block = layout_argv(strings, old_size)
         pages = -(-len(block.data) // PAGE)

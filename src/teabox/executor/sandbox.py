@@ -52,6 +52,12 @@ _KEEP_PAYLOADS = 64
 # How many of a sandbox process's most recently used modules its parent counts as compiled there:
 # fewer than the process's module cache keeps in memory, so every one of them surely is.
 _SURELY_COMPILED = 32
+# coverage.py starts measuring in any Python process whose environment holds one of these (its
+# ``patch = ["subprocess"]`` sets the first for every process a measured test suite starts). A sandbox
+# process could never save what it measured: it confines itself (another user, no file may be opened)
+# before its first run. So it starts without them, which also keeps a tracer out of the confined
+# process and off the payload's host calls.
+_COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
 
 
 class PayloadLRU:
@@ -123,6 +129,7 @@ class _Child:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
+                env={name: value for name, value in os.environ.items() if name not in _COVERAGE_VARIABLES},
             )
         finally:
             theirs.close()

@@ -43,11 +43,16 @@ SCHEMAS: dict[str, Schema] = {
 
 
 class CryptoSpecLike(Protocol):
-    """Anything shaped like a registration: the platform's records qualify."""
+    """Anything shaped like a registration: the platform's records (frozen dataclasses) qualify."""
 
-    schema: str
-    key: bytes
-    iv: bytes
+    @property
+    def schema(self) -> str: ...
+
+    @property
+    def key(self) -> bytes: ...
+
+    @property
+    def iv(self) -> bytes: ...
 
 
 def schema_of(name: str) -> Schema:

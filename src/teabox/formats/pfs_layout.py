@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.cmac import CMAC
@@ -130,7 +131,7 @@ def check_header(node0: bytes, *, file: str) -> bytes:
         )
     if node0[HEADER.size + METADATA.size :] != NODE0_PADDING:
         raise FormatError("node 0 padding", "the unauthenticated padding of node 0 is not all zero", file=file)
-    return key_id
+    return cast(bytes, key_id)  # HEADER's 32s field
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class RandomNodeKeys:
         return os.urandom(32)
 
 
-def _seal_node(key: bytes, plaintext: bytes) -> tuple[memoryview, bytes]:
+def _seal_node(key: bytes, plaintext: bytes | memoryview) -> tuple[memoryview, bytes]:
     """Encrypt one node; return its ciphertext and its ``key || tag`` slot entry."""
     sealed = memoryview(AESGCM(key).encrypt(ZERO_IV, plaintext, None))
     return sealed[:NODE_SIZE], key + bytes(sealed[NODE_SIZE:])

@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 PathOrFile = str | os.PathLike[str] | BinaryIO
 Progress = Callable[[int], None]
@@ -35,14 +38,14 @@ class Source:
     basename: str | None
 
 
-def is_path(obj: PathOrFile) -> bool:
+def is_path(obj: PathOrFile) -> TypeIs[str | os.PathLike[str]]:
     return isinstance(obj, (str, os.PathLike))
 
 
 def describe(obj: PathOrFile) -> str:
     """A name for ``obj`` fit for an error message."""
     if is_path(obj):
-        return os.fspath(obj)  # type: ignore[arg-type]
+        return os.fspath(obj)
     name = getattr(obj, "name", None)
     return name if isinstance(name, str) else "<stream>"
 
@@ -50,7 +53,7 @@ def describe(obj: PathOrFile) -> str:
 def basename_of(obj: PathOrFile) -> str | None:
     """The last path component of ``obj``, if it has a path at all."""
     if is_path(obj):
-        return Path(os.fspath(obj)).name  # type: ignore[arg-type]
+        return Path(os.fspath(obj)).name
     name = getattr(obj, "name", None)
     return Path(name).name if isinstance(name, str) else None
 
@@ -59,10 +62,10 @@ def basename_of(obj: PathOrFile) -> str | None:
 def open_source(src: PathOrFile) -> Iterator[Source]:
     """Open ``src`` for binary reading (a file object is used as it is, not closed)."""
     if is_path(src):
-        with open(src, "rb") as f:  # type: ignore[arg-type]
+        with open(src, "rb") as f:
             yield Source(f, describe(src), basename_of(src))
     else:
-        yield Source(src, describe(src), basename_of(src))  # type: ignore[arg-type]
+        yield Source(src, describe(src), basename_of(src))
 
 
 @contextmanager
@@ -75,7 +78,7 @@ def staged_destination(dst: PathOrFile) -> Iterator[BinaryIO]:
     is created with mode 0600 and deleted on any failure.
     """
     if is_path(dst):
-        target = Path(os.fspath(dst))  # type: ignore[arg-type]
+        target = Path(os.fspath(dst))
         fd, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".partial")
     else:
         target = None
@@ -89,7 +92,7 @@ def staged_destination(dst: PathOrFile) -> Iterator[BinaryIO]:
         else:
             f.flush()
             f.seek(0)
-            shutil.copyfileobj(f, dst, CHUNK)  # type: ignore[arg-type]
+            shutil.copyfileobj(f, cast(BinaryIO, dst), CHUNK)  # no target: dst is the file object
             f.close()
             os.unlink(staging)
     except BaseException:

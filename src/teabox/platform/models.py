@@ -9,14 +9,17 @@ allowlists, bindings) are tables with indexes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # SQLAlchemy types ``__table__`` as any FromClause; every model here maps a plain Table,
+        # which the Core statements of the queue and the task rules take.
+        __table__: ClassVar[Table]
 
 
 class User(Base):

@@ -12,7 +12,7 @@ after the data owners approved it.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
 
@@ -107,13 +107,23 @@ def _bindings(ctx: Ctx, task_id: str) -> dict[tuple[str, str], str]:
     return {(direction, name): file_id for direction, name, file_id in rows}
 
 
-def _data_complete(task: Task | Row[Any], bound: dict[tuple[str, str], str]) -> bool:
+class _DeclaresData(Protocol):
+    """A task's declared data names: the ORM ``Task`` or a Core row that selected those columns."""
+
+    @property
+    def inputs_ownership(self) -> dict[str, list[str]]: ...
+
+    @property
+    def outputs_ownership(self) -> dict[str, list[str]]: ...
+
+
+def _data_complete(task: _DeclaresData, bound: dict[tuple[str, str], str]) -> bool:
     return all(("input", name) in bound for name in task.inputs_ownership) and all(
         ("output", name) in bound for name in task.outputs_ownership
     )
 
 
-def _missing_data(task: Task | Row[Any], bound: dict[tuple[str, str], str]) -> list[str]:
+def _missing_data(task: _DeclaresData, bound: dict[tuple[str, str], str]) -> list[str]:
     return [name for name in task.inputs_ownership if ("input", name) not in bound] + [
         name for name in task.outputs_ownership if ("output", name) not in bound
     ]

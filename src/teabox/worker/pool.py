@@ -34,6 +34,7 @@ from typing import Self
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
 from teabox.worker.loop import open_worker
+from teabox.worker.pacing import Pace
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import sweep_abandoned
 
@@ -243,6 +244,8 @@ class WorkerPool:
         sweep_abandoned(self.settings.data_dir)
 
 
-def start_pool(data_dir: Path, workers: int, settings: Settings, **overrides: object) -> WorkerPool:
+def start_pool(
+    data_dir: Path, workers: int, settings: Settings, *, pace: Pace | None = None, **overrides: object
+) -> WorkerPool:
     """Start ``workers`` workers on ``data_dir`` that obey the platform's ``settings``."""
-    return WorkerPool(WorkerSettings.for_platform(data_dir, settings, **overrides), workers).start()
+    return WorkerPool(WorkerSettings.for_platform(data_dir, settings, pace=pace, **overrides), workers).start()

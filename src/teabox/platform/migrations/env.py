@@ -14,7 +14,10 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("the Alembic configuration names no database: set sqlalchemy.url or pass a connection")
+    engine = create_engine(url)
     with engine.begin() as opened:
         context.configure(connection=opened, target_metadata=Base.metadata, render_as_batch=True)
         with context.begin_transaction():
