@@ -220,3 +220,10 @@ def test_the_first_build_of_its_kind_says_what_it_builds_once(tmp_path: Path) ->
     second = CliRunner().invoke(main, ["build", str(tmp_path / "two.c"), "-o", str(tmp_path / "two.wasm")], env=env)
     assert second.exit_code == 0 and "built" in second.stdout and "from cache" not in second.stdout
     assert "first build" not in second.stderr
+
+
+def test_a_role_without_its_attribute_is_refused_before_the_password_prompt() -> None:
+    result = CliRunner().invoke(main, ["user", "register", "carol", "--role", "DataOwner"], env={"TEABOX_TOKEN": "x"})
+    assert result.exit_code == 2
+    assert "Invalid value for --role/--attribute: role DataOwner needs an attribute" in result.output
+    assert "Password" not in result.output

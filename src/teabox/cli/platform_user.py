@@ -7,6 +7,16 @@ import click
 from teabox.cli.platform_login import read_password
 from teabox.cli.platform_session import echo_json, load_session, open_client, platform_command
 from teabox.client import Client
+from teabox.platform.errors import PlatformError
+from teabox.platform.roles import parse_role
+
+
+def _check_role(role: str, attribute: str) -> None:
+    """Refuse a role the server would refuse before asking for a password, naming the options."""
+    try:
+        parse_role(role, attribute)
+    except PlatformError as exc:
+        raise click.BadParameter(exc.message, param_hint="--role/--attribute") from None
 
 
 @click.group("user")
@@ -22,6 +32,7 @@ def user_group() -> None:
 @platform_command
 def register_command(user_id: str, role: str, attribute: str, password_stdin: bool) -> None:
     """Register a new user."""
+    _check_role(role, attribute)
     password = read_password(password_stdin, f"Password for {user_id}")
     with open_client() as client:
         client.user_register(user_id, password, role, attribute)
@@ -35,6 +46,7 @@ def register_command(user_id: str, role: str, attribute: str, password_stdin: bo
 @platform_command
 def update_command(user_id: str, role: str, attribute: str) -> None:
     """Change a user's role and attribute (nobody sets another user's password)."""
+    _check_role(role, attribute)
     with open_client() as client:
         client.user_update(user_id, role, attribute)
     click.echo(f"Updated {user_id}.", err=True)
