@@ -26,6 +26,7 @@ from wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
 from teabox.client.errors import ApiError, TaskFailed
+from teabox.client.local_server import LocalServer
 from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
 from teabox.platform.db import Database, alembic_config
 from teabox.platform.file_keys import FileKeys
@@ -89,8 +90,13 @@ class Parties:
 
 @pytest.fixture
 def parties(make_user: Callable[..., Client]) -> Parties:
-    vendor = make_user("nonce-vendor", "FunctionOwner")
-    owner = make_user("nonce-owner", "DataOwner", "nonce")
+    return _parties(make_user)
+
+
+def _parties(make_user: Callable[..., Client], **where: Any) -> Parties:
+    """A function owner's copy functions and a data owner, on the shared server or ``where`` says."""
+    vendor = make_user("nonce-vendor", "FunctionOwner", **where)
+    owner = make_user("nonce-owner", "DataOwner", "nonce", **where)
     functions = {}
     for outputs in (["out"], ["a_out", "b_out"]):
         functions[",".join(outputs)] = vendor.register_function(
@@ -179,7 +185,14 @@ def recorder() -> Iterator[Recorder]:
     server.server_close()
 
 
-def test_a_sibling_failure_never_frees_an_output_whose_write_began(parties: Parties, recorder: Recorder) -> None:
+def test_a_sibling_failure_never_frees_an_output_whose_write_began(
+    make_user: Callable[..., Client], start_platform_server: Callable[..., LocalServer], recorder: Recorder
+) -> None:
+    # The attacker's server is on loopback: a platform whose operator allows exactly that address.
+    server = start_platform_server(workers=1, extra_args=("--allow-url", recorder.base.removeprefix("http://")))
+    admin = Client(server.url)
+    admin.user_login(server.admin_id, server.admin_password)
+    parties = _parties(make_user, server=server, admin=admin)
     owner = parties.owner
     delivered = owner.register_output_file(f"{recorder.base}/a/verdict.enc", "aes-gcm-128", KEY, IV)
     failing = owner.register_output_file(f"{recorder.base}/b/verdict.enc", "aes-gcm-128", KEY[::-1], IV[::-1])
