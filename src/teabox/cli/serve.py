@@ -28,6 +28,8 @@ from teabox.platform.egress import EgressPolicy
 from teabox.worker.pacing import Pace
 
 DEFAULT_PORT = 7777
+# How often the blob store's partial writes are checked for ones whose writer died (a cheap directory scan).
+PARTIAL_SWEEP_SECONDS = 60.0
 
 
 @click.command("serve")
@@ -68,6 +70,7 @@ def serve_command(
     import uvicorn
 
     from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.chores import Chores
     from teabox.platform.core import Platform
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
@@ -77,6 +80,7 @@ def serve_command(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with storage_refusals():
         storage = Storage.open(data_dir)
+    storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
     settings = Settings(
         token_ttl_seconds=token_ttl,
         max_upload_bytes=max_upload_bytes,
@@ -87,7 +91,9 @@ def serve_command(
     )
     platform = Platform(storage, settings)
     limits = service_limits(limit_options)
-    app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired])
+    chores = Chores()
+    chores.add("partial-write sweep", PARTIAL_SWEEP_SECONDS, storage.blobs.sweep_partial)
+    app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired, chores.run])
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).

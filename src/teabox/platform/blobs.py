@@ -4,14 +4,20 @@ A blob's name is the sha256 of its bytes, so writing the same bytes twice
 stores them once, a reader can check what it got, and a blob that nothing
 refers to yet (an upload refused half-way, an output whose task then failed)
 is harmless. Writes go to a temporary file that is renamed into place only
-when complete, so a reader never sees a partial blob. Every directory is
+when complete, so a reader never sees a partial blob. The writer holds an
+exclusive ``flock`` on its temporary file until then; the kernel drops it when
+the writer dies however it dies, so :meth:`BlobStore.sweep_partial` can tell a
+part still being written (locked) from debris of a killed process (unlocked)
+without guessing from ages. Every directory is
 0700 and every blob 0600, whatever the process umask: a blob may be another
 owner's encrypted file or a private payload.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import os
 import re
 import uuid
@@ -23,6 +29,9 @@ from teabox.platform.private_files import create_private_file, private_dir
 
 _CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PART = ".part"
+
+log = logging.getLogger("teabox.blobs")
 
 
 class BlobWriter:
@@ -31,8 +40,7 @@ class BlobWriter:
     def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._max_bytes = max_bytes
-        self._temporary = store.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        self._file: BinaryIO = os.fdopen(create_private_file(self._temporary), "wb")
+        self._temporary, self._file = _locked_part(store.root / "tmp")
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -45,16 +53,17 @@ class BlobWriter:
         self._file.write(chunk)
 
     def commit(self) -> str:
-        self._file.close()
+        self._file.flush()
         sha256 = self._hash.hexdigest()
         target = self._store.path(sha256, must_exist=False)
         private_dir(target.parent)
-        os.replace(self._temporary, target)
+        os.replace(self._temporary, target)  # still locked: a sweep cannot take the part before it is in place
+        self._file.close()
         return sha256
 
     def abort(self) -> None:
-        self._file.close()
         self._temporary.unlink(missing_ok=True)
+        self._file.close()
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -106,6 +115,52 @@ class BlobStore:
 
     def size(self, sha256: str) -> int:
         return self.path(sha256).stat().st_size
+
+    def sweep_partial(self) -> list[Path]:
+        """Remove the partial writes of processes that died mid-write (a server killed during an upload).
+
+        Safe at any time and from any process: a part whose writer is alive is
+        locked and left alone. Returns what was removed.
+        """
+        removed: list[Path] = []
+        for part in (self.root / "tmp").glob(f"*{_PART}"):
+            try:
+                handle = open(part, "rb")
+            except FileNotFoundError:
+                continue  # committed or aborted meanwhile
+            with handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # being written
+                if _still_linked(part, handle):
+                    part.unlink(missing_ok=True)
+                    removed.append(part)
+        if removed:
+            log.info("removed %d partial blob write(s) left by a process that died mid-write", len(removed))
+        return removed
+
+
+def _locked_part(directory: Path) -> tuple[Path, BinaryIO]:
+    """A new private part file, locked, and still linked under its name once locked.
+
+    A sweep may remove a part between its creation and its lock (it looks
+    abandoned for that instant); a part found unlinked is replaced by a new one.
+    """
+    while True:
+        path = directory / f"{uuid.uuid4().hex}{_PART}"
+        file = os.fdopen(create_private_file(path), "wb")
+        fcntl.flock(file, fcntl.LOCK_EX)
+        if _still_linked(path, file):
+            return path, file
+        file.close()
+
+
+def _still_linked(path: Path, file: BinaryIO) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(file.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _copy(src: BinaryIO, writer: BlobWriter) -> None:
