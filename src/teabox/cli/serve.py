@@ -93,6 +93,7 @@ def serve_command(
     limits = service_limits(limit_options)
     chores = Chores()
     chores.add("partial-write sweep", PARTIAL_SWEEP_SECONDS, storage.blobs.sweep_partial)
+    chores.add("free-space check", 1.0, storage.disk.check)
     app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired, chores.run])
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None

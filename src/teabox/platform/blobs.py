@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+from teabox.platform.disk_space import DiskSpace, is_full_error
 from teabox.platform.errors import NotFound, TooLarge
 from teabox.platform.private_files import create_private_file, private_dir
 
@@ -40,7 +41,10 @@ class BlobWriter:
     def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._max_bytes = max_bytes
-        self._temporary, self._file = _locked_part(store.root / "tmp")
+        try:
+            self._temporary, self._file = _locked_part(store.root / "tmp")
+        except OSError as exc:
+            raise (store.disk.saw_full() if is_full_error(exc) else exc) from exc
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -50,20 +54,34 @@ class BlobWriter:
             self.abort()
             raise TooLarge(f"the upload is larger than the {self._max_bytes}-byte limit")
         self._hash.update(chunk)
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise self._refused(exc) from exc
 
     def commit(self) -> str:
-        self._file.flush()
         sha256 = self._hash.hexdigest()
         target = self._store.path(sha256, must_exist=False)
-        private_dir(target.parent)
-        os.replace(self._temporary, target)  # still locked: a sweep cannot take the part before it is in place
+        try:
+            self._file.flush()
+            private_dir(target.parent)
+            os.replace(self._temporary, target)  # still locked: a sweep cannot take the part before it is in place
+        except OSError as exc:
+            raise self._refused(exc) from exc
         self._file.close()
         return sha256
 
     def abort(self) -> None:
         self._temporary.unlink(missing_ok=True)
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            pass  # a close that flushes what a full disk refused: the part is gone anyway
+
+    def _refused(self, exc: OSError) -> Exception:
+        """The error to raise for a failed write, after dropping the part: a full disk is a refusal, not a bug."""
+        self.abort()
+        return self._store.disk.saw_full() if is_full_error(exc) else exc
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -74,10 +92,11 @@ class BlobWriter:
 
 
 class BlobStore:
-    """Blobs under ``root/<first two hex digits>/<sha256>``."""
+    """Blobs under ``root/<first two hex digits>/<sha256>``; a write that finds the disk full raises StorageFull."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, disk: DiskSpace | None = None) -> None:
         self.root = private_dir(Path(root))
+        self.disk = disk or DiskSpace(self.root)
         private_dir(self.root / "tmp")
 
     def writer(self, max_bytes: int | None = None) -> BlobWriter:

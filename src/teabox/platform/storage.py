@@ -15,13 +15,14 @@ teabox.platform.private_files).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
+from teabox.platform.disk_space import DiskSpace
 from teabox.platform.file_keys import FileKeys
 from teabox.platform.hosted import HostedFiles
 from teabox.platform.models import DataFile
@@ -39,6 +40,10 @@ class Storage:
     hosted: HostedFiles
     notifier: Notifier
     file_keys: FileKeys
+    disk: DiskSpace = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.disk = self.blobs.disk
 
     @classmethod
     def open(cls, data_dir: Path, *, migrate: bool = True) -> Storage:
@@ -54,7 +59,7 @@ class Storage:
         if migrate:
             database.migrate(file_keys)
         _check_platform_key(database, file_keys)
-        blobs = BlobStore(data_dir / "blobs")
+        blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
         notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
         queue = TaskQueue(database, file_keys, notifier)
         return cls(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
