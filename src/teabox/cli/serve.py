@@ -8,10 +8,11 @@ Ctrl-C (or SIGTERM) stops the service, then the pool, cleanly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,9 +28,15 @@ from teabox.cli.service_options import service_limit_options, service_limits
 from teabox.platform.egress import EgressPolicy
 from teabox.worker.pacing import Pace
 
+if TYPE_CHECKING:
+    from teabox.platform.settings import Settings
+    from teabox.platform.storage import Storage
+
 DEFAULT_PORT = 7777
 # How often the blob store's partial writes are checked for ones whose writer died (a cheap directory scan).
 PARTIAL_SWEEP_SECONDS = 60.0
+# How often old tasks and audit entries are archived and removed (also once at start).
+RETENTION_SWEEP_SECONDS = 600.0
 
 
 @click.command("serve")
@@ -48,6 +55,18 @@ PARTIAL_SWEEP_SECONDS = 60.0
 )
 @max_running_per_user_option
 @max_queued_per_user_option
+@click.option(
+    "--keep-tasks-days",
+    type=click.FloatRange(0),
+    metavar="DAYS",
+    help="Archive and remove tasks that ended this many days ago (default: keep for ever).",
+)
+@click.option(
+    "--keep-audit-days",
+    type=click.FloatRange(0),
+    metavar="DAYS",
+    help="Archive and remove audit entries this many days old (default: keep for ever).",
+)
 @service_limit_options
 @log_level_option
 def serve_command(
@@ -63,6 +82,8 @@ def serve_command(
     token_ttl: float,
     max_running_per_user: int,
     max_queued_per_user: int,
+    keep_tasks_days: float | None,
+    keep_audit_days: float | None,
     log_level: str,
     **limit_options: Any,
 ) -> None:
@@ -88,12 +109,16 @@ def serve_command(
         max_running_per_user=cap(max_running_per_user),
         max_queued_per_user=cap(max_queued_per_user),
         egress=egress,
+        keep_tasks_days=keep_tasks_days,
+        keep_audit_days=keep_audit_days,
     )
     platform = Platform(storage, settings)
     limits = service_limits(limit_options)
     chores = Chores()
     chores.add("partial-write sweep", PARTIAL_SWEEP_SECONDS, storage.blobs.sweep_partial)
     chores.add("free-space check", 1.0, storage.disk.check)
+    if keep_tasks_days is not None or keep_audit_days is not None:
+        chores.add("retention", RETENTION_SWEEP_SECONDS, functools.partial(_retain, storage, settings))
     app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired, chores.run])
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
@@ -121,6 +146,19 @@ def serve_command(
         if pool is not None:
             pool.stop()
         storage.close()
+
+
+def _retain(storage: Storage, settings: Settings) -> None:
+    from teabox.platform.retention import collect
+
+    collected = collect(
+        storage.database,
+        storage.data_dir,
+        tasks_older_than_days=settings.keep_tasks_days,
+        audit_older_than_days=settings.keep_audit_days,
+    )
+    if collected.archives:
+        logging.getLogger("teabox.retention").info("%s", collected.summary())
 
 
 def _start_pool(data_dir: Path, workers: int, settings: object, pace: Pace) -> object:
