@@ -93,6 +93,7 @@ def serve_command(
     from teabox.cli.data_dir import storage_refusals
     from teabox.platform.chores import Chores
     from teabox.platform.core import Platform
+    from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
@@ -119,7 +120,8 @@ def serve_command(
     chores.add("free-space check", 1.0, storage.disk.check)
     if keep_tasks_days is not None or keep_audit_days is not None:
         chores.add("retention", RETENTION_SWEEP_SECONDS, functools.partial(_retain, storage, settings))
-    app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired, chores.run])
+    background = [storage.queue.requeue_expired, chores.run]
+    app = create_app(platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS)
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
