@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +32,17 @@ from teabox.worker.pacing import Pace
 if TYPE_CHECKING:
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
+    from teabox.worker.fetch import Transfers
 
 DEFAULT_PORT = 7777
 # How often the blob store's partial writes are checked for ones whose writer died (a cheap directory scan).
 PARTIAL_SWEEP_SECONDS = 60.0
-# How often old tasks and audit entries are archived and removed (also once at start).
+# How often old tasks and audit entries are archived and removed, and unreferenced blobs older than
+# UNREFERENCED_BLOB_DAYS (far above any transfer deadline) removed; also once at start.
 RETENTION_SWEEP_SECONDS = 600.0
+UNREFERENCED_BLOB_DAYS = 1.0
+# How often tasks that ended without their outputs have what dead attempts published withdrawn.
+WITHDRAWAL_SWEEP_SECONDS = 2.0
 
 
 @click.command("serve")
@@ -98,6 +104,7 @@ def serve_command(
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
     from teabox.service.connections import guarded_protocol
+    from teabox.worker.fetch import TransferPolicy, Transfers
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with storage_refusals():
@@ -115,14 +122,15 @@ def serve_command(
     )
     platform = Platform(storage, settings)
     limits = service_limits(limit_options)
+    pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     chores = Chores()
     chores.add("partial-write sweep", PARTIAL_SWEEP_SECONDS, storage.blobs.sweep_partial)
     chores.add("free-space check", 1.0, storage.disk.check)
-    if keep_tasks_days is not None or keep_audit_days is not None:
-        chores.add("retention", RETENTION_SWEEP_SECONDS, functools.partial(_retain, storage, settings))
-    background = [storage.queue.requeue_expired, chores.run]
+    chores.add("retention", RETENTION_SWEEP_SECONDS, functools.partial(_retain, storage, settings))
+    withdrawal = Transfers(TransferPolicy(allow_file_dir, egress=egress, pace=pace), storage.hosted)
+    chores.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, withdrawal))
+    background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run]
     app = create_app(platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS)
-    pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
     # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
@@ -154,13 +162,19 @@ def _retain(storage: Storage, settings: Settings) -> None:
     from teabox.platform.retention import collect
 
     collected = collect(
-        storage.database,
-        storage.data_dir,
+        storage,
         tasks_older_than_days=settings.keep_tasks_days,
         audit_older_than_days=settings.keep_audit_days,
+        blobs_older_than_days=UNREFERENCED_BLOB_DAYS,
     )
-    if collected.archives:
+    if collected.archives or collected.blobs:
         logging.getLogger("teabox.retention").info("%s", collected.summary())
+
+
+def _withdraw(storage: Storage, transfers: Transfers) -> None:
+    from teabox.worker.withdrawal import withdraw_unrecorded_outputs
+
+    withdraw_unrecorded_outputs(storage.database, transfers)
 
 
 def _start_pool(data_dir: Path, workers: int, settings: object, pace: Pace) -> object:

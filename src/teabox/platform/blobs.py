@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -134,6 +135,21 @@ class BlobStore:
 
     def size(self, sha256: str) -> int:
         return self.path(sha256).stat().st_size
+
+    def older_than(self, age_seconds: float) -> list[str]:
+        """The ids of blobs last written more than ``age_seconds`` ago (a blob put again is new again)."""
+        cutoff = time.time() - age_seconds
+        found = []
+        for path in self.root.glob("??/*"):
+            try:
+                if _SHA256.match(path.name) and path.stat().st_mtime < cutoff:
+                    found.append(path.name)
+            except FileNotFoundError:
+                continue
+        return found
+
+    def remove(self, sha256: str) -> None:
+        self.path(sha256, must_exist=False).unlink(missing_ok=True)
 
     def sweep_partial(self) -> list[Path]:
         """Remove the partial writes of processes that died mid-write (a server killed during an upload).

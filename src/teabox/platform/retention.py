@@ -30,10 +30,12 @@ from typing import Any, BinaryIO
 from sqlalchemy import BindParameter, Connection, Table, bindparam, delete, func, select
 
 from teabox.platform import audit
+from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
-from teabox.platform.models import AuditEntry, Task, TaskData, TaskParticipant
+from teabox.platform.models import AuditEntry, Function, HostedFile, PayloadUpload, Task, TaskData, TaskParticipant
 from teabox.platform.private_files import create_private_file, private_dir
 from teabox.platform.states import ENDED
+from teabox.platform.storage import Storage
 
 ARCHIVE_DIR = "archive"
 BATCH = 500
@@ -53,21 +55,26 @@ class Collected:
     tasks: int = 0
     audit_entries: int = 0
     archives: list[Path] = field(default_factory=list)
+    blobs: int = 0
 
     def summary(self) -> str:
         where = ", ".join(str(path) for path in self.archives) or "no archive needed"
-        return f"removed {self.tasks} ended tasks and {self.audit_entries} audit entries; archived to {where}"
+        unreferenced = f"; removed {self.blobs} blobs nothing refers to" if self.blobs else ""
+        removed = f"removed {self.tasks} ended tasks and {self.audit_entries} audit entries"
+        return f"{removed}; archived to {where}{unreferenced}"
 
 
 def collect(
-    database: Database,
-    data_dir: Path,
+    storage: Storage,
     *,
     tasks_older_than_days: float | None,
     audit_older_than_days: float | None,
+    blobs_older_than_days: float | None = None,
     now: float | None = None,
 ) -> Collected:
-    """Remove ended tasks (by when they ended) and audit entries older than the given ages; None keeps all."""
+    """Remove ended tasks (by when they ended), audit entries and unreferenced blobs older than the given
+    ages; None keeps them all."""
+    database, data_dir = storage.database, storage.data_dir
     now = time.time() if now is None else now
     collected = Collected()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
@@ -79,11 +86,40 @@ def collect(
         with _Archive(Path(data_dir), f"audit-{stamp}-{uuid.uuid4().hex[:8]}.jsonl") as archive:
             collected.audit_entries = _remove_audit(database, archive, now - audit_older_than_days * DAY)
         collected.archives += archive.written()
-    if collected.tasks or collected.audit_entries:
+    if blobs_older_than_days is not None:
+        collected.blobs = remove_unreferenced_blobs(database, storage.blobs, blobs_older_than_days)
+    if collected.tasks or collected.audit_entries or collected.blobs:
         with database.write() as session:
             object_id = ",".join(path.name for path in collected.archives)
             audit.record(session, time.time(), None, "retention", object_id, "ok", collected.summary())
     return collected
+
+
+# Every column that names a blob: a blob none of them names is debris (a dead attempt's hosted output, a
+# withdrawn one, an upload whose registration never came).
+_BLOB_REFERENCES = (HostedFile.sha256, Function.payload_sha256, PayloadUpload.sha256, Task.payload_sha256)
+
+
+def remove_unreferenced_blobs(database: Database, blobs: BlobStore, older_than_days: float) -> int:
+    """Remove blobs nothing refers to and nobody wrote for ``older_than_days``; returns how many.
+
+    The age keeps a blob that is being registered (written, its row not yet
+    committed: an upload, a hosted output between staging and commit) from
+    being taken; a blob written again is young again.
+    """
+    candidates = blobs.older_than(older_than_days * DAY)
+    removed = 0
+    for start in range(0, len(candidates), BATCH):
+        batch = candidates[start : start + BATCH]
+        with database.reading() as connection:
+            referenced: set[str] = set()
+            for column in _BLOB_REFERENCES:
+                referenced.update(connection.scalars(select(column).where(column.in_(batch))))
+        for sha256 in batch:
+            if sha256 not in referenced:
+                blobs.remove(sha256)
+                removed += 1
+    return removed
 
 
 def _remove_tasks(database: Database, archive: _Archive, cutoff: float) -> int:

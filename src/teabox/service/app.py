@@ -58,7 +58,7 @@ def create_app(
     platform: Platform,
     *,
     limits: ServiceLimits | None = None,
-    background: list[Callable[[], None]] | None = None,
+    background: list[Callable[[], object]] | None = None,
     period: float = 1.0,
 ) -> FastAPI:
     """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s."""
@@ -292,7 +292,7 @@ def _file(platform: Platform, sha256: str, name: str) -> FileResponse:
     )
 
 
-async def _every(period: float, job: Callable[[], None], disk: DiskSpace) -> None:
+async def _every(period: float, job: Callable[[], object], disk: DiskSpace) -> None:
     while True:
         try:
             await run_in_threadpool(job)
