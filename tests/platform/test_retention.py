@@ -12,6 +12,7 @@ from pathlib import Path
 from platform_support import Api, FakeWorker, output_file, register_function
 
 from teabox.client.local_server import LocalServer, teabox_command
+from teabox.platform.models import Task
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
@@ -25,6 +26,11 @@ def _task(me: Api, function_id: str, out: str) -> str:
     )["task_id"]
     me.call("assign_data_to_task", task_id=task_id, outputs=[{"data_name": "out", "data_id": out}])
     return task_id
+
+
+def _withdrawn_at(storage: Storage, task_id: str) -> float | None:
+    with storage.database.read() as session:
+        return session.get_one(Task, task_id).outputs_withdrawn_at
 
 
 def _gc(data_dir: Path, *options: str) -> str:
@@ -61,6 +67,11 @@ def test_gc_archives_then_removes_and_outputs_of_removed_tasks_stay_spent(
         assert storage.queue.begin_writes(run.task_id, worker.worker_id, run.attempt) is None
         worker.finish(run, Outcome(failure_kind="output_error", reason="the PUT failed after the write began"))
         waiting = _task(me, function_id, unused)  # not ended: kept whatever its age
+        # A failed task whose write began stays until the service has withdrawn what it may have published.
+        deadline = time.monotonic() + _GIVE_UP
+        while _withdrawn_at(storage, failed) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _withdrawn_at(storage, failed) is not None
 
         assert "removed 2 ended tasks" in _gc(server.data_dir, "--tasks-older-than", "0")
         for gone in (finished, failed):

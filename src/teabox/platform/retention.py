@@ -6,8 +6,9 @@ to a JSON-lines archive in the data directory (``archive/``, 0700, files
 if the archive cannot be written, nothing is deleted. The run then leaves an
 audit entry (action ``retention``) naming what it removed and where it went.
 
-What is kept, whatever the age: tasks that have not ended, or whose canceled
-run is still held by a worker; and every file record. An output's burn marks
+What is kept, whatever the age: tasks that have not ended, whose canceled
+run is still held by a worker, or whose unrecorded outputs still wait for
+their withdrawal (:mod:`teabox.worker.withdrawal`); and every file record. An output's burn marks
 (its ``cmac`` once written, its ``write_task`` once a write began) live on the
 file record, not on the task, so an output of a removed task stays
 write-once: it can never be bound to another task and encrypt a second
@@ -27,14 +28,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import BindParameter, Connection, Table, bindparam, delete, func, select
+from sqlalchemy import BindParameter, Connection, Table, bindparam, delete, exists, func, or_, select
 
 from teabox.platform import audit
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
-from teabox.platform.models import AuditEntry, Function, HostedFile, PayloadUpload, Task, TaskData, TaskParticipant
+from teabox.platform.models import (
+    AuditEntry,
+    DataFile,
+    Function,
+    HostedFile,
+    PayloadUpload,
+    Task,
+    TaskData,
+    TaskParticipant,
+)
 from teabox.platform.private_files import create_private_file, private_dir
-from teabox.platform.states import ENDED
+from teabox.platform.states import ENDED, TaskStatus
 from teabox.platform.storage import Storage
 
 ARCHIVE_DIR = "archive"
@@ -45,6 +55,7 @@ _tasks: Table = Task.__table__  # type: ignore[assignment]
 _participants: Table = TaskParticipant.__table__  # type: ignore[assignment]
 _bindings: Table = TaskData.__table__  # type: ignore[assignment]
 _audit: Table = AuditEntry.__table__  # type: ignore[assignment]
+_files: Table = DataFile.__table__  # type: ignore[assignment]
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 
 
@@ -124,12 +135,21 @@ def remove_unreferenced_blobs(database: Database, blobs: BlobStore, older_than_d
 
 def _remove_tasks(database: Database, archive: _Archive, cutoff: float) -> int:
     ended = [status.value for status in ENDED]
+    _begun = exists().where(
+        _bindings.c.task_id == _tasks.c.id,
+        _bindings.c.direction == "output",
+        _files.c.id == _bindings.c.file_id,
+        _files.c.write_task == _tasks.c.id,
+        _files.c.cmac.is_(None),
+    )
     old = (
         select(_tasks)
         .where(
             _tasks.c.status.in_(ended),
             _tasks.c.worker_id.is_(None),  # a canceled run still held by a worker is not over yet
             func.coalesce(_tasks.c.ended_at, _tasks.c.updated_at) < cutoff,
+            # What its dead attempts published is withdrawn first (teabox.worker.withdrawal), using its record.
+            or_(_tasks.c.status == TaskStatus.FINISHED.value, _tasks.c.outputs_withdrawn_at.is_not(None), ~_begun),
         )
         .order_by(_tasks.c.id)
         .limit(BATCH)

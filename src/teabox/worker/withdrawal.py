@@ -50,20 +50,26 @@ def withdraw_unrecorded_outputs(database: Database, transfers: Transfers) -> int
         if not pending:
             return 0
         urls = {url for _, _, url in pending}
-        recorded = set(
-            connection.scalars(
-                select(DataFile.url).where(
-                    DataFile.url.in_(urls), DataFile.kind == "output", DataFile.cmac.is_not(None)
-                )
+        # Another output record at the same URL that holds a recorded output, or whose write has begun:
+        # what is at the URL may be its, so only this output's own traces (a hidden part, a link) go.
+        others = connection.execute(
+            select(DataFile.url, DataFile.id, DataFile.cmac, DataFile.write_task).where(
+                DataFile.url.in_(urls), DataFile.kind == "output"
             )
-        )
+        ).all()
+    shared = {
+        (url, file_id)
+        for _, file_id, url in pending
+        for other_url, other_id, cmac, write_task in others
+        if other_url == url and other_id != file_id and (cmac is not None or write_task is not None)
+    }
     by_task: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for task_id, file_id, url in pending:
         by_task[task_id].append((file_id, url))
     for task_id, outputs in by_task.items():
         for file_id, url in outputs:
             try:
-                transfers.withdraw(url, file_id, keep_target=url in recorded)
+                transfers.withdraw(url, file_id, keep_target=(url, file_id) in shared)
             except (TransferError, OSError) as exc:
                 log.warning(
                     "could not withdraw output %s of task %s at %s: %s", file_id, task_id, describe_url(url), exc
