@@ -127,9 +127,11 @@ def serve_command(
     chores.add("partial-write sweep", PARTIAL_SWEEP_SECONDS, storage.blobs.sweep_partial)
     chores.add("free-space check", 1.0, storage.disk.check)
     chores.add("retention", RETENTION_SWEEP_SECONDS, functools.partial(_retain, storage, settings))
-    withdrawal = Transfers(TransferPolicy(allow_file_dir, egress=egress, pace=pace), storage.hosted)
-    chores.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, withdrawal))
-    background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run]
+    # Withdrawals talk to other servers, which may be slow: they get a background job of their own.
+    withdrawals = Chores()
+    transfers = Transfers(TransferPolicy(allow_file_dir, egress=egress, pace=pace), storage.hosted)
+    withdrawals.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, transfers))
+    background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run, withdrawals.run]
     app = create_app(platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).

@@ -92,8 +92,11 @@ class DiskSpace:
 
     def check(self) -> None:
         """The periodic look while full: enough free space again counts as recovered."""
-        if self._full and self.free_bytes() >= ROOM_AGAIN_BYTES:
-            self._recovered(f"{self.free_bytes()} bytes are free")
+        if not self._full:
+            return
+        free = self.free_bytes()
+        if free >= ROOM_AGAIN_BYTES:
+            self._recovered(f"{free} bytes are free")
 
     def free_bytes(self) -> int:
         stats = os.statvfs(self.data_dir)
