@@ -156,7 +156,7 @@ def test_a_name_that_resolves_to_an_internal_address_is_refused_at_connect_time(
         with pytest.raises(TransferError, match=r"GET .* refused by the egress policy \(loopback\)") as refused:
             transfers.download(url, tmp_path / "got")
         with pytest.raises(TransferError, match=r"PUT .* refused by the egress policy \(loopback\)"):
-            transfers.stage_upload(tmp_path / "out", url).commit()
+            transfers.stage_upload(tmp_path / "out", url, output_id="output-1").commit()
     finally:
         transfers.close()
     assert "files.example.com resolves to 127.0.0.1" in str(refused.value)
@@ -207,6 +207,6 @@ def test_a_slow_upload_is_cut_off_too(servers: ExitStack, tmp_path: Path) -> Non
     transfers = Transfers(policy)
     try:
         with pytest.raises(TransferError, match=r"PUT .*/stuck.enc did not finish within its 1-second deadline"):
-            transfers.stage_upload(tmp_path / "big", sink.url("/stuck.enc")).commit()
+            transfers.stage_upload(tmp_path / "big", sink.url("/stuck.enc"), output_id="output-1").commit()
     finally:
         transfers.close()

@@ -106,13 +106,13 @@ def test_unsupported_schemes_are_refused(transfers: Transfers, tmp_path: Path) -
         transfers.download("ftp://example/x", tmp_path / "got")
     (tmp_path / "out").write_bytes(b"x")
     with pytest.raises(TransferError, match="outputs cannot be written to data URLs"):
-        transfers.stage_upload(tmp_path / "out", "data:text/plain,x")
+        transfers.stage_upload(tmp_path / "out", "data:text/plain,x", output_id="output-1")
 
 
 def test_file_upload_is_invisible_until_committed(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "sealed").write_bytes(b"ciphertext")
     target = allowed_dir / "out.enc"
-    pending = transfers.stage_upload(tmp_path / "sealed", target.as_uri())
+    pending = transfers.stage_upload(tmp_path / "sealed", target.as_uri(), output_id="output-1")
     assert not target.exists()
     pending.commit()
     assert target.read_bytes() == b"ciphertext"
@@ -123,7 +123,7 @@ def test_file_upload_is_invisible_until_committed(transfers: Transfers, allowed_
 
 def test_an_aborted_file_upload_leaves_nothing(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "sealed").write_bytes(b"ciphertext")
-    pending = transfers.stage_upload(tmp_path / "sealed", (allowed_dir / "out.enc").as_uri())
+    pending = transfers.stage_upload(tmp_path / "sealed", (allowed_dir / "out.enc").as_uri(), output_id="output-1")
     pending.abort()
     assert list(allowed_dir.iterdir()) == []
 
@@ -131,18 +131,18 @@ def test_an_aborted_file_upload_leaves_nothing(transfers: Transfers, allowed_dir
 def test_file_upload_outside_allowed_directories_is_refused(transfers: Transfers, tmp_path: Path) -> None:
     (tmp_path / "sealed").write_bytes(b"ciphertext")
     with pytest.raises(TransferError, match="not under a directory"):
-        transfers.stage_upload(tmp_path / "sealed", (tmp_path / "out.enc").as_uri())
+        transfers.stage_upload(tmp_path / "sealed", (tmp_path / "out.enc").as_uri(), output_id="output-1")
 
 
 def test_oversized_output_is_refused(transfers: Transfers, allowed_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "sealed").write_bytes(b"x" * 10_001)
     with pytest.raises(TransferError, match="over the 10000-byte limit for outputs"):
-        transfers.stage_upload(tmp_path / "sealed", (allowed_dir / "out").as_uri())
+        transfers.stage_upload(tmp_path / "sealed", (allowed_dir / "out").as_uri(), output_id="output-1")
 
 
 def test_http_put_and_its_failure(transfers: Transfers, file_server, tmp_path: Path) -> None:
     (tmp_path / "sealed").write_bytes(b"ciphertext")
-    pending = transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/result.enc"))
+    pending = transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/result.enc"), output_id="output-1")
     assert "/out/result.enc" not in file_server.files
     pending.commit()
     assert file_server.files["/out/result.enc"] == b"ciphertext"
@@ -151,7 +151,7 @@ def test_http_put_and_its_failure(transfers: Transfers, file_server, tmp_path: P
 
     file_server.fail["/out/refused.enc"] = 403
     with pytest.raises(TransferError, match=r"PUT .*/out/refused.enc answered 403"):
-        transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/refused.enc")).commit()
+        transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/refused.enc"), output_id="output-1").commit()
 
 
 def test_urls_in_messages_hide_secrets() -> None:

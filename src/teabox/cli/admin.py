@@ -152,3 +152,48 @@ def migrate_command(data_dir: Path) -> None:
     with storage_refusals():
         Storage.open(data_dir).close()
     click.echo(f"the database in {data_dir} is at the newest schema")
+
+
+_days = click.FloatRange(0)
+
+
+@admin_group.command("gc")
+@data_dir_option
+@click.option(
+    "--tasks-older-than", "tasks_days", type=_days, metavar="DAYS", help="Remove tasks that ended this long ago."
+)
+@click.option("--audit-older-than", "audit_days", type=_days, metavar="DAYS", help="Remove audit entries this old.")
+@click.option(
+    "--blobs-older-than",
+    "blobs_days",
+    type=_days,
+    metavar="DAYS",
+    help="Remove blobs nothing refers to (debris of killed or failed writes) last written this long ago.",
+)
+def gc_command(data_dir: Path, tasks_days: float | None, audit_days: float | None, blobs_days: float | None) -> None:
+    """Archive, then remove, ended tasks and audit entries older than DAYS (fractions allowed).
+
+    The removed rows are written to a JSON-lines file under DATA_DIR/archive first. Safe while
+    the platform runs (keep --blobs-older-than well above the transfer deadline then: a hosted
+    output is unreferenced between its staging and its commit). Without an option nothing is removed.
+    """
+    from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.retention import collect
+    from teabox.platform.storage import Storage
+
+    if tasks_days is None and audit_days is None and blobs_days is None:
+        raise click.UsageError(
+            "name what to remove: --tasks-older-than DAYS, --audit-older-than DAYS and/or --blobs-older-than DAYS"
+        )
+    with storage_refusals():
+        storage = Storage.open(data_dir)
+    try:
+        collected = collect(
+            storage,
+            tasks_older_than_days=tasks_days,
+            audit_older_than_days=audit_days,
+            blobs_older_than_days=blobs_days,
+        )
+    finally:
+        storage.close()
+    click.echo(collected.summary())

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 
 from teabox.platform.file_keys import PlatformKeyError
-from teabox.platform.private_files import DataDirExposed
+from teabox.platform.private_files import DataDirExposed, DataDirUnwritable
 
 
 @contextmanager
@@ -16,5 +16,5 @@ def storage_refusals() -> Iterator[None]:
     """End the command with the refusal's one-line message (which names the fix), not a traceback."""
     try:
         yield
-    except (DataDirExposed, PlatformKeyError) as exc:
+    except (DataDirExposed, DataDirUnwritable, PlatformKeyError) as exc:
         raise click.ClickException(str(exc)) from exc

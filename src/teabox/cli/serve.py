@@ -8,9 +8,11 @@ Ctrl-C (or SIGTERM) stops the service, then the pool, cleanly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +32,19 @@ from teabox.worker.pacing import Pace
 
 if TYPE_CHECKING:
     from teabox.platform.settings import Settings
+    from teabox.platform.storage import Storage
+    from teabox.worker.fetch import Transfers
     from teabox.worker.pool import WorkerPool
 
 DEFAULT_PORT = 7777
+# How often the blob store's partial writes are checked for ones whose writer died (a cheap directory scan).
+PARTIAL_SWEEP_SECONDS = 60.0
+# How often old tasks and audit entries are archived and removed, and unreferenced blobs older than
+# UNREFERENCED_BLOB_DAYS (far above any transfer deadline) removed; also once at start.
+RETENTION_SWEEP_SECONDS = 600.0
+UNREFERENCED_BLOB_DAYS = 1.0
+# How often tasks that ended without their outputs have what dead attempts published withdrawn.
+WITHDRAWAL_SWEEP_SECONDS = 2.0
 
 
 @click.command("serve")
@@ -51,6 +63,18 @@ DEFAULT_PORT = 7777
 )
 @max_running_per_user_option
 @max_queued_per_user_option
+@click.option(
+    "--keep-tasks-days",
+    type=click.FloatRange(0),
+    metavar="DAYS",
+    help="Archive and remove tasks that ended this many days ago (default: keep for ever).",
+)
+@click.option(
+    "--keep-audit-days",
+    type=click.FloatRange(0),
+    metavar="DAYS",
+    help="Archive and remove audit entries this many days old (default: keep for ever).",
+)
 @service_limit_options
 @log_level_option
 def serve_command(
@@ -66,6 +90,8 @@ def serve_command(
     token_ttl: float,
     max_running_per_user: int,
     max_queued_per_user: int,
+    keep_tasks_days: float | None,
+    keep_audit_days: float | None,
     log_level: str,
     **limit_options: Any,
 ) -> None:
@@ -73,16 +99,20 @@ def serve_command(
     import uvicorn
 
     from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.chores import Chores
     from teabox.platform.core import Platform
+    from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
     from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
     from teabox.service.connections import guarded_protocol
+    from teabox.worker.fetch import TransferPolicy, Transfers
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     listener = _listen(host, port)
     with storage_refusals():
         storage = Storage.open(data_dir)
+    storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
     settings = Settings(
         token_ttl_seconds=token_ttl,
         max_upload_bytes=max_upload_bytes,
@@ -90,6 +120,8 @@ def serve_command(
         max_running_per_user=cap(max_running_per_user),
         max_queued_per_user=cap(max_queued_per_user),
         egress=egress,
+        keep_tasks_days=keep_tasks_days,
+        keep_audit_days=keep_audit_days,
     )
     platform = Platform(storage, settings)
     if not platform.has_admin():
@@ -99,8 +131,17 @@ def serve_command(
             err=True,
         )
     limits = service_limits(limit_options)
-    app = create_app(platform, limits=limits, background=[storage.queue.requeue_expired])
     pace = Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate)
+    chores = Chores()
+    chores.add("partial-write sweep", PARTIAL_SWEEP_SECONDS, storage.blobs.sweep_partial)
+    chores.add("free-space check", 1.0, storage.disk.check)
+    chores.add("retention", RETENTION_SWEEP_SECONDS, functools.partial(_retain, storage, settings))
+    # Withdrawals talk to other servers, which may be slow: they get a background job of their own.
+    withdrawals = Chores()
+    transfers = Transfers(TransferPolicy(allow_file_dir, egress=egress, pace=pace), storage.hosted)
+    withdrawals.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, transfers))
+    background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run, withdrawals.run]
+    app = create_app(platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS)
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
     # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
@@ -138,6 +179,25 @@ def _listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another server running there? "
             "stop it or choose another --port"
         ) from None
+
+
+def _retain(storage: Storage, settings: Settings) -> None:
+    from teabox.platform.retention import collect
+
+    collected = collect(
+        storage,
+        tasks_older_than_days=settings.keep_tasks_days,
+        audit_older_than_days=settings.keep_audit_days,
+        blobs_older_than_days=UNREFERENCED_BLOB_DAYS,
+    )
+    if collected.archives or collected.blobs:
+        logging.getLogger("teabox.retention").info("%s", collected.summary())
+
+
+def _withdraw(storage: Storage, transfers: Transfers) -> None:
+    from teabox.worker.withdrawal import withdraw_unrecorded_outputs
+
+    withdraw_unrecorded_outputs(storage.database, transfers)
 
 
 def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace) -> WorkerPool:

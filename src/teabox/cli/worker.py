@@ -23,6 +23,7 @@ from teabox.cli.admin import (
 )
 from teabox.cli.fairness_options import cap, max_running_per_user_option
 from teabox.platform.egress import EgressPolicy
+from teabox.platform.lease import DEFAULT_LEASE_SECONDS
 
 
 @click.command("worker")
@@ -31,7 +32,13 @@ from teabox.platform.egress import EgressPolicy
 @allow_file_dir_option
 @allow_url_option
 @transfer_pace_options
-@click.option("--lease", default=5.0, show_default=True, type=click.FloatRange(1), help="Task lease in seconds.")
+@click.option(
+    "--lease",
+    default=DEFAULT_LEASE_SECONDS,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Task lease in seconds (heartbeats come six times per lease).",
+)
 @max_running_per_user_option
 @log_level_option
 def worker_command(
@@ -61,7 +68,7 @@ def worker_command(
             pace=Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate),
         ),
         lease_seconds=lease,
-        heartbeat_seconds=lease / 5,
+        heartbeat_seconds=lease / 6,
         max_running_per_user=cap(max_running_per_user),
     )
     with storage_refusals():

@@ -4,6 +4,11 @@ Loading a compiled artifact runs its machine code, so only artifacts teabox
 compiled itself may be loaded: the directory is private (0700, owned by this
 user), every entry carries an HMAC under a secret that never leaves it, and an
 entry whose HMAC does not verify is recompiled rather than loaded.
+
+The disk cache is bounded (``TEABOX_CACHE_MAX_BYTES``, 1 GiB by default):
+after each new entry the least recently used entries go until the rest fit.
+"Used" is the entry's modification time, which a load from disk refreshes
+(access times are not reliable: most file systems are mounted ``relatime``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ import wasmtime
 from teabox.executor.engine import EngineSpec, engine_for
 
 _MAC_SIZE = 32
+DEFAULT_MAX_DISK_BYTES = 1024 * 1024 * 1024
+
+
+def default_max_disk_bytes() -> int:
+    configured = os.environ.get("TEABOX_CACHE_MAX_BYTES")
+    return int(configured) if configured else DEFAULT_MAX_DISK_BYTES
 
 
 def default_cache_dir() -> Path:
@@ -44,9 +55,17 @@ class CachedModule:
 class ModuleCache:
     """Compiled modules keyed by payload sha256 and engine fingerprint."""
 
-    def __init__(self, directory: Path | None = None, *, memory_entries: int = 64, disk: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        memory_entries: int = 64,
+        disk: bool = True,
+        max_disk_bytes: int | None = None,
+    ) -> None:
         self.directory = (directory or default_cache_dir()) / "modules"
         self.disk = disk  # a sandbox process has no disk cache: its parent passes artifacts instead
+        self.max_disk_bytes = default_max_disk_bytes() if max_disk_bytes is None else max_disk_bytes
         self.memory_entries = memory_entries
         self._memory: OrderedDict[tuple[EngineSpec, str], CachedModule] = OrderedDict()
         self._lock = threading.Lock()
@@ -96,13 +115,18 @@ class ModuleCache:
         secret = self._prepare_directory() if self.disk else None
         if secret is None:
             return None
+        path = self._entry_path(spec, sha256)
         try:
-            blob = self._entry_path(spec, sha256).read_bytes()
+            blob = path.read_bytes()
         except OSError:
             return None
         mac, artifact = blob[:_MAC_SIZE], blob[_MAC_SIZE:]
         if not hmac.compare_digest(mac, self._mac(secret, spec, sha256, artifact)):
             return None
+        try:
+            os.utime(path)  # recently used: the last to go when the cache is over its size
+        except OSError:
+            pass  # removed meanwhile by another process's pruning; the artifact read is still good
         return artifact
 
     @staticmethod
@@ -127,6 +151,27 @@ class ModuleCache:
             os.replace(tmp, path)
         except OSError as exc:
             self.disk_problem = f"cannot write cache entry {path}: {exc}"
+            return
+        self.prune()
+
+    def prune(self) -> list[Path]:
+        """Remove least recently used entries until the disk cache fits ``max_disk_bytes``; returns what went."""
+        entries = []
+        for path in self.directory.glob("*.cwasm"):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            entries.append((info.st_mtime_ns, info.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        removed = []
+        for _, size, path in sorted(entries):
+            if total <= self.max_disk_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+            removed.append(path)
+        return removed
 
     # -- lookup ---------------------------------------------------------------
 

@@ -4,25 +4,36 @@ A blob's name is the sha256 of its bytes, so writing the same bytes twice
 stores them once, a reader can check what it got, and a blob that nothing
 refers to yet (an upload refused half-way, an output whose task then failed)
 is harmless. Writes go to a temporary file that is renamed into place only
-when complete, so a reader never sees a partial blob. Every directory is
+when complete, so a reader never sees a partial blob. The writer holds an
+exclusive ``flock`` on its temporary file until then; the kernel drops it when
+the writer dies however it dies, so :meth:`BlobStore.sweep_partial` can tell a
+part still being written (locked) from debris of a killed process (unlocked)
+without guessing from ages. Every directory is
 0700 and every blob 0600, whatever the process umask: a blob may be another
 owner's encrypted file or a private payload.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+from teabox.platform.disk_space import DiskSpace, is_full_error
 from teabox.platform.errors import NotFound, TooLarge
 from teabox.platform.private_files import create_private_file, private_dir
 
 _CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PART = ".part"
+
+log = logging.getLogger("teabox.blobs")
 
 
 class BlobWriter:
@@ -31,8 +42,10 @@ class BlobWriter:
     def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._max_bytes = max_bytes
-        self._temporary = store.root / "tmp" / f"{uuid.uuid4().hex}.part"
-        self._file: BinaryIO = os.fdopen(create_private_file(self._temporary), "wb")
+        try:
+            self._temporary, self._file = _locked_part(store.root / "tmp")
+        except OSError as exc:
+            raise (store.disk.saw_full() if is_full_error(exc) else exc) from exc
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -42,19 +55,34 @@ class BlobWriter:
             self.abort()
             raise TooLarge(f"the upload is larger than the {self._max_bytes}-byte limit")
         self._hash.update(chunk)
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise self._refused(exc) from exc
 
     def commit(self) -> str:
-        self._file.close()
         sha256 = self._hash.hexdigest()
         target = self._store.path(sha256, must_exist=False)
-        private_dir(target.parent)
-        os.replace(self._temporary, target)
+        try:
+            self._file.flush()
+            private_dir(target.parent)
+            os.replace(self._temporary, target)  # still locked: a sweep cannot take the part before it is in place
+        except OSError as exc:
+            raise self._refused(exc) from exc
+        self._file.close()
         return sha256
 
     def abort(self) -> None:
-        self._file.close()
         self._temporary.unlink(missing_ok=True)
+        try:
+            self._file.close()
+        except OSError:
+            pass  # a close that flushes what a full disk refused: the part is gone anyway
+
+    def _refused(self, exc: OSError) -> Exception:
+        """The error to raise for a failed write, after dropping the part: a full disk is a refusal, not a bug."""
+        self.abort()
+        return self._store.disk.saw_full() if is_full_error(exc) else exc
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -65,10 +93,11 @@ class BlobWriter:
 
 
 class BlobStore:
-    """Blobs under ``root/<first two hex digits>/<sha256>``."""
+    """Blobs under ``root/<first two hex digits>/<sha256>``; a write that finds the disk full raises StorageFull."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, disk: DiskSpace | None = None) -> None:
         self.root = private_dir(Path(root))
+        self.disk = disk or DiskSpace(self.root)
         private_dir(self.root / "tmp")
 
     def writer(self, max_bytes: int | None = None) -> BlobWriter:
@@ -106,6 +135,67 @@ class BlobStore:
 
     def size(self, sha256: str) -> int:
         return self.path(sha256).stat().st_size
+
+    def older_than(self, age_seconds: float) -> list[str]:
+        """The ids of blobs last written more than ``age_seconds`` ago (a blob put again is new again)."""
+        cutoff = time.time() - age_seconds
+        found = []
+        for path in self.root.glob("??/*"):
+            try:
+                if _SHA256.match(path.name) and path.stat().st_mtime < cutoff:
+                    found.append(path.name)
+            except FileNotFoundError:
+                continue
+        return found
+
+    def remove(self, sha256: str) -> None:
+        self.path(sha256, must_exist=False).unlink(missing_ok=True)
+
+    def sweep_partial(self) -> list[Path]:
+        """Remove the partial writes of processes that died mid-write (a server killed during an upload).
+
+        Safe at any time and from any process: a part whose writer is alive is
+        locked and left alone. Returns what was removed.
+        """
+        removed: list[Path] = []
+        for part in (self.root / "tmp").glob(f"*{_PART}"):
+            try:
+                handle = open(part, "rb")
+            except FileNotFoundError:
+                continue  # committed or aborted meanwhile
+            with handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # being written
+                if _still_linked(part, handle):
+                    part.unlink(missing_ok=True)
+                    removed.append(part)
+        if removed:
+            log.info("removed %d partial blob write(s) left by a process that died mid-write", len(removed))
+        return removed
+
+
+def _locked_part(directory: Path) -> tuple[Path, BinaryIO]:
+    """A new private part file, locked, and still linked under its name once locked.
+
+    A sweep may remove a part between its creation and its lock (it looks
+    abandoned for that instant); a part found unlinked is replaced by a new one.
+    """
+    while True:
+        path = directory / f"{uuid.uuid4().hex}{_PART}"
+        file = os.fdopen(create_private_file(path), "wb")
+        fcntl.flock(file, fcntl.LOCK_EX)
+        if _still_linked(path, file):
+            return path, file
+        file.close()
+
+
+def _still_linked(path: Path, file: BinaryIO) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(file.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _copy(src: BinaryIO, writer: BlobWriter) -> None:

@@ -20,6 +20,7 @@ from teabox.platform import audit, files, functions, overview, tasks, users  # n
 from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
+from teabox.platform.disk_space import is_full_error
 from teabox.platform.errors import InternalError, NotFound, PlatformError, Unauthenticated
 from teabox.platform.models import Task, User
 from teabox.platform.roles import Role, RoleKind, check_api
@@ -93,6 +94,7 @@ class Platform:
                     ctx = self._ctx(session, actor, now)
                     result = operation.handler(ctx, **arguments)
                     audit.record(session, now, who, name, ctx.object_id, "ok", ctx.note)
+                self.storage.disk.saw_write()
             for topic in ctx.wakes:
                 self.storage.notifier.notify(topic)
             return result
@@ -100,9 +102,13 @@ class Platform:
             self._refused(exc, now, who, name, ctx, params)
             raise
         except Exception as exc:
-            internal = InternalError(f"internal error: {type(exc).__name__}")
-            self._refused(internal, now, who, name, ctx, params)
-            raise internal from exc
+            refusal = (
+                self.storage.disk.saw_full()
+                if is_full_error(exc)
+                else InternalError(f"internal error: {type(exc).__name__}")
+            )
+            self._refused(refusal, now, who, name, ctx, params)
+            raise refusal from exc
 
     def _refused(
         self, exc: PlatformError, now: float, who: str | None, name: str, ctx: Ctx | None, params: dict[str, Any]
@@ -114,9 +120,18 @@ class Platform:
     def audit(
         self, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str
     ) -> None:
-        """Record an entry in a transaction of its own (one short write)."""
-        with self.storage.database.write() as session:
-            audit.record(session, now, user_id, action, object_id, outcome, message)
+        """Record an entry in a transaction of its own (one short write).
+
+        With the data directory full the entry is lost (the refusal itself is
+        still answered): the log says once that the directory is full.
+        """
+        try:
+            with self.storage.database.write() as session:
+                audit.record(session, now, user_id, action, object_id, outcome, message)
+        except Exception as exc:
+            if not is_full_error(exc):
+                raise
+            self.storage.disk.saw_full()
 
     @staticmethod
     def _who(actor: Actor | None, params: dict[str, Any]) -> str | None:

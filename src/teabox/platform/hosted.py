@@ -114,6 +114,12 @@ class HostedFiles:
             raise OSError(f"output for {url} is over the {max_bytes}-byte limit") from exc
         return HostedUpload(self, url, row.id, sha256, size, previous=(row.sha256, row.size))
 
+    def withdraw_hosted(self, url: str) -> None:
+        """Unlink a reserved file from bytes a task wrote but never recorded (its blob goes with the blob sweep)."""
+        row = self._row(url)
+        if not row.uploaded and not self._recorded(url):
+            self._link(row.id, None, 0)
+
     def _recorded(self, url: str) -> bool:
         with self.database.read() as session:
             return bool(

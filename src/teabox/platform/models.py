@@ -173,6 +173,8 @@ class Task(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # When what the task's attempts published, unrecorded, was withdrawn after it ended without its outputs.
+    outputs_withdrawn_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (
         Index("ix_tasks_status_staged_at", "status", "staged_at"),

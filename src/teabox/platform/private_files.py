@@ -11,8 +11,10 @@ learns it at start-up, with the command that fixes it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from teabox.errors import TeaboxError
@@ -26,14 +28,37 @@ class DataDirExposed(TeaboxError):
     """The data directory (or a secret in it) is open to other users; the message names the fix."""
 
 
+class DataDirUnwritable(TeaboxError):
+    """The data directory cannot be written (read-only, not ours, full); the message names the fix."""
+
+
 def prepare_data_dir(data_dir: Path) -> Path:
-    """Create ``data_dir`` 0700 if it does not exist; refuse it if other users may use it."""
+    """Create ``data_dir`` 0700 if it does not exist; refuse it if other users may use it or if it is unwritable."""
     data_dir = Path(data_dir)
-    if not data_dir.exists():
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        private_dir(data_dir)
-    refuse_if_shared(data_dir, "data directory")
+    try:
+        if not data_dir.exists():
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
+        refuse_if_shared(data_dir, "data directory")
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass  # a write now, so that an unwritable directory stops the start with one line, not a traceback
+    except OSError as exc:
+        raise DataDirUnwritable(_unwritable(data_dir, exc)) from exc
     return data_dir
+
+
+def _unwritable(data_dir: Path, exc: OSError) -> str:
+    if exc.errno == errno.EROFS:
+        fix = "remount its file system read-write, or give a writable --data-dir"
+        return f"the data directory {data_dir} is on a read-only file system; teabox writes there: {fix}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the data directory {data_dir} is full; free some space on its file system and start again"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"the data directory {data_dir} is not writable by this user (uid {os.getuid()}); fix it with: "
+            f"chown -R {os.getuid()} {data_dir}, or give a writable --data-dir"
+        )
+    return f"the data directory {data_dir} cannot be written ({exc.strerror}); give a writable --data-dir"
 
 
 def refuse_if_shared(path: Path, what: str) -> None:

@@ -19,10 +19,10 @@ Typical worker loop::
 
     queue = Storage.open(data_dir).queue
     while True:
-        task = queue.claim(worker_id, lease_seconds=5)
+        task = queue.claim(worker_id, lease_seconds=DEFAULT_LEASE_SECONDS)
         if task is None: sleep a little; continue
         ... run it, calling queue.heartbeat(task.task_id, worker_id, task.attempt)
-        ... about every second; stop at once if it returns False ...
+        ... every DEFAULT_HEARTBEAT_SECONDS (teabox.platform.lease); stop at once if it returns False ...
         recorded = queue.finish(task.task_id, worker_id, task.attempt, outcome)
         if not recorded: withdraw the published outputs
 """
@@ -275,8 +275,9 @@ class TaskQueue:
         A run whose lease has expired goes back to ``Staged`` (ahead of newer
         tasks, since it keeps its place) unless it was already attempt
         ``max_attempts``, in which case the task fails with ``worker_lost``.
-        A canceled run whose lease expired is forgotten. Call it every second
-        or so from any process; concurrent calls are safe.
+        A canceled run whose lease expired is forgotten. Call it every half second
+        or so from any process (every ``REQUEUE_PERIOD_SECONDS`` keeps the documented bound,
+        see :mod:`teabox.platform.lease`); concurrent calls are safe.
         """
         now = time.time()
         # Usually nothing has lapsed: find that out with a read rather than a write transaction.

@@ -23,6 +23,10 @@ class Settings:
     # invoke_task. Running: tasks of one user that workers run at once, checked by the claim.
     max_queued_per_user: int | None = 100
     max_running_per_user: int | None = None
+    # Retention (teabox.platform.retention): ended tasks and audit entries older than this many days are
+    # archived and removed by the service's periodic sweep; None keeps them for ever.
+    keep_tasks_days: float | None = None
+    keep_audit_days: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_file_dirs", tuple(Path(d).resolve() for d in self.allowed_file_dirs))

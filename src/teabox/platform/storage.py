@@ -17,13 +17,14 @@ transient staging files, the wake-up sockets) is out of their reach too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
+from teabox.platform.disk_space import DiskSpace
 from teabox.platform.file_keys import ENV_VAR, KEY_FILE, FileKeys, PlatformKeyError
 from teabox.platform.hosted import HostedFiles
 from teabox.platform.models import DataFile
@@ -41,6 +42,10 @@ class Storage:
     hosted: HostedFiles
     notifier: Notifier
     file_keys: FileKeys
+    disk: DiskSpace = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.disk = self.blobs.disk
 
     @classmethod
     def open(cls, data_dir: Path, *, migrate: bool = True) -> Storage:
@@ -56,7 +61,7 @@ class Storage:
         if migrate:
             database.migrate(file_keys)
         _check_platform_key(data_dir, database, file_keys)
-        blobs = BlobStore(data_dir / "blobs")
+        blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
         notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
         queue = TaskQueue(database, file_keys, notifier)
         return cls(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)

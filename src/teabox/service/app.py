@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 
 from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
+from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
 from teabox.platform.errors import BadRequest, PlatformError, TooLarge, TooManyRequests
 from teabox.platform.roles import check_api
 from teabox.service import errors
@@ -78,7 +79,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         waiter.start()
-        jobs = [asyncio.create_task(_every(period, job)) for job in background or []]
+        jobs = [asyncio.create_task(_every(period, job, disk)) for job in background or []]
         yield
         for job in jobs:
             job.cancel()
@@ -90,7 +91,8 @@ def create_app(
         description="Multi-party computation over untrusted WebAssembly functions. See docs/http-api.md.",
         lifespan=lifespan,
     )
-    errors.install(app, audit)
+    disk = platform.storage.disk
+    errors.install(app, audit, disk)
     app.add_middleware(
         JsonBodies,
         max_bytes=limits.max_request_bytes,
@@ -200,8 +202,21 @@ def create_app(
         return RedirectResponse("/console/")
 
     @app.get(f"{PREFIX}/health", tags=["service"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": version("teabox")}
+    def health() -> dict[str, Any]:
+        """Alive (200) whatever the state; ``status`` says whether writes are refused for want of space."""
+        return {
+            "status": "storage_full" if disk.full else "ok",
+            "version": version("teabox"),
+            "storage": disk.report(),
+        }
+
+    @app.get(f"{PREFIX}/ready", tags=["service"])
+    def ready() -> JSONResponse:
+        """200 when the service can take writes; 503 ``storage_full`` while the data directory is full."""
+        if disk.full:
+            refusal = disk.refusal()
+            return errors.error_response(503, refusal.code, refusal.message)
+        return JSONResponse({"status": "ok"})
 
     return app
 
@@ -247,10 +262,17 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
             raise BadRequest("Content-Length must be a number of bytes")
         if int(length) > limit:
             raise TooLarge(f"the upload is {length} bytes, over the {limit}-byte limit")
-    writer = platform.blobs.writer(limit)
+    try:
+        writer = platform.blobs.writer(limit)
+    except StorageFull:
+        await _drain(request, limit)
+        raise
     try:
         async for chunk in request.stream():
             writer.write(chunk)
+    except StorageFull:
+        await _drain(request, limit - writer.size)
+        raise
     except ClientDisconnect:
         # A client that gives up (Ctrl-C, a lost connection) is no server error: one line, no traceback.
         writer.abort()
@@ -267,6 +289,16 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
     return writer.commit(), writer.size
 
 
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop the rest of a refused upload (up to ``limit`` bytes), so that the client reads the
+    refusal instead of a connection reset in the middle of its sending."""
+    left = limit
+    async for chunk in request.stream():
+        left -= len(chunk)
+        if left < 0:
+            return
+
+
 def _file(platform: Platform, sha256: str, name: str) -> FileResponse:
     return FileResponse(
         platform.blobs.path(sha256),
@@ -275,10 +307,13 @@ def _file(platform: Platform, sha256: str, name: str) -> FileResponse:
     )
 
 
-async def _every(period: float, job: Callable[[], object]) -> None:
+async def _every(period: float, job: Callable[[], object], disk: DiskSpace) -> None:
     while True:
         try:
             await run_in_threadpool(job)
-        except Exception:
-            errors.log.exception("background job failed")
+        except Exception as exc:
+            if is_full_error(exc):
+                disk.saw_full()  # logged once, not every second
+            else:
+                errors.log.exception("background job failed")
         await asyncio.sleep(period)

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from teabox.platform.core import Platform
 
 PREFIX = "/api/v1"
-_UNAUDITED = {f"{PREFIX}/health"}
+_UNAUDITED = {f"{PREFIX}/health", f"{PREFIX}/ready"}
 
 log = logging.getLogger("teabox.service")
 

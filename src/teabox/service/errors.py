@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
 from teabox.platform.errors import PlatformError, RetryLater
 from teabox.service.call_audit import CallAudit
 
@@ -46,10 +47,10 @@ def _describe(exc: RequestValidationError) -> tuple[str, str]:
     return code, "invalid request: " + "; ".join(problems)
 
 
-def install(app: FastAPI, audit: CallAudit) -> None:
+def install(app: FastAPI, audit: CallAudit, disk: DiskSpace) -> None:
     @app.exception_handler(PlatformError)
     async def _platform(request: Request, exc: PlatformError) -> JSONResponse:
-        if exc.status >= 500:
+        if exc.status >= 500 and not isinstance(exc, StorageFull):  # a full disk is logged once, when it fills
             log.error("%s failed: %s", request.url.path, exc.message, exc_info=exc.__cause__ or exc)
         if not exc.audited:
             await audit.refused(request.scope, exc.code, exc.message)
@@ -74,6 +75,8 @@ def install(app: FastAPI, audit: CallAudit) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        if is_full_error(exc):
+            return await _platform(request, disk.saw_full())
         log.exception("unexpected error")
         message = f"internal error: {type(exc).__name__}"
         await audit.refused(request.scope, "internal_error", message)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +104,8 @@ class HostedFiles(Protocol):
 
     def stage_hosted(self, src: Path, url: str, max_bytes: int) -> PendingUpload: ...
 
+    def withdraw_hosted(self, url: str) -> None: ...
+
 
 @dataclass
 class Transfers:
@@ -182,8 +183,12 @@ class Transfers:
 
     # -- outputs --------------------------------------------------------------------------
 
-    def stage_upload(self, src: Path, url: str) -> PendingUpload:
-        """Prepare ``src`` for ``url`` without making it visible there yet."""
+    def stage_upload(self, src: Path, url: str, *, output_id: str) -> PendingUpload:
+        """Prepare ``src`` for ``url`` without making it visible there yet.
+
+        ``output_id`` (the output's file id) names what a ``file://`` staging leaves beside
+        the target, so that a later attempt, or the withdrawal of a dead one, finds it.
+        """
         size = src.stat().st_size
         if size > self.policy.max_output_bytes:
             raise TransferError(
@@ -192,12 +197,33 @@ class Transfers:
             )
         scheme = _scheme(url)
         if scheme == "file":
-            return _LocalUpload.prepare(src, self._local_path(url, must_exist=False), url)
+            return _LocalUpload.prepare(src, self._local_path(url, must_exist=False), url, output_id)
         if scheme in ("http", "https"):
             return _HttpUpload(src, url, self)
         if self.hosted is not None and scheme == self.hosted.scheme:
             return self.hosted.stage_hosted(src, url, self.policy.max_output_bytes)
         raise TransferError(f"{describe_url(url)}: outputs cannot be written to {scheme or 'scheme-less'} URLs")
+
+    def withdraw(self, url: str, output_id: str, *, keep_target: bool) -> None:
+        """Take back whatever any attempt may have left at ``url`` for output ``output_id``.
+
+        For a task that ended without recording the output, after the attempts that wrote it
+        died: a ``file://`` output's hidden part and (unless ``keep_target``) the file itself, an
+        ``http(s)://`` output by a ``DELETE`` (unless ``keep_target``), a platform-hosted output's
+        link to its bytes. ``keep_target`` is for a URL where another output record's recorded
+        output may be. Raises TransferError when the destination refuses.
+        """
+        scheme = _scheme(url)
+        if scheme == "file":
+            target = self._local_path(url, must_exist=False)
+            hidden_part(target, output_id).unlink(missing_ok=True)
+            if not keep_target:
+                target.unlink(missing_ok=True)
+        elif scheme in ("http", "https"):
+            if not keep_target:
+                self.http_delete(url)
+        elif self.hosted is not None and scheme == self.hosted.scheme:
+            self.hosted.withdraw_hosted(url)
 
     def http_put(self, src: Path, url: str) -> None:
         with _HttpErrors("PUT", url, self.policy.egress), paced(self.policy.pace), open(src, "rb") as body:
@@ -285,6 +311,11 @@ class _HttpErrors:
             raise TransferError(f"{self.method} {describe_url(self.url)} failed: {exc}") from exc
 
 
+def hidden_part(target: Path, output_id: str) -> Path:
+    """Where a ``file://`` output is staged beside its target: one name per output record, whatever the attempt."""
+    return target.with_name(f".{target.name}.{output_id}.part")
+
+
 class _LocalUpload:
     """An output written next to its destination under a hidden name, renamed on commit."""
 
@@ -293,8 +324,8 @@ class _LocalUpload:
         self.committed = False
 
     @classmethod
-    def prepare(cls, src: Path, target: Path, url: str) -> _LocalUpload:
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    def prepare(cls, src: Path, target: Path, url: str, output_id: str) -> _LocalUpload:
+        temporary = hidden_part(target, output_id)  # overwrites what a killed attempt left
         try:
             shutil.copyfile(src, temporary)
         except OSError as exc:

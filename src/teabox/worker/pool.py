@@ -11,7 +11,8 @@ tenth of a second the supervisor
   attempt) within the same tick, and removes its abandoned staging directory;
 * kills (SIGKILL) the process running a task that was canceled, which stops
   the payload within a second without touching other workers' tasks;
-* every second, recovers runs whose lease expired, wherever their worker was.
+* every half second (``REQUEUE_PERIOD_SECONDS``), recovers runs whose lease expired, wherever their
+  worker was.
 
 A worker never outlives its supervisor: see :func:`worker_main`.
 """
@@ -31,6 +32,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Self
 
+from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
 from teabox.worker.loop import open_worker
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 
 _TICK = 0.1
 _CANCEL_CHECK = 0.2
-_EXPIRY_CHECK = 1.0
+_EXPIRY_CHECK = REQUEUE_PERIOD_SECONDS
 _FAST_RESTART = 1.0  # a worker that dies sooner than this after starting is restarted with back-off
 _MAX_BACKOFF = 30.0
 _ORPHANED = 70  # exit code of a worker that found its supervisor dead

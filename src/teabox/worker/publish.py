@@ -50,6 +50,7 @@ class PublishError(TransferError):
 @dataclass(frozen=True)
 class SealedOutput:
     data_name: str
+    file_id: str
     url: str
     path: Path
     tag: bytes
@@ -78,7 +79,7 @@ def seal_outputs(outputs: list[StagedOutput], area: TaskArea) -> list[SealedOutp
             raise PublishError(f"output '{output.data_name}' could not be encrypted: {exc.detail}") from exc
         except OSError as exc:
             raise PublishError(f"output '{output.data_name}' could not be encrypted: {exc.strerror or exc}") from exc
-        sealed.append(SealedOutput(output.data_name, output.url, destination, tag))
+        sealed.append(SealedOutput(output.data_name, output.file_id, output.url, destination, tag))
     return sealed
 
 
@@ -114,7 +115,7 @@ def publish(sealed: list[SealedOutput], transfers: Transfers) -> Publication:
 
 def _stage(output: SealedOutput, transfers: Transfers) -> PendingUpload:
     try:
-        return transfers.stage_upload(output.path, output.url)
+        return transfers.stage_upload(output.path, output.url, output_id=output.file_id)
     except TransferError as exc:
         raise PublishError(f"output '{output.data_name}' could not be published: {exc}") from exc
     except OSError as exc:

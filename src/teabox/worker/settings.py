@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from teabox.platform.lease import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LEASE_SECONDS
 from teabox.platform.settings import Settings
 from teabox.worker.fetch import TransferPolicy
 from teabox.worker.pacing import Pace
@@ -16,13 +17,15 @@ class WorkerSettings:
 
     The lease is short and the heartbeat frequent so that a worker that dies
     without a supervisor watching (another machine) is noticed within
-    seconds; the supervisor notices its own children at once.
+    seconds (``LOST_WORKER_BOUND_SECONDS`` in :mod:`teabox.platform.lease`);
+    the supervisor notices its own children at once. Six heartbeats per lease
+    leave a run its lease even when a few heartbeats are late.
     """
 
     data_dir: Path
     transfers: TransferPolicy = field(default_factory=TransferPolicy)
-    lease_seconds: float = 5.0
-    heartbeat_seconds: float = 1.0
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     max_attempts: int = 3
     module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
     max_running_per_user: int | None = None  # claim no task of a user who has this many running (None: no cap)

@@ -106,7 +106,7 @@ def _hold_lock(path: Path) -> BinaryIO:
     that orphaned inode would leave our directory looking abandoned.
     """
     while True:
-        handle = open(path, "ab")
+        handle = _open_lock(path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -118,6 +118,13 @@ def _hold_lock(path: Path) -> BinaryIO:
         except FileNotFoundError:
             pass
         handle.close()
+
+
+def _open_lock(path: Path) -> BinaryIO:
+    """Open (creating it 0600 whatever the umask) a lock file; only its lock matters, never its bytes."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "ab")
 
 
 def staging_base(data_dir: Path) -> Path:
@@ -133,7 +140,7 @@ def sweep_abandoned(data_dir: Path) -> list[Path]:
     base = staging_base(data_dir)
     removed: list[Path] = []
     for lock_path in sorted(base.glob("*.lock")):
-        with open(lock_path, "ab") as lock:
+        with _open_lock(lock_path) as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
