@@ -10,6 +10,10 @@ import ctypes
 import gc
 import importlib.metadata
 import mmap
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import wasmtime
@@ -197,3 +201,22 @@ def test_a_memory_creators_error_fails_instantiation_with_its_message() -> None:
     memories = _Memories(refuse_above=0)
     with pytest.raises(wasmtime.WasmtimeError, match=f"no {PAGE} bytes for you"):
         _instance(_engine_with(memories))
+
+
+def test_the_executor_does_not_load_beside_another_wasmtime(tmp_path: Path) -> None:
+    """An installation whose metadata says another wasmtime version: importing the executor fails, naming both."""
+    info = tmp_path / "wasmtime-51.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wasmtime\nVersion: 51.0.0\n")
+    path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", "import teabox.executor"],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("teabox.executor.wasmtime_private.WasmtimeVersionError: ")
+    assert f"uses private parts of wasmtime {wp.WRITTEN_FOR}, but wasmtime 51.0.0 is installed" in last
