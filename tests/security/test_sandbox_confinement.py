@@ -104,7 +104,7 @@ def sandbox_pid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     executor = Executor(tmp_path_factory.mktemp("cache"), isolation="subprocess")
     try:
         assert executor.run(_TRIVIAL).ok
-        (child,) = executor._runner._idle  # type: ignore[union-attr]
+        (child,) = executor._runner._idle  # type: ignore[attr-defined]
         yield child.process.pid
     finally:
         executor.close()
@@ -145,7 +145,7 @@ def test_the_sandbox_process_starts_without_coverage_measurement(
     executor = Executor(tmp_path / "cache", isolation="subprocess")
     try:
         assert executor.run(_TRIVIAL).ok
-        (child,) = executor._runner._idle  # type: ignore[union-attr]
+        (child,) = executor._runner._idle  # type: ignore[attr-defined]
         environ = Path(f"/proc/{child.process.pid}/environ").read_bytes().split(b"\0")
     finally:
         executor.close()
@@ -166,7 +166,7 @@ def test_the_sandbox_user_is_configurable_but_never_root(tmp_path: Path) -> None
     executor = Executor(tmp_path / "cache", isolation="subprocess", sandbox_user="daemon")
     try:
         assert executor.run(_TRIVIAL).ok
-        (child,) = executor._runner._idle  # type: ignore[union-attr]
+        (child,) = executor._runner._idle  # type: ignore[attr-defined]
         assert _status(child.process.pid)["Uid"].split()[0] == str(pwd.getpwnam("daemon").pw_uid)
     finally:
         executor.close()

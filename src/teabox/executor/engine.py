@@ -14,7 +14,6 @@ killed at its deadline uses an engine without them.
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import os
 import threading
@@ -24,9 +23,9 @@ from dataclasses import dataclass
 import wasmtime
 
 from teabox.executor.memory import use_budgeted_memories
+from teabox.executor.wasmtime_private import WASMTIME_VERSION
 
 TICK_SECONDS = 0.01
-WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 # NaN canonicalisation and deterministic relaxed SIMD: the same bits out for the same bits in.
 DETERMINISTIC = True
 

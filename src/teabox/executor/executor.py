@@ -7,13 +7,15 @@ Two ways to enforce the wall-clock limit, with the same results otherwise:
   Nothing to start, lowest latency, but the checks slow compute-heavy code.
 - ``isolation="subprocess"`` runs in a sandbox process killed at the
   deadline: full compute speed, crash isolation, a little latency per run.
+
+Each is a :class:`Runner`; the executor only ever calls ``run`` and ``close``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES
 from teabox.executor.cache import ModuleCache
@@ -24,6 +26,25 @@ from teabox.executor.runner import InProcessRunner
 from teabox.executor.sandbox import SandboxRunner
 
 Isolation = Literal["in-process", "subprocess"]
+
+
+class Runner(Protocol):
+    """Where payloads run: all an :class:`Executor` asks of the place it hands them to."""
+
+    def run(
+        self,
+        payload: bytes,
+        args: Mapping[str, Any] | None = None,
+        inputs: Inputs | None = None,
+        outputs: Outputs | None = None,
+        limits: Limits | None = None,
+    ) -> RunResult:
+        """Run one payload; every failure of the payload's is in the result."""
+        ...
+
+    def close(self) -> None:
+        """Release what the runner holds between runs."""
+        ...
 
 
 class Executor:
@@ -39,10 +60,11 @@ class Executor:
     ) -> None:
         """``sandbox_user`` is the account sandbox processes run as when teabox runs as root
         (default ``$TEABOX_SANDBOX_USER``, else ``nobody``); it is not used otherwise."""
+        self._cache: ModuleCache | None = None
         if isolation == "in-process":
-            self._runner: InProcessRunner | SandboxRunner = InProcessRunner(
-                cache_dir, max_payload_bytes=max_payload_bytes
-            )
+            in_process = InProcessRunner(cache_dir, max_payload_bytes=max_payload_bytes)
+            self._cache = in_process.cache
+            self._runner: Runner = in_process
         elif isolation == "subprocess":
             self._runner = SandboxRunner(cache_dir, max_payload_bytes=max_payload_bytes, user=sandbox_user)
         else:
@@ -52,9 +74,9 @@ class Executor:
     @property
     def cache(self) -> ModuleCache:
         """The compiled-module cache of in-process runs (sandbox processes keep their own)."""
-        if not isinstance(self._runner, InProcessRunner):
+        if self._cache is None:
             raise AttributeError("a subprocess executor's module caches live in its sandbox processes")
-        return self._runner.cache
+        return self._cache
 
     def run(
         self,
@@ -74,5 +96,4 @@ class Executor:
 
     def close(self) -> None:
         """Release sandbox processes; in-process executors hold nothing to release."""
-        if isinstance(self._runner, SandboxRunner):
-            self._runner.close()
+        self._runner.close()

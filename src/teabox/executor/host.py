@@ -12,31 +12,30 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from teabox.abi.handles import MAX_NAME_BYTES, Handle, HandleRefused, HandleTable
 from teabox.executor.channels import CHANNELS, MAX_CHANNEL_BYTES
 from teabox.executor.data import Capture, Inputs, Outputs
 from teabox.executor.memory import MemoryBudget
 from teabox.executor.result import FileStats
+from teabox.executor.wasmtime_private import (
+    RawMemory,
+    RawValues,
+    define_unchecked_func,
+    new_trap,
+    unchecked_callback,
+)
+from teabox.executor.wasmtime_private import memory_data as _memory_data
+from teabox.executor.wasmtime_private import memory_data_size as _memory_data_size
 
 # A run keeps at most this many diagnostics, each cut to MAX_DIAGNOSTIC_CHARS, and counts the rest:
 # a payload calling in a loop must not turn its task record into megabytes.
 MAX_DIAGNOSTICS = 200
 MAX_DIAGNOSTIC_CHARS = 500
-
-# Our own prototypes for the two calls on the hot path, returning plain integers.
-_memory_data: Callable[[int, int], int] = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
-    ("wasmtime_memory_data", ffi.dll)
-)
-_memory_data_size: Callable[[int, int], int] = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p)(
-    ("wasmtime_memory_data_size", ffi.dll)
-)
 
 
 class HostTrap(Exception):
@@ -53,7 +52,7 @@ class RunContext:
     table: HandleTable[BinaryIO]
     memory_budget: MemoryBudget
     context: int = 0  # wasmtime_context_t*
-    memory: ffi.wasmtime_memory_t | None = None
+    memory: RawMemory | None = None
     memory_address: int = 0  # address of the wasmtime_memory_t above
     files: dict[str, FileStats] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
@@ -243,12 +242,6 @@ def _close_file(ctx: RunContext, fd: int) -> int:
     return 0
 
 
-def _trap(message: str) -> int:
-    raw = message.encode("utf-8")
-    trap = ffi.wasmtime_trap_new(ctypes.create_string_buffer(raw), len(raw))
-    return ctypes.cast(trap, ctypes.c_void_p).value or 0
-
-
 def _unsigned(value: int) -> int:
     return value & 0xFFFFFFFF
 
@@ -256,7 +249,7 @@ def _unsigned(value: int) -> int:
 def _callback(body, arity: int):  # type: ignore[no-untyped-def]
     """Wrap ``body(ctx, *i32 args) -> int`` as a raw wasmtime callback."""
 
-    def raw(env: int, caller: object, values: ctypes.Array[ffi.wasmtime_val_raw], count: int) -> int:
+    def raw(env: int, caller: object, values: RawValues, count: int) -> int:
         ctx: RunContext = _current.ctx
         try:
             if arity == 1:
@@ -266,16 +259,15 @@ def _callback(body, arity: int):  # type: ignore[no-untyped-def]
             return 0
         except HostTrap as exc:
             ctx.host_trap = str(exc)
-            return _trap(str(exc))
+            return new_trap(str(exc))
         except Exception as exc:
             ctx.host_error = f"internal error in a host function: {exc!r}"
-            return _trap(ctx.host_error)
+            return new_trap(ctx.host_error)
 
-    return ffi.wasmtime_func_unchecked_callback_t(raw)
+    return unchecked_callback(raw)
 
 
 _I32 = wasmtime.ValType.i32()
-_NO_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
 _FUNCTIONS = {
     "teaclave_open_input": (_callback(_open_input, 1), 1),
     "teaclave_create_output": (_callback(_create_output, 1), 1),
@@ -287,12 +279,5 @@ _FUNCTIONS = {
 
 def define_host_functions(linker: wasmtime.Linker) -> None:
     """Add the five functions to ``linker``; the callbacks are module-level, so they outlive it."""
-    module = b"env"
     for name, (callback, arity) in _FUNCTIONS.items():
-        ty = wasmtime.FuncType([_I32] * arity, [_I32])
-        raw_name = name.encode()
-        error = ffi.wasmtime_linker_define_func_unchecked(
-            linker.ptr(), module, len(module), raw_name, len(raw_name), ty.ptr(), callback, None, _NO_FINALIZER
-        )
-        if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
+        define_unchecked_func(linker, "env", name, wasmtime.FuncType([_I32] * arity, [_I32]), callback)

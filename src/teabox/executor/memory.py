@@ -22,7 +22,8 @@ import threading
 from dataclasses import dataclass
 
 import wasmtime
-from wasmtime import _ffi as ffi
+
+from teabox.executor.wasmtime_private import LinearMemorySlot, MemoryCreator, SizeSlot, new_error
 
 _WASM32_MAX_BYTES = 1 << 32
 
@@ -73,11 +74,6 @@ def bind_budget(budget: MemoryBudget | None) -> None:
     _current.budget = budget
 
 
-def _error(message: str) -> int:
-    raw = message.encode()
-    return ctypes.cast(ffi.wasmtime_error_new(ctypes.create_string_buffer(raw)), ctypes.c_void_p).value or 0
-
-
 def _protect(memory: _Memory, new_size: int) -> bool:
     if new_size <= memory.size:
         return True
@@ -86,7 +82,7 @@ def _protect(memory: _Memory, new_size: int) -> bool:
     return status == 0
 
 
-def _get_memory(env: int, size_out: ctypes.Array[ctypes.c_size_t], capacity_out: ctypes.Array[ctypes.c_size_t]) -> int:
+def _get_memory(env: int, size_out: SizeSlot, capacity_out: SizeSlot) -> int:
     memory = _memories[env]
     size_out[0] = memory.size
     capacity_out[0] = memory.capacity
@@ -97,14 +93,16 @@ def _grow_memory(env: int, new_size: int) -> int:
     try:
         return _grow(_memories[env], new_size)
     except Exception as exc:
-        return _error(f"growing a linear memory failed: {exc!r}")
+        return new_error(f"growing a linear memory failed: {exc!r}")
 
 
 def _grow(memory: _Memory, new_size: int) -> int:
     if not memory.budget.allows(new_size):
-        return _error(f"memory.grow to {new_size} bytes refused: the run's memory limit is {memory.budget.limit} bytes")
+        return new_error(
+            f"memory.grow to {new_size} bytes refused: the run's memory limit is {memory.budget.limit} bytes"
+        )
     if new_size > memory.capacity or not _protect(memory, new_size):
-        return _error(f"memory.grow to {new_size} bytes failed: no address space reserved for it")
+        return new_error(f"memory.grow to {new_size} bytes failed: no address space reserved for it")
     memory.size = new_size
     return 0
 
@@ -114,25 +112,12 @@ def _release(env: int) -> None:
     _libc.munmap(memory.base, memory.mapped)
 
 
-_GET = ffi.wasmtime_memory_get_callback_t(_get_memory)
-_GROW = ffi.wasmtime_memory_grow_callback_t(_grow_memory)
-_RELEASE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_release)
-
-
-def _new_memory(
-    env: int,
-    memory_type: object,
-    minimum: int,
-    maximum: int,
-    reserved: int,
-    guard: int,
-    out: ctypes.Array[ffi.wasmtime_linear_memory_t],
-) -> int:
+def _new_memory(minimum: int, maximum: int, reserved: int, guard: int, out: LinearMemorySlot) -> int:
     # An exception escaping a callback would leave wasmtime without a memory, which it cannot survive.
     try:
         return _create(minimum, maximum, reserved, guard, out)
     except Exception as exc:
-        return _error(f"creating a linear memory failed: {exc!r}")
+        return new_error(f"creating a linear memory failed: {exc!r}")
 
 
 def _create(
@@ -140,13 +125,13 @@ def _create(
     maximum: int,
     reserved: int,
     guard: int,
-    out: ctypes.Array[ffi.wasmtime_linear_memory_t],
+    out: LinearMemorySlot,
 ) -> int:
     budget: MemoryBudget | None = getattr(_current, "budget", None)
     if budget is None:
-        return _error("a linear memory can only be created by a run")
+        return new_error("a linear memory can only be created by a run")
     if not budget.allows(minimum):
-        return _error(
+        return new_error(
             f"the payload's initial memory of {minimum} bytes does not fit the memory limit of {budget.limit} bytes"
         )
     # Without a reservation from wasmtime (a dynamic memory) reserve all a wasm32 memory can reach,
@@ -155,21 +140,19 @@ def _create(
     mapped = capacity + guard
     base = _libc.mmap(None, mapped, _PROT_NONE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
     if base is None or base == _MAP_FAILED:
-        return _error(f"cannot reserve {mapped} bytes of address space for a linear memory")
+        return new_error(f"cannot reserve {mapped} bytes of address space for a linear memory")
     memory = _Memory(budget, base, mapped, capacity, 0)
     if not _protect(memory, minimum):
         _libc.munmap(base, mapped)
-        return _error(f"cannot make {minimum} bytes of linear memory accessible")
+        return new_error(f"cannot make {minimum} bytes of linear memory accessible")
     memory.size = minimum
     key = next(_keys)
     _memories[key] = memory
-    out[0] = ffi.wasmtime_linear_memory_t(key, _GET, _GROW, _RELEASE)
+    _CREATOR.fill(out, key)
     return 0
 
 
-_CREATOR = ffi.wasmtime_memory_creator_t(
-    None, ffi.wasmtime_new_memory_callback_t(_new_memory), ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
-)
+_CREATOR = MemoryCreator(_new_memory, _get_memory, _grow_memory, _release)
 
 
 def use_budgeted_memories(config: wasmtime.Config) -> None:
@@ -179,4 +162,4 @@ def use_budgeted_memories(config: wasmtime.Config) -> None:
     so data segments are copied in at instantiation instead.
     """
     config.memory_init_cow = False
-    ffi.wasmtime_config_host_memory_creator_set(config.ptr(), ctypes.byref(_CREATOR))
+    _CREATOR.install(config)

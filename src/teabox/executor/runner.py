@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import wasmtime
-from wasmtime import _ffi as ffi
 
 from teabox.abi.argv import argv_strings, layout_argv
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES, ENTRYPOINT, inspect
@@ -29,6 +28,15 @@ from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
 from teabox.executor.limits import Limits
 from teabox.executor.memory import MemoryBudget, bind_budget
 from teabox.executor.result import Failure, FailureKind, RunResult
+from teabox.executor.wasmtime_private import (
+    RawMemory,
+    call_i32_i32_to_i32,
+    export_func,
+    export_memory,
+    memory_data_size,
+    memory_object,
+    store_context,
+)
 
 PAGE = 65536
 
@@ -37,15 +45,6 @@ class _Failed(Exception):
     def __init__(self, kind: FailureKind, message: str, backtrace: list[str] | None = None) -> None:
         super().__init__(message)
         self.failure = Failure(kind, message, backtrace or [])
-
-
-def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> ffi.wasmtime_extern_t | None:
-    item = ffi.wasmtime_extern_t()
-    raw = name.encode()
-    found = ffi.wasmtime_instance_export_get(
-        store._context(), ctypes.byref(instance._instance), raw, len(raw), ctypes.byref(item)
-    )
-    return item if found else None
 
 
 def _backtrace(trap: wasmtime.Trap) -> list[str]:
@@ -203,7 +202,7 @@ class InProcessRunner:
                 if limits.fuel is not None:
                     result.fuel_used = limits.fuel - store.get_fuel()
                 if ctx.memory is not None:
-                    result.peak_memory = ffi.wasmtime_memory_data_size(store._context(), ctypes.byref(ctx.memory))
+                    result.peak_memory = memory_data_size(ctx.context, ctx.memory_address)
         if result.failure is None:
             outputs.commit()
         else:
@@ -216,6 +215,9 @@ class InProcessRunner:
         result.wall_time = time.perf_counter() - started
         return result
 
+    def close(self) -> None:
+        """Nothing to release: a run's store and instance are gone when it returns, and caches stay warm."""
+
     def _call(
         self,
         store: wasmtime.Store,
@@ -224,7 +226,7 @@ class InProcessRunner:
         ctx: host.RunContext,
         limits: Limits,
     ) -> str:
-        ctx.context = ctypes.cast(store._context(), ctypes.c_void_p).value or 0
+        ctx.context = store_context(store)
         host.bind(ctx)
         bind_budget(ctx.memory_budget)
         try:
@@ -241,41 +243,35 @@ class InProcessRunner:
             message = str(exc).strip().splitlines()[0]
             raise _Failed(FailureKind.HOST_ERROR, f"instantiation failed: {message}") from None
 
-        memory_export = _export(store, instance, "memory")
-        # wasmtime's bindings annotate ``kind`` as c_uint8, but ctypes reads a c_uint8 field as an int.
-        if memory_export is None or memory_export.kind != ffi.WASMTIME_EXTERN_MEMORY.value:  # type: ignore[comparison-overlap]
+        memory = export_memory(store, instance, "memory")
+        if memory is None:
             raise _Failed(FailureKind.INVALID_PAYLOAD, "the module exports no linear memory named `memory`")
-        ctx.memory = memory_export.of.memory
-        ctx.memory_address = ctypes.addressof(ctx.memory)
-        entry = _export(store, instance, ENTRYPOINT)
-        if entry is None or entry.kind != ffi.WASMTIME_EXTERN_FUNC.value:  # type: ignore[comparison-overlap]
+        ctx.memory = memory
+        ctx.memory_address = ctypes.addressof(memory)
+        entry = export_func(store, instance, ENTRYPOINT)
+        if entry is None:
             raise _Failed(FailureKind.INVALID_PAYLOAD, "the module exports no function `entrypoint`")
 
-        argc, argv = self._place_argv(store, ctx.memory, strings, limits)
-        values = (ffi.wasmtime_val_raw * 2)()
-        values[0].i32 = argc
-        values[1].i32 = argv
-        trap_ptr = ctypes.POINTER(ffi.wasm_trap_t)()
-        error = ffi.wasmtime_func_call_unchecked(
-            store._context(), ctypes.byref(entry.of.func), values, 2, ctypes.byref(trap_ptr)
-        )
-        if error or trap_ptr:
+        argc, argv = self._place_argv(store, memory, strings, limits)
+        try:
+            return str(call_i32_i32_to_i32(store, entry, argc, argv))
+        except wasmtime.Trap as trap:
+            if ctx.host_error is not None:
+                raise _Failed(FailureKind.HOST_ERROR, ctx.host_error) from None
+            raise self._classify(trap, ctx, store, limits) from None
+        except wasmtime.WasmtimeError as exc:
             # A trap raised by a host function comes back as an error, not a trap.
             if ctx.host_error is not None:
-                raise _Failed(FailureKind.HOST_ERROR, ctx.host_error)
-            if not trap_ptr:
-                message = str(wasmtime.WasmtimeError._from_ptr(error)).strip()
-                if ctx.host_trap is not None:
-                    raise _Failed(FailureKind.TRAP, ctx.host_trap)
-                raise _Failed(FailureKind.HOST_ERROR, f"calling entrypoint failed: {message}")
-            raise self._classify(wasmtime.Trap._from_ptr(trap_ptr), ctx, store, limits)
-        return str(values[0].i32)
+                raise _Failed(FailureKind.HOST_ERROR, ctx.host_error) from None
+            if ctx.host_trap is not None:
+                raise _Failed(FailureKind.TRAP, ctx.host_trap) from None
+            raise _Failed(FailureKind.HOST_ERROR, f"calling entrypoint failed: {str(exc).strip()}") from None
 
     def _place_argv(
-        self, store: wasmtime.Store, raw_memory: ffi.wasmtime_memory_t, strings: list[bytes], limits: Limits
+        self, store: wasmtime.Store, raw_memory: RawMemory, strings: list[bytes], limits: Limits
     ) -> tuple[int, int]:
         """Grow the memory and write argv at its old end (the module owns everything below)."""
-        memory = wasmtime.Memory._from_raw(raw_memory)
+        memory = memory_object(raw_memory)
         old_size = memory.data_len(store)
         block = layout_argv(strings, old_size)
         pages = -(-len(block.data) // PAGE)
