@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import exists, select, update
 
+from teabox.formats.api import CMAC_SIZE
 from teabox.formats.bound_names import bound_name
 from teabox.formats.errors import FormatError
 from teabox.platform.context import Ctx, new_id, operation
@@ -39,7 +40,6 @@ SCHEMAS: dict[str, tuple[int, int]] = {
     "teaclave-file-128": (16, 0),
     "raw": (0, 0),
 }
-CMAC_BYTES = 16
 MAX_URL = 8192
 
 
@@ -204,8 +204,8 @@ def register_input_file(
     ctx: Ctx, *, url: str, schema: str, key: bytes, iv: bytes, cmac: bytes | None
 ) -> dict[str, Any]:
     check_crypto(schema, key, iv)
-    if schema != "raw" and (cmac is None or len(cmac) != CMAC_BYTES):
-        raise Invalid(f"an input's cmac must be {CMAC_BYTES} bytes", "invalid_crypto")
+    if schema != "raw" and (cmac is None or len(cmac) != CMAC_SIZE):
+        raise Invalid(f"an input's cmac must be {CMAC_SIZE} bytes", "invalid_crypto")
     if schema == "raw" and cmac:
         raise Invalid("a raw input has no cmac; leave it empty", "invalid_crypto")
     _check_url(ctx, url, "input")

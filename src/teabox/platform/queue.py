@@ -38,12 +38,11 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from teabox.platform.db import Database
 from teabox.platform.failure_kinds import TaskFailureKind
 from teabox.platform.file_keys import FileKeys
+from teabox.platform.lease import DEFAULT_MAX_ATTEMPTS
 from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
-
-DEFAULT_MAX_ATTEMPTS = 3
 
 _RUNNING = TaskStatus.RUNNING.value
 _STAGED = TaskStatus.STAGED.value
