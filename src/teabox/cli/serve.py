@@ -28,7 +28,7 @@ from teabox.cli.admin import (
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 from teabox.cli.service_options import service_limit_options, service_limits
 from teabox.platform.egress import EgressPolicy
-from teabox.platform.settings import Settings
+from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.worker.pacing import Pace
 
 if TYPE_CHECKING:
@@ -52,7 +52,11 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none)."
+    "--workers",
+    default=DEFAULT_WORKERS,
+    show_default=True,
+    type=click.IntRange(0, 256),
+    help="Worker processes (0: none).",
 )
 @allow_file_dir_option
 @allow_url_option

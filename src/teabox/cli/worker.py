@@ -24,11 +24,14 @@ from teabox.cli.admin import (
 from teabox.cli.fairness_options import cap, max_running_per_user_option
 from teabox.platform.egress import EgressPolicy
 from teabox.platform.lease import DEFAULT_LEASE_SECONDS, HEARTBEATS_PER_LEASE
+from teabox.platform.settings import DEFAULT_WORKERS
 
 
 @click.command("worker")
 @data_dir_option
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
+@click.option(
+    "--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
+)
 @allow_file_dir_option
 @allow_url_option
 @transfer_pace_options
