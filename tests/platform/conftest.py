@@ -9,7 +9,7 @@ import pytest
 from platform_support import Api, FakeWorker
 
 from teabox.client.local_server import LocalServer
-from teabox.platform.failure_kinds import TaskFailureKind
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 

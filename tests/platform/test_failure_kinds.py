@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from teabox.executor import FailureKind
-from teabox.platform.failure_kinds import TaskFailureKind
+from teabox.failure_kinds import TaskFailureKind
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -26,3 +28,9 @@ def test_the_http_api_doc_lists_exactly_the_task_failure_kinds() -> None:
     text = (DOCS / "http-api.md").read_text()
     listed = text.split("Failure kinds:", 1)[1].split("\n\n", 1)[0]
     assert set(re.findall(r"`(\w+)`", listed)) == {kind.value for kind in TaskFailureKind}
+
+
+def test_naming_the_kinds_does_not_load_the_webassembly_engine() -> None:
+    probe = "import sys, teabox.failure_kinds, teabox.platform.queue; print('wasmtime' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"

@@ -12,7 +12,7 @@ from pathlib import Path
 from platform_support import Api, FakeWorker, output_file, register_function
 
 from teabox.client.local_server import LocalServer, teabox_command
-from teabox.platform.failure_kinds import TaskFailureKind
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.models import Task
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage

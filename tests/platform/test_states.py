@@ -8,7 +8,7 @@ import time
 import pytest
 from platform_support import Api, FakeWorker, input_file, output_file, register_function
 
-from teabox.platform.failure_kinds import TaskFailureKind
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 

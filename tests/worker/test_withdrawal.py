@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from worker_support import LocalPlatform, spin_payload
 
+from teabox.failure_kinds import TaskFailureKind
 from teabox.formats import CryptoInfo
-from teabox.platform.failure_kinds import TaskFailureKind
 from teabox.platform.retention import collect
 from teabox.platform.staged import Outcome
 from teabox.worker.fetch import TransferPolicy, Transfers, hidden_part

@@ -28,7 +28,8 @@ from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
 from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
 from teabox.executor.limits import Limits
 from teabox.executor.memory import MemoryBudget, bind_budget
-from teabox.executor.result import Failure, FailureKind, RunResult
+from teabox.executor.result import Failure, RunResult
+from teabox.failure_kinds import FailureKind
 
 PAGE = 65536
 

@@ -35,8 +35,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.db import Database
-from teabox.platform.failure_kinds import TaskFailureKind
 from teabox.platform.file_keys import FileKeys
 from teabox.platform.lease import DEFAULT_MAX_ATTEMPTS
 from teabox.platform.models import DataFile, QueueTurn, Task, TaskData

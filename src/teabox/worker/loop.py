@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from teabox.executor import Executor
-from teabox.platform.failure_kinds import TaskFailureKind
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import TaskQueue
 from teabox.platform.staged import Outcome, StagedTask

@@ -19,9 +19,9 @@ from typing import Any
 
 from teabox.errors import InvalidArguments
 from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
+from teabox.failure_kinds import TaskFailureKind
 from teabox.formats import FileCheckError, decrypt
 from teabox.formats.bound_names import bound_name
-from teabox.platform.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome, StagedInput, StagedTask, TaskLimits
 from teabox.worker.fetch import TransferError, Transfers
 from teabox.worker.payloads import PayloadCache, PayloadUnavailable

@@ -1,16 +1,28 @@
-"""The kinds a failed task records in ``failure_kind``: the executor's, plus those of the task around the run.
+"""The kinds a failure is classified as: a run's (:class:`FailureKind`) and a task's (:class:`TaskFailureKind`).
 
 The executor only sees the run; a task can also fail before it (an input could not be fetched or
 checked), after it (an output could not be published) or without it (its worker vanished on every
-attempt). Each executor kind keeps its own wire value here, so a run's failure becomes the task's
-failure by value (``TaskFailureKind(failure.kind)``) and the stored and sent strings never change.
+attempt). Each executor kind keeps its own wire value in the task's enum, so a run's failure becomes
+the task's failure by value (``TaskFailureKind(failure.kind)``) and the stored and sent strings never
+change. Both live outside :mod:`teabox.executor` so that naming them, as the queue does, does not load
+the WebAssembly engine.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from teabox.executor.result import FailureKind
+
+class FailureKind(StrEnum):
+    INVALID_PAYLOAD = "invalid_payload"
+    TRAP = "trap"
+    TIMEOUT = "timeout"
+    OUT_OF_FUEL = "out_of_fuel"
+    MEMORY_LIMIT = "memory_limit"
+    OUTPUT_LIMIT = "output_limit"
+    MISSING_OUTPUT = "missing_output"
+    HOST_ERROR = "host_error"
+    FUNCTION_ERROR = "function_error"  # the payload reported its own error on the error channel
 
 
 class TaskFailureKind(StrEnum):
