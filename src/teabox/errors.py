@@ -1,7 +1,63 @@
-"""Exceptions shared by every layer.
+"""Exceptions shared by every layer, and the map of every error teabox raises on purpose.
 
 Each layer raises a subclass of :class:`TeaboxError` so that callers can catch
-teabox's own failures without swallowing programming errors.
+teabox's own failures without swallowing programming errors. No public name is
+defined twice: the SDK's classes (``teabox.client.errors``) keep the names a
+Teaclave-style script catches, and the platform's refusals, which only the
+service sees, are named for the rule they enforce. The tree (a test checks it
+against the classes)::
+
+    TeaboxError                         teabox.errors
+        ClientError                     teabox.client.errors
+            ApiError                    teabox.client.errors
+                BadRequest              teabox.client.errors
+                Conflict                teabox.client.errors
+                Forbidden               teabox.client.errors
+                InvalidRequest          teabox.client.errors
+                NotFound                teabox.client.errors
+                PayloadTooLarge         teabox.client.errors
+                ServerError             teabox.client.errors
+                Unauthenticated         teabox.client.errors
+            ConnectionFailed            teabox.client.errors
+            TaskError                   teabox.client.errors
+                TaskCanceled            teabox.client.errors
+                TaskFailed              teabox.client.errors
+                TaskWaitTimeout         teabox.client.errors
+        ServerStartError                teabox.client.local_server
+        InvalidArguments                teabox.errors
+        InvalidPayload                  teabox.errors
+        FileCheckError                  teabox.formats.errors
+            FormatError                 teabox.formats.errors
+            IntegrityError              teabox.formats.errors
+        UrlRefused                      teabox.platform.egress
+            MalformedUrl                teabox.platform.egress
+        PlatformError                   teabox.platform.errors
+            StorageFull                 teabox.platform.disk_space
+            InternalError               teabox.platform.errors
+            Invalid                     teabox.platform.errors
+            MalformedRequest            teabox.platform.errors
+            NoSuchObject                teabox.platform.errors
+            NotAuthenticated            teabox.platform.errors
+            NotPermitted                teabox.platform.errors
+            RetryLater                  teabox.platform.errors
+                TooManyRequests         teabox.platform.errors
+                Unavailable             teabox.platform.errors
+            StateConflict               teabox.platform.errors
+            TooLarge                    teabox.platform.errors
+        PlatformKeyError                teabox.platform.file_keys
+        DataDirExposed                  teabox.platform.private_files
+        DataDirUnwritable               teabox.platform.private_files
+        BuildError                      teabox.toolchain.errors
+            ToolchainMissing            teabox.toolchain.errors
+        TransferError                   teabox.worker.fetch
+            PublishError                teabox.worker.publish
+        TransferTooSlow                 teabox.worker.pacing
+        PayloadUnavailable              teabox.worker.payloads
+
+Outside the tree on purpose: ``MissingExtra`` (a ``click.ClickException``, so the
+CLI prints it), ``IgnoredTeaclaveArguments`` (a warning), and signals that never
+leave their module's caller (``HandleRefused``, ``HostTrap``, ``WireError``,
+``MalformedModule``, ``InputError``).
 """
 
 from __future__ import annotations

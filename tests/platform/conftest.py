@@ -9,6 +9,7 @@ import pytest
 from platform_support import Api, FakeWorker
 
 from teabox.client.local_server import LocalServer
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
@@ -52,7 +53,7 @@ def worker(storage: Storage) -> FakeWorker:
     """The queue, emptied of tasks earlier tests left staged, so that a claim gets this test's task."""
     fake = FakeWorker(storage, "drain")
     while (leftover := storage.queue.claim("drain", 30)) is not None:
-        fake.finish(leftover, Outcome(failure_kind="host_error", reason="left over by an earlier test"))
+        fake.finish(leftover, Outcome(failure_kind=TaskFailureKind.HOST_ERROR, reason="left over by an earlier test"))
     return FakeWorker(storage)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from platform_support import Api, FakeWorker, output_file, register_function
 
 from teabox.client.local_server import LocalServer, teabox_command
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.models import Task
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
@@ -65,7 +66,9 @@ def test_gc_archives_then_removes_and_outputs_of_removed_tasks_stay_spent(
         me.call("invoke_task", task_id=failed)
         run = worker.claim()
         assert storage.queue.begin_writes(run.task_id, worker.worker_id, run.attempt) is None
-        worker.finish(run, Outcome(failure_kind="output_error", reason="the PUT failed after the write began"))
+        worker.finish(
+            run, Outcome(failure_kind=TaskFailureKind.OUTPUT_ERROR, reason="the PUT failed after the write began")
+        )
         waiting = _task(me, function_id, unused)  # not ended: kept whatever its age
         # A failed task whose write began stays until the service has withdrawn what it may have published.
         deadline = time.monotonic() + _GIVE_UP

@@ -8,6 +8,7 @@ import time
 import pytest
 from platform_support import Api, FakeWorker, input_file, output_file, register_function
 
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
@@ -132,7 +133,7 @@ def test_failed_run_is_failed_with_kind_and_reason(two_party, worker: FakeWorker
     assert staged is None
     running = _running(worker, task_id)
     assert worker.queue.finish(
-        task_id, worker.worker_id, running, Outcome(failure_kind="trap", reason="unreachable executed")
+        task_id, worker.worker_id, running, Outcome(failure_kind=TaskFailureKind.TRAP, reason="unreachable executed")
     )
     result = flow.creator.call("get_task_result", task_id=task_id, timeout=0)
     assert (result["status"], result["status_code"], result["failure_kind"], result["reason"]) == (
@@ -195,7 +196,7 @@ def test_nothing_moves_an_ended_task(two_party, worker: FakeWorker, ended: str) 
         outcome = (
             Outcome(return_value="0", tags={"out": TAG})
             if ended == "Finished"
-            else Outcome(failure_kind="timeout", reason="slow")
+            else Outcome(failure_kind=TaskFailureKind.TIMEOUT, reason="slow")
         )
         assert worker.queue.finish(task_id, worker.worker_id, attempt, outcome)
     assert status(flow.creator, task_id) == ended

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from teabox.platform.errors import Conflict
+from teabox.platform.errors import StateConflict
 from teabox.platform.states import TaskStatus, can_move, check_transition
 
 S = TaskStatus
@@ -35,7 +35,7 @@ def test_every_pair(current: TaskStatus, target: TaskStatus) -> None:
     if (current, target) in LEGAL:
         check_transition(current, target, "move")
     else:
-        with pytest.raises(Conflict) as refused:
+        with pytest.raises(StateConflict) as refused:
             check_transition(current, target, "move")
         assert refused.value.code == ("task_ended" if current.ended else "invalid_state")
         assert current.value in refused.value.message

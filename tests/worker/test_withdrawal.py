@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from worker_support import LocalPlatform, spin_payload
 
+from teabox.failure_kinds import TaskFailureKind
 from teabox.formats import CryptoInfo
 from teabox.platform.retention import collect
 from teabox.platform.staged import Outcome
@@ -30,7 +31,7 @@ def test_a_failed_tasks_unrecorded_output_is_withdrawn_once_and_only_then_its_re
     target = local.files / "verdict.enc"
     target.write_bytes(b"a dead attempt's ciphertext")
     hidden_part(target, output_id).write_bytes(b"another one's")
-    storage.queue.finish(task_id, "w", run.attempt, Outcome(failure_kind="worker_lost", reason="killed"))
+    storage.queue.finish(task_id, "w", run.attempt, Outcome(failure_kind=TaskFailureKind.WORKER_LOST, reason="killed"))
 
     def remove_ended_tasks() -> int:
         return collect(storage, tasks_older_than_days=0, audit_older_than_days=None).tasks
@@ -55,7 +56,9 @@ def test_a_file_another_record_may_own_is_kept(local: LocalPlatform) -> None:
         assert run is not None and storage.queue.begin_writes(task_id, "w", run.attempt) is None
     assert runs[0] is not None and runs[1] is not None
     (local.files / "shared.enc").write_bytes(b"maybe the second task's output")
-    storage.queue.finish(tasks[0], "w", runs[0].attempt, Outcome(failure_kind="worker_lost", reason="killed"))
+    storage.queue.finish(
+        tasks[0], "w", runs[0].attempt, Outcome(failure_kind=TaskFailureKind.WORKER_LOST, reason="killed")
+    )
     transfers = Transfers(TransferPolicy(allowed_dirs=(local.files,)), storage.hosted)
     assert withdraw_unrecorded_outputs(storage.database, transfers) == 1
     assert (local.files / "shared.enc").exists(), "the second task's write of that path has begun"

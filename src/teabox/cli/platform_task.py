@@ -17,6 +17,7 @@ from teabox.cli.platform_session import (
     platform_command,
 )
 from teabox.client import Client, DataMap, OwnerList
+from teabox.client.client import DEFAULT_WAIT_SECONDS
 from teabox.client.errors import ClientError
 
 # How often a waiting command asks what the task is doing, for the spinner.
@@ -118,7 +119,7 @@ def approve_command(task_id: str) -> None:
 @task_group.command("invoke")
 @click.argument("task_id")
 @click.option("--wait/--no-wait", default=False, help="Wait for the result and print it.")
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait with --wait.")
+@click.option("--timeout", default=DEFAULT_WAIT_SECONDS, show_default=True, help="Seconds to wait with --wait.")
 @platform_command
 def invoke_command(task_id: str, wait: bool, timeout: float) -> None:
     """Start the task (creator only); with --wait, wait for its result and print it as JSON."""
@@ -159,7 +160,7 @@ def list_command() -> None:
 
 @task_group.command("wait")
 @click.argument("task_id")
-@click.option("--timeout", default=60.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--timeout", default=DEFAULT_WAIT_SECONDS, show_default=True, help="Give up after this many seconds.")
 @platform_command
 def wait_command(task_id: str, timeout: float) -> None:
     """Wait for the task to end and print its result as JSON."""

@@ -28,10 +28,10 @@ from teabox.cli.admin import (
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 from teabox.cli.service_options import service_limit_options, service_limits
 from teabox.platform.egress import EgressPolicy
+from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.worker.pacing import Pace
 
 if TYPE_CHECKING:
-    from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.worker.fetch import Transfers
     from teabox.worker.pool import WorkerPool
@@ -52,14 +52,22 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(0, 256), help="Worker processes (0: none)."
+    "--workers",
+    default=DEFAULT_WORKERS,
+    show_default=True,
+    type=click.IntRange(0, 256),
+    help="Worker processes (0: none).",
 )
 @allow_file_dir_option
 @allow_url_option
 @transfer_pace_options
-@click.option("--max-upload-bytes", default=256 * 1024 * 1024, show_default=True, type=click.IntRange(1))
+@click.option("--max-upload-bytes", default=Settings.max_upload_bytes, show_default=True, type=click.IntRange(1))
 @click.option(
-    "--token-ttl", default=24 * 3600.0, show_default=True, type=click.FloatRange(1), help="Token lifetime in seconds."
+    "--token-ttl",
+    default=Settings.token_ttl_seconds,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Token lifetime in seconds.",
 )
 @max_running_per_user_option
 @max_queued_per_user_option
@@ -102,7 +110,6 @@ def serve_command(
     from teabox.platform.chores import Chores
     from teabox.platform.core import Platform
     from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
-    from teabox.platform.settings import Settings
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
     from teabox.service.connections import guarded_protocol

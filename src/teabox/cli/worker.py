@@ -23,12 +23,15 @@ from teabox.cli.admin import (
 )
 from teabox.cli.fairness_options import cap, max_running_per_user_option
 from teabox.platform.egress import EgressPolicy
-from teabox.platform.lease import DEFAULT_LEASE_SECONDS
+from teabox.platform.lease import DEFAULT_LEASE_SECONDS, HEARTBEATS_PER_LEASE
+from teabox.platform.settings import DEFAULT_WORKERS
 
 
 @click.command("worker")
 @data_dir_option
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
+@click.option(
+    "--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
+)
 @allow_file_dir_option
 @allow_url_option
 @transfer_pace_options
@@ -37,7 +40,7 @@ from teabox.platform.lease import DEFAULT_LEASE_SECONDS
     default=DEFAULT_LEASE_SECONDS,
     show_default=True,
     type=click.FloatRange(1),
-    help="Task lease in seconds (heartbeats come six times per lease).",
+    help=f"Task lease in seconds (heartbeats come {HEARTBEATS_PER_LEASE} times per lease).",
 )
 @max_running_per_user_option
 @log_level_option
@@ -68,7 +71,7 @@ def worker_command(
             pace=Pace(deadline_seconds=transfer_deadline, min_bytes_per_second=min_transfer_rate),
         ),
         lease_seconds=lease,
-        heartbeat_seconds=lease / 6,
+        heartbeat_seconds=lease / HEARTBEATS_PER_LEASE,
         max_running_per_user=cap(max_running_per_user),
     )
     with storage_refusals():

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from teabox.client.client import Client
+from teabox.client.client import DEFAULT_WAIT_SECONDS, Client
 from teabox.client.errors import ClientError, Forbidden
 from teabox.client.flows import FlowLog, build_example, new_user
 from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
@@ -41,7 +41,7 @@ def millionaire_flow(
     *,
     alice_wealth: int = ALICE_WEALTH,
     bob_wealth: int = BOB_WEALTH,
-    result_timeout: float = 60.0,
+    result_timeout: float = DEFAULT_WAIT_SECONDS,
 ) -> MillionaireResult:
     """Two data owners find out who is richer without showing each other their wealth."""
     log.note("== Yao's millionaire problem: two data owners, encrypted inputs, an encrypted output ==")

@@ -14,7 +14,8 @@ from teabox.executor.data import (
 )
 from teabox.executor.executor import Executor, Isolation
 from teabox.executor.limits import Limits, parse_duration, parse_size
-from teabox.executor.result import Failure, FailureKind, FileStats, RunResult
+from teabox.executor.result import Failure, FileStats, RunResult
+from teabox.failure_kinds import FailureKind
 
 __all__ = [
     "Executor",

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
-
-class FailureKind(StrEnum):
-    INVALID_PAYLOAD = "invalid_payload"
-    TRAP = "trap"
-    TIMEOUT = "timeout"
-    OUT_OF_FUEL = "out_of_fuel"
-    MEMORY_LIMIT = "memory_limit"
-    OUTPUT_LIMIT = "output_limit"
-    MISSING_OUTPUT = "missing_output"
-    HOST_ERROR = "host_error"
-    FUNCTION_ERROR = "function_error"  # the payload reported its own error on the error channel
+from teabox.failure_kinds import FailureKind
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from teabox.executor.data import NO_INPUTS, Inputs, MemoryOutputs, Outputs
 from teabox.executor.engine import EngineSpec, deadline_ticks, engine_for
 from teabox.executor.limits import Limits
 from teabox.executor.memory import MemoryBudget, bind_budget
-from teabox.executor.result import Failure, FailureKind, RunResult
+from teabox.executor.result import Failure, RunResult
 from teabox.executor.wasmtime_private import (
     RawMemory,
     call_i32_i32_to_i32,
@@ -37,6 +37,7 @@ from teabox.executor.wasmtime_private import (
     memory_object,
     store_context,
 )
+from teabox.failure_kinds import FailureKind
 
 PAGE = 65536
 

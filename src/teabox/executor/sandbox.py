@@ -39,7 +39,8 @@ from teabox.executor.confinement import MAX_DATA_FILES, sandbox_user
 from teabox.executor.data import Inputs, MemoryOutputs, Outputs
 from teabox.executor.engine import EngineSpec
 from teabox.executor.limits import Limits
-from teabox.executor.result import Failure, FailureKind, RunResult
+from teabox.executor.result import Failure, RunResult
+from teabox.failure_kinds import FailureKind
 
 # Slack for the child's own work after the deadline check (instantiation, result message).
 GRACE_SECONDS = 0.05

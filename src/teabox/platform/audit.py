@@ -44,12 +44,19 @@ def _text(value: str | None, limit: int) -> str | None:
     return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+DEFAULT_AUDIT_LIMIT = 100  # entries a query returns when it names no limit
+
 _INSERT = insert(AuditEntry.__table__)
 
 
 @operation("query_audit_logs", readonly=True)  # a scan of the log: never under the write lock
 def query_audit_logs(
-    ctx: Ctx, *, message: str = "", limit: int = 100, user_id: str | None = None, action: str | None = None
+    ctx: Ctx,
+    *,
+    message: str = "",
+    limit: int = DEFAULT_AUDIT_LIMIT,
+    user_id: str | None = None,
+    action: str | None = None,
 ) -> dict[str, Any]:
     if not 1 <= limit <= 10000:
         raise Invalid("limit must be between 1 and 10000", "invalid_limit")

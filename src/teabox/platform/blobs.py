@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from teabox.platform.disk_space import DiskSpace, is_full_error
-from teabox.platform.errors import NotFound, TooLarge
+from teabox.platform.errors import NoSuchObject, TooLarge
 from teabox.platform.private_files import create_private_file, private_dir
 
 _CHUNK = 1024 * 1024
@@ -118,10 +118,10 @@ class BlobStore:
     def path(self, sha256: str, *, must_exist: bool = True) -> Path:
         """Where the blob lives; a worker on this machine may read it in place."""
         if not _SHA256.match(sha256):
-            raise NotFound(f"'{sha256}' is not a blob id (a lowercase hex sha256)", "unknown_blob")
+            raise NoSuchObject(f"'{sha256}' is not a blob id (a lowercase hex sha256)", "unknown_blob")
         path = self.root / sha256[:2] / sha256
         if must_exist and not path.is_file():
-            raise NotFound(f"no blob {sha256} in the blob store", "unknown_blob")
+            raise NoSuchObject(f"no blob {sha256} in the blob store", "unknown_blob")
         return path
 
     def open(self, sha256: str) -> BinaryIO:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from teabox.builtins import BUILTINS, find
 from teabox.platform.blobs import BlobStore
-from teabox.platform.errors import BadRequest
+from teabox.platform.errors import MalformedRequest
 
 BUILTIN_EXECUTOR = "builtin"
 
@@ -18,13 +18,13 @@ BUILTIN_EXECUTOR = "builtin"
 def builtin_payload(blobs: BlobStore, name: str, payload_id: str | None, payload: bytes | None) -> tuple[str, int]:
     """Store the bundled module of the built-in ``name``; returns its (sha256, size)."""
     if payload_id is not None or payload:
-        raise BadRequest(
+        raise MalformedRequest(
             f"a builtin function brings its own payload: register '{name}' without payload or payload_id",
             "invalid_payload",
         )
     builtin = find(name)
     if builtin is None:
-        raise BadRequest(
+        raise MalformedRequest(
             f"there is no built-in function named '{name}'; the built-ins are: {', '.join(sorted(BUILTINS))}",
             "unknown_builtin",
         )

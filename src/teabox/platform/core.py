@@ -21,7 +21,7 @@ from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.disk_space import is_full_error
-from teabox.platform.errors import InternalError, NotFound, PlatformError, Unauthenticated
+from teabox.platform.errors import InternalError, NoSuchObject, NotAuthenticated, PlatformError
 from teabox.platform.models import Task, User
 from teabox.platform.roles import Role, RoleKind, check_api
 from teabox.platform.settings import Settings
@@ -50,11 +50,11 @@ class Platform:
     def authenticate(self, token: str | None) -> Actor:
         """The caller behind a bearer token; one indexed lookup, no hashing beyond sha256."""
         if not token:
-            raise Unauthenticated("this call needs a token: send 'Authorization: Bearer <token>' (see user_login)")
+            raise NotAuthenticated("this call needs a token: send 'Authorization: Bearer <token>' (see user_login)")
         with self.storage.database.reading() as connection:
             actor = users.actor_for_token(connection, token_hash(token), time.time())
         if actor is None:
-            raise Unauthenticated("the token is unknown, expired or revoked; log in again", "invalid_token")
+            raise NotAuthenticated("the token is unknown, expired or revoked; log in again", "invalid_token")
         return actor
 
     def call(
@@ -68,14 +68,14 @@ class Platform:
         """
         operation = OPERATIONS.get(name)
         if operation is None:
-            raise NotFound(f"there is no operation '{name}'")
+            raise NoSuchObject(f"there is no operation '{name}'")
         now = time.time()
         ctx: Ctx | None = None
         who = self._who(actor, params)
         try:
             if operation.authenticated:
                 if actor is None:
-                    raise Unauthenticated(f"{name} needs a token")
+                    raise NotAuthenticated(f"{name} needs a token")
                 check_api(actor.role, name, must_change_password=actor.must_change_password)
             if operation.prepare is not None:
                 resources = Resources(self.storage.database, self.storage.blobs, self.settings)

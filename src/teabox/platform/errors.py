@@ -3,6 +3,8 @@
 The domain raises these and nothing else for a request it refuses, so the
 service layer maps errors with one table and every refusal reaches the client
 with a code and a sentence naming what was wrong.
+Their names differ from the SDK's (``teabox.client.errors``), which a client
+catches for the same statuses: the tree is in :mod:`teabox.errors`.
 """
 
 from __future__ import annotations
@@ -24,23 +26,23 @@ class PlatformError(TeaboxError):
         self.audited = False
 
 
-class BadRequest(PlatformError):
+class MalformedRequest(PlatformError):
     status, default_code = 400, "invalid_request"
 
 
-class Unauthenticated(PlatformError):
+class NotAuthenticated(PlatformError):
     status, default_code = 401, "unauthenticated"
 
 
-class Forbidden(PlatformError):
+class NotPermitted(PlatformError):
     status, default_code = 403, "forbidden"
 
 
-class NotFound(PlatformError):
+class NoSuchObject(PlatformError):
     status, default_code = 404, "not_found"
 
 
-class Conflict(PlatformError):
+class StateConflict(PlatformError):
     status, default_code = 409, "invalid_state"
 
 

@@ -23,11 +23,12 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import exists, select, update
 
+from teabox.formats.api import CMAC_SIZE
 from teabox.formats.bound_names import bound_name
 from teabox.formats.errors import FormatError
 from teabox.platform.context import Ctx, new_id, operation
 from teabox.platform.egress import UrlRefused
-from teabox.platform.errors import BadRequest, Conflict, Forbidden, Invalid, NotFound
+from teabox.platform.errors import Invalid, MalformedRequest, NoSuchObject, NotPermitted, StateConflict
 from teabox.platform.hosted import check_file_name, hosted_url, is_hosted, parse_hosted_url
 from teabox.platform.models import DataFile, FileOwner, HostedFile, LocalPath, TaskData
 from teabox.platform.users import unknown_users
@@ -39,7 +40,6 @@ SCHEMAS: dict[str, tuple[int, int]] = {
     "teaclave-file-128": (16, 0),
     "raw": (0, 0),
 }
-CMAC_BYTES = 16
 MAX_URL = 8192
 
 
@@ -71,7 +71,7 @@ def pending_consent(ctx: Ctx, file_id: str) -> list[str]:
 def get_file_row(ctx: Ctx, data_id: str, kind: str) -> DataFile:
     record = ctx.session.get(DataFile, data_id)
     if record is None or record.kind != kind:
-        raise NotFound(f"there is no {kind} file '{data_id}'", "unknown_file")
+        raise NoSuchObject(f"there is no {kind} file '{data_id}'", "unknown_file")
     return record
 
 
@@ -80,12 +80,12 @@ def _owned_file(ctx: Ctx, data_id: str, kind: str) -> tuple[DataFile, set[str]]:
     record = get_file_row(ctx, data_id, kind)
     owners = owners_of(ctx, data_id)
     if ctx.user.user_id not in owners:
-        raise Forbidden(f"you are not an owner of {data_id}")
+        raise NotPermitted(f"you are not an owner of {data_id}")
     return record, owners
 
 
-def _bad_url(message: str, code: str = "invalid_url") -> BadRequest:
-    return BadRequest(f"url: {message}", code)
+def _bad_url(message: str, code: str = "invalid_url") -> MalformedRequest:
+    return MalformedRequest(f"url: {message}", code)
 
 
 def _check_url(ctx: Ctx, url: str, kind: str) -> None:
@@ -128,7 +128,7 @@ def _check_local(ctx: Ctx, url: str, netloc: str, path: str) -> None:
         raise _bad_url(f"'{url}' is not a file:// URL with an absolute local path")
     resolved = Path(path).parent.resolve() / Path(path).name
     if not any(resolved.is_relative_to(root) for root in ctx.settings.allowed_file_dirs):
-        raise Forbidden(
+        raise NotPermitted(
             f"'{url}' is not under a directory the operator allows for file:// URLs (teabox serve --allow-file-dir)",
             "file_url_not_allowed",
         )
@@ -145,7 +145,7 @@ def _claim_local(ctx: Ctx, url: str, path: Path) -> None:
     if claim is None:
         ctx.session.add(LocalPath(path=str(path), user_id=ctx.user.user_id, created_at=ctx.now))
     elif claim.user_id != ctx.user.user_id:
-        raise Forbidden(f"'{url}' names a path another user registered first; use a path of your own", "path_taken")
+        raise NotPermitted(f"'{url}' names a path another user registered first; use a path of your own", "path_taken")
 
 
 def _check_hosted(ctx: Ctx, url: str, kind: str) -> None:
@@ -155,17 +155,17 @@ def _check_hosted(ctx: Ctx, url: str, kind: str) -> None:
         raise _bad_url(exc.message, exc.code) from exc
     hosted = ctx.session.get(HostedFile, parsed.file_id)
     if hosted is None or hosted.name != parsed.name:
-        raise NotFound(f"there is no platform file {url}", "unknown_file")
+        raise NoSuchObject(f"there is no platform file {url}", "unknown_file")
     if hosted.uploader != ctx.user.user_id:
-        raise Forbidden(f"only the user who uploaded or reserved {url} may register it")
+        raise NotPermitted(f"only the user who uploaded or reserved {url} may register it")
     if kind == "output":
         if hosted.uploaded:
-            raise Conflict(
+            raise StateConflict(
                 f"{url} holds uploaded data; reserve a file for a task to write with reserve_file", "invalid_url"
             )
         taken = ctx.session.scalar(select(exists().where(DataFile.url == url, DataFile.kind == "output")))
         if taken:
-            raise Conflict(f"{url} is already registered as an output; reserve another file", "already_exists")
+            raise StateConflict(f"{url} is already registered as an output; reserve another file", "already_exists")
 
 
 def _add_file(
@@ -204,8 +204,8 @@ def register_input_file(
     ctx: Ctx, *, url: str, schema: str, key: bytes, iv: bytes, cmac: bytes | None
 ) -> dict[str, Any]:
     check_crypto(schema, key, iv)
-    if schema != "raw" and (cmac is None or len(cmac) != CMAC_BYTES):
-        raise Invalid(f"an input's cmac must be {CMAC_BYTES} bytes", "invalid_crypto")
+    if schema != "raw" and (cmac is None or len(cmac) != CMAC_SIZE):
+        raise Invalid(f"an input's cmac must be {CMAC_SIZE} bytes", "invalid_crypto")
     if schema == "raw" and cmac:
         raise Invalid("a raw input has no cmac; leave it empty", "invalid_crypto")
     _check_url(ctx, url, "input")
@@ -229,7 +229,7 @@ def _key_of(ctx: Ctx, record: DataFile) -> tuple[bytes, bytes]:
 def _sole_owner(ctx: Ctx, data_id: str, kind: str) -> DataFile:
     record, owners = _owned_file(ctx, data_id, kind)
     if owners != {ctx.user.user_id}:
-        raise Forbidden(f"{data_id} has several owners; only a file with you as its sole owner can be updated")
+        raise NotPermitted(f"{data_id} has several owners; only a file with you as its sole owner can be updated")
     return record
 
 
@@ -249,17 +249,17 @@ def refuse_spent_output(record: DataFile) -> None:
     ciphertext of a different plaintext gives away both (C1 xor C2 = P1 xor P2).
     """
     if record.cmac is not None:
-        raise Conflict(
+        raise StateConflict(
             f"{record.id} has already been written by a task; outputs are write-once", "output_already_written"
         )
     if record.write_task is not None:
-        raise Conflict(
+        raise StateConflict(
             f"a write of task {record.write_task} to {record.id} began, so its key and IV may already have "
             "encrypted data; register a new output file with a fresh IV",
             "output_key_used",
         )
     if record.replaced_by is not None:
-        raise Conflict(f"{record.id} was replaced by {record.replaced_by} (update_output_file)", "output_replaced")
+        raise StateConflict(f"{record.id} was replaced by {record.replaced_by} (update_output_file)", "output_replaced")
 
 
 @operation("update_output_file")
@@ -269,7 +269,7 @@ def update_output_file(ctx: Ctx, *, data_id: str, url: str) -> dict[str, Any]:
     refuse_spent_output(old)
     assigned = ctx.session.scalar(select(TaskData.task_id).where(TaskData.file_id == data_id).limit(1))
     if assigned is not None:
-        raise Conflict(
+        raise StateConflict(
             f"{data_id} is assigned to task {assigned}; register a new output file rather than moving it",
             "output_already_assigned",
         )
@@ -333,7 +333,7 @@ def accept_fusion_output(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
 def register_input_from_output(ctx: Ctx, *, data_id: str) -> dict[str, Any]:
     output, owners = _owned_file(ctx, data_id, "output")
     if output.cmac is None:
-        raise Conflict(f"{data_id} has not been written by a task yet", "file_not_written")
+        raise StateConflict(f"{data_id} has not been written by a task yet", "file_not_written")
     input_id = "input-" + data_id.split("-", 1)[1]
     if ctx.session.get(DataFile, input_id) is not None:
         return {"data_id": input_id}
@@ -434,16 +434,16 @@ def download_file(ctx: Ctx, *, url: str) -> dict[str, Any]:
     parsed = parse_hosted_url(url)
     hosted = ctx.session.get(HostedFile, parsed.file_id)
     if hosted is None or hosted.name != parsed.name:
-        raise NotFound(f"there is no platform file {url}", "unknown_file")
+        raise NoSuchObject(f"there is no platform file {url}", "unknown_file")
     me = ctx.user.user_id
     owns_record = ctx.session.scalar(
         select(exists().where(DataFile.url == url, FileOwner.file_id == DataFile.id, FileOwner.user_id == me))
     )
     if hosted.uploader != me and not owns_record:
-        raise Forbidden(f"you neither uploaded {url} nor own a file registered with it")
+        raise NotPermitted(f"you neither uploaded {url} nor own a file registered with it")
     recorded = hosted.uploaded or ctx.session.scalar(
         select(exists().where(DataFile.url == url, DataFile.kind == "output", DataFile.cmac.is_not(None)))
     )
     if hosted.sha256 is None or not recorded:
-        raise Conflict(f"{url} has not been written yet", "file_not_written")
+        raise StateConflict(f"{url} has not been written yet", "file_not_written")
     return {"sha256": hosted.sha256, "size": hosted.size, "name": hosted.name}

@@ -20,7 +20,7 @@ from teabox.errors import InvalidPayload
 from teabox.executor.channels import is_reserved
 from teabox.platform.builtin_functions import BUILTIN_EXECUTOR, builtin_payload
 from teabox.platform.context import Ctx, Resources, new_id, operation
-from teabox.platform.errors import Forbidden, Invalid, NotFound
+from teabox.platform.errors import Invalid, NoSuchObject, NotPermitted
 from teabox.platform.models import Function, FunctionAllow, PayloadUpload
 from teabox.platform.staged import TaskLimits
 from teabox.platform.timefmt import iso
@@ -48,7 +48,7 @@ def executor_name(executor_type: str) -> str:
 def get_function_row(ctx: Ctx, function_id: str) -> Function:
     function = ctx.session.get(Function, function_id)
     if function is None or function.deleted:
-        raise NotFound(f"there is no function '{function_id}'", "unknown_function")
+        raise NoSuchObject(f"there is no function '{function_id}'", "unknown_function")
     return function
 
 
@@ -175,12 +175,12 @@ def _load_payload(ctx: Ctx, payload_id: str, inline: bool, problem: str | None, 
         record_upload(ctx, payload_id)
     # Asked before whether the blob exists, so that the answer says nothing about other users' blobs.
     if not _may_name_payload(ctx, payload_id, current):
-        raise Forbidden(
+        raise NotPermitted(
             f"you have not uploaded a payload with the id {payload_id}: upload it with upload_payload first",
             "payload_not_yours",
         )
     if not ctx.blobs.exists(payload_id):
-        raise NotFound(f"no uploaded payload has the id {payload_id}", "unknown_payload")
+        raise NoSuchObject(f"no uploaded payload has the id {payload_id}", "unknown_payload")
     if problem is not None:
         raise Invalid(problem, "invalid_payload")
     return ctx.blobs.size(payload_id)
@@ -250,7 +250,7 @@ def _owned(ctx: Ctx, function_id: str, what: str, *, admin_too: bool = False) ->
     ctx.object_id = function_id
     function = get_function_row(ctx, function_id)
     if function.owner != ctx.user.user_id and not (admin_too and ctx.user.role.is_admin):
-        raise Forbidden(f"only the owner of {function_id} may {what} it")
+        raise NotPermitted(f"only the owner of {function_id} may {what} it")
     return function
 
 
@@ -305,7 +305,7 @@ def _visible(ctx: Ctx, function_id: str) -> Function:
     ctx.object_id = function_id
     function = get_function_row(ctx, function_id)
     if not may_use(ctx, function):
-        raise Forbidden(f"the function {function_id} is private and you are not on its allowlist")
+        raise NotPermitted(f"the function {function_id} is private and you are not on its allowlist")
     return function
 
 
@@ -318,7 +318,7 @@ def get_function(ctx: Ctx, *, function_id: str) -> dict[str, Any]:
 def download_payload(ctx: Ctx, *, function_id: str) -> dict[str, Any]:
     function = _visible(ctx, function_id)
     if not full_view_allowed(ctx, function):
-        raise Forbidden(f"only the owner and the admin may read the payload of the private function {function_id}")
+        raise NotPermitted(f"only the owner and the admin may read the payload of the private function {function_id}")
     return {"payload_id": function.payload_sha256, "size": function.payload_size}
 
 
@@ -329,7 +329,7 @@ def list_functions(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     user_id = user_id or ctx.user.user_id
     ctx.object_id = user_id
     if user_id != ctx.user.user_id and not ctx.user.role.is_admin:
-        raise Forbidden("you may list only your own functions")
+        raise NotPermitted("you may list only your own functions")
     registered = ctx.session.scalars(
         select(Function.id).where(Function.owner == user_id, Function.disabled.is_(False)).order_by(Function.created_at)
     )

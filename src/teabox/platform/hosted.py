@@ -24,7 +24,7 @@ from sqlalchemy import exists, select, update
 
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
-from teabox.platform.errors import BadRequest, Invalid, PlatformError, TooLarge
+from teabox.platform.errors import Invalid, MalformedRequest, PlatformError, TooLarge
 from teabox.platform.models import DataFile, HostedFile
 
 SCHEME = "teabox"
@@ -51,7 +51,7 @@ def check_file_name(name: str) -> str:
 
 
 def parse_hosted_url(url: str) -> HostedUrl:
-    """Split a ``teabox://files/<id>/<name>`` URL; raises BadRequest (malformed URL) or Invalid (bad name)."""
+    """Split a ``teabox://files/<id>/<name>`` URL; raises MalformedRequest (malformed URL) or Invalid (bad name)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -66,7 +66,7 @@ def parse_hosted_url(url: str) -> HostedUrl:
         or parts.query
         or parts.fragment
     ):
-        raise BadRequest(
+        raise MalformedRequest(
             f"url: '{url}' is not a platform file URL of the form {SCHEME}://files/<file_id>/<name>", "invalid_url"
         )
     return HostedUrl(segments[1], check_file_name(unquote(segments[2])))

@@ -35,14 +35,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.db import Database
 from teabox.platform.file_keys import FileKeys
+from teabox.platform.lease import DEFAULT_MAX_ATTEMPTS
 from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
-
-DEFAULT_MAX_ATTEMPTS = 3
 
 _RUNNING = TaskStatus.RUNNING.value
 _STAGED = TaskStatus.STAGED.value
@@ -145,7 +145,7 @@ _GIVE_UP = (
     .where(_EXPIRED, _t.attempt >= bindparam("max_attempts"))
     .values(
         status=_FAILED,
-        failure_kind="worker_lost",
+        failure_kind=TaskFailureKind.WORKER_LOST.value,
         reason=bindparam("why"),
         worker_id=None,
         lease_expires_at=None,
@@ -344,8 +344,8 @@ def _users_in_turn(connection: Connection, max_running_per_user: int | None) -> 
     return sorted(eligible, key=lambda user: (running.get(user, 0), served.get(user, -math.inf), waiting[user]))
 
 
-def _failed(kind: str, reason: str) -> dict[str, Any]:
-    return {"status": _FAILED, "failure_kind": kind, "reason": reason, "return_value": None}
+def _failed(kind: TaskFailureKind, reason: str) -> dict[str, Any]:
+    return {"status": _FAILED, "failure_kind": kind.value, "reason": reason, "return_value": None}
 
 
 def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float) -> tuple[bool, bool]:
@@ -366,7 +366,7 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
             "reason": None,
         }
     else:
-        ending |= _failed(outcome.failure_kind or "host_error", outcome.reason or "the run failed")
+        ending |= _failed(outcome.failure_kind or TaskFailureKind.HOST_ERROR, outcome.reason or "the run failed")
     row = connection.execute(_FINISH, run.params | ending).first()
     if row is None:
         # Not this run's task any more. If it was canceled, the run has stopped: nothing left to kill.
@@ -375,7 +375,9 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
     if outcome.ok and row.outputs_ownership:
         problem = _record_outputs(connection, run.task_id, outcome.tags)
         if problem is not None:
-            connection.execute(_REVISE, {"task": run.task_id, "tags": None} | _failed("output_error", problem))
+            connection.execute(
+                _REVISE, {"task": run.task_id, "tags": None} | _failed(TaskFailureKind.OUTPUT_ERROR, problem)
+            )
             return False, True
     return True, True
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from teabox.platform.errors import Forbidden, Invalid
+from teabox.platform.errors import Invalid, NotPermitted
 
 
 class RoleKind(StrEnum):
@@ -135,13 +135,13 @@ BEFORE_PASSWORD_CHANGE = frozenset({"user_change_password", "user_logout", "get_
 
 def check_api(role: Role, api: str, *, must_change_password: bool = False) -> None:
     if must_change_password and api not in BEFORE_PASSWORD_CHANGE:
-        raise Forbidden(
+        raise NotPermitted(
             "you were registered with a password another user chose: change it (user_change_password) first",
             "password_change_required",
         )
     if role.is_admin or role.kind in API_ROLES[api]:
         return
-    raise Forbidden(f"role {role.name} may not call {api}")
+    raise NotPermitted(f"role {role.name} may not call {api}")
 
 
 def may_register(actor: Role, new: Role) -> bool:

@@ -8,6 +8,9 @@ from pathlib import Path
 from teabox.abi.check import DEFAULT_MAX_PAYLOAD_BYTES
 from teabox.platform.egress import EgressPolicy
 
+# Worker processes `teabox serve` and `teabox worker` start unless told otherwise.
+DEFAULT_WORKERS = 2
+
 
 @dataclass(frozen=True)
 class Settings:

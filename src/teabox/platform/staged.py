@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from teabox.failure_kinds import TaskFailureKind
+
 
 @dataclass(frozen=True)
 class CryptoSpec:
@@ -65,7 +67,7 @@ class Outcome:
 
     return_value: str | None = None
     tags: dict[str, bytes] = field(default_factory=dict)  # output data name -> 16-byte tag
-    failure_kind: str | None = None  # executor kinds, plus "input_error", "output_error", "canceled", "worker_lost"
+    failure_kind: TaskFailureKind | None = None
     reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # wall time, fuel, peak memory, bytes per file, diagnostics
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NoReturn
 
-from teabox.platform.errors import Conflict
+from teabox.platform.errors import StateConflict
 
 
 class TaskStatus(StrEnum):
@@ -73,5 +73,5 @@ def check_transition(current: TaskStatus, target: TaskStatus, action: str) -> No
 def refuse(current: TaskStatus, action: str) -> NoReturn:
     """Refuse ``action`` on a task in state ``current`` with 409, naming the state."""
     if current.ended:
-        raise Conflict(f"cannot {action}: the task has already ended ({current.value})", "task_ended")
-    raise Conflict(f"cannot {action} a task in state {current.value}", "invalid_state")
+        raise StateConflict(f"cannot {action}: the task has already ended ({current.value})", "task_ended")
+    raise StateConflict(f"cannot {action} a task in state {current.value}", "invalid_state")

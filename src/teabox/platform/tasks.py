@@ -17,7 +17,7 @@ from typing import Any, NoReturn, Protocol
 from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
 
 from teabox.platform.context import Actor, Ctx, new_id, operation
-from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from teabox.platform.errors import Invalid, NoSuchObject, NotPermitted, StateConflict
 from teabox.platform.files import get_file_row, owners_of, pending_consent, refuse_spent_output
 from teabox.platform.functions import executor_name, get_function_row, may_use
 from teabox.platform.models import Function, Task, TaskData, TaskParticipant
@@ -33,7 +33,7 @@ ARGUMENT_TYPES = (str, int, float, bool)
 def get_task_row(ctx: Ctx, task_id: str) -> Task:
     task = ctx.session.get(Task, task_id)
     if task is None:
-        raise NotFound(f"there is no task '{task_id}'", "unknown_task")
+        raise NoSuchObject(f"there is no task '{task_id}'", "unknown_task")
     return task
 
 
@@ -96,8 +96,8 @@ def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False)
     return task
 
 
-def _outsider(task_id: str, action: str) -> Forbidden:
-    return Forbidden(f"you do not take part in {task_id}, so you may not {action} it")
+def _outsider(task_id: str, action: str) -> NotPermitted:
+    return NotPermitted(f"you do not take part in {task_id}, so you may not {action} it")
 
 
 def _bindings(ctx: Ctx, task_id: str) -> dict[tuple[str, str], str]:
@@ -200,9 +200,9 @@ def create_task(
     ctx.object_id = function_id
     function = get_function_row(ctx, function_id)
     if not may_use(ctx, function):
-        raise Forbidden(f"the function {function_id} is private and you are not on its allowlist")
+        raise NotPermitted(f"the function {function_id} is private and you are not on its allowlist")
     if function.disabled:
-        raise Conflict(f"the function {function_id} is disabled", "function_disabled")
+        raise StateConflict(f"the function {function_id} is disabled", "function_disabled")
     if executor_name(executor) != function.executor_type:
         raise Invalid(
             f"executor '{executor}' does not run functions of type '{function.executor_type}'", "invalid_executor"
@@ -278,28 +278,28 @@ def assign_data_to_task(
             if name not in declared:
                 raise Invalid(f"the task declares no {kind} named '{name}'", "invalid_data_name")
             if (kind, name) in bound or (kind, name) in seen:
-                raise Conflict(f"{kind} '{name}' is already assigned", "already_assigned")
+                raise StateConflict(f"{kind} '{name}' is already assigned", "already_assigned")
             seen.add((kind, name))
             record = get_file_row(ctx, data_id, kind)
             owners = owners_of(ctx, data_id)
             if me not in owners:
-                raise Forbidden(f"you are not an owner of {data_id}")
+                raise NotPermitted(f"you are not an owner of {data_id}")
             if owners != set(declared[name]):
-                raise Forbidden(
+                raise NotPermitted(
                     f"{data_id} is owned by {', '.join(sorted(owners))} but the task declares "
                     f"{kind} '{name}' owned by {', '.join(declared[name])}",
                     "ownership_mismatch",
                 )
             waiting = pending_consent(ctx, data_id)
             if waiting:
-                raise Conflict(
+                raise StateConflict(
                     f"{data_id} is a fusion output still waiting for {', '.join(waiting)} to accept it",
                     "consent_pending",
                 )
             if kind == "output":
                 refuse_spent_output(record)
             if kind == "output" and _output_in_use(ctx, data_id):
-                raise Conflict(f"{data_id} is already assigned to another task", "output_already_assigned")
+                raise StateConflict(f"{data_id} is already assigned to another task", "output_already_assigned")
             ctx.session.add(TaskData(task_id=task_id, direction=kind, data_name=name, file_id=data_id))
             bound[(kind, name)] = data_id
     if not seen:
@@ -319,10 +319,12 @@ def approve_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
         refuse(status, "approve")
     bound = _bindings(ctx, task_id)
     if not _data_complete(task, bound):
-        raise Conflict(f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete")
+        raise StateConflict(
+            f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete"
+        )
     people = participants(ctx, task_id)
     if people[ctx.user.user_id]:
-        raise Conflict("you have already approved this task", "already_approved")
+        raise StateConflict("you have already approved this task", "already_approved")
     ctx.session.execute(
         update(TaskParticipant)
         .where(TaskParticipant.task_id == task_id, TaskParticipant.user_id == ctx.user.user_id)
@@ -340,22 +342,24 @@ def invoke_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     db = ctx.session.connection()
     task = db.execute(_TO_INVOKE, {"task": task_id}).first()
     if task is None:
-        raise NotFound(f"there is no task '{task_id}'", "unknown_task")
+        raise NoSuchObject(f"there is no task '{task_id}'", "unknown_task")
     people = participants(ctx, task_id)
     if ctx.user.user_id not in people:
         raise _outsider(task_id, "invoke")
     if task.creator != ctx.user.user_id:
-        raise Forbidden(f"only the creator of {task_id} ({task.creator}) may invoke it")
+        raise NotPermitted(f"only the creator of {task_id} ({task.creator}) may invoke it")
     status = TaskStatus(task.status)
     if status not in WAITING:
         refuse(status, "invoke")
     # Only declared data names can be bound, so a task that declares none has no bindings to read.
     bound = _bindings(ctx, task_id) if task.inputs_ownership or task.outputs_ownership else {}
     if not _data_complete(task, bound):
-        raise Conflict(f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete")
+        raise StateConflict(
+            f"the task still waits for data: {', '.join(_missing_data(task, bound))}", "data_incomplete"
+        )
     waiting = sorted(user for user, approved in people.items() if not approved)
     if len(people) > 1 and waiting:
-        raise Conflict(f"the task still waits for approval from {', '.join(waiting)}", "not_approved")
+        raise StateConflict(f"the task still waits for approval from {', '.join(waiting)}", "not_approved")
     _check_queued_cap(ctx, db)
     if db.execute(_COUNT_USE, {"function": task.function_id}).rowcount != 1:
         _refuse_use(db, task.function_id)
@@ -369,7 +373,7 @@ def _check_queued_cap(ctx: Ctx, db: Connection) -> None:
     """One user may keep only so many tasks waiting, so that a flood cannot fill the queue."""
     cap = ctx.settings.max_queued_per_user
     if cap is not None and db.execute(_QUEUED_BY, {"user": ctx.user.user_id}).scalar_one() >= cap:
-        raise Conflict(
+        raise StateConflict(
             f"you already have {cap} tasks waiting in the queue, the most one user may have "
             "(the operator's --max-queued-per-user); invoke this one once some of them have started",
             "queued_cap_reached",
@@ -380,8 +384,10 @@ def _refuse_use(db: Connection, function_id: str) -> NoReturn:
     """Why a task's function may not run once more: disabled (or deleted), or out of quota."""
     function = db.execute(select(Function.disabled, Function.usage_quota).where(Function.id == function_id)).first()
     if function is None or function.disabled:
-        raise Conflict(f"the function {function_id} has been disabled or deleted", "function_disabled")
-    raise Conflict(f"the function {function_id} has used up its quota of {function.usage_quota} runs", "quota_exceeded")
+        raise StateConflict(f"the function {function_id} has been disabled or deleted", "function_disabled")
+    raise StateConflict(
+        f"the function {function_id} has used up its quota of {function.usage_quota} runs", "quota_exceeded"
+    )
 
 
 @operation("cancel_task")
@@ -389,7 +395,7 @@ def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     ctx.object_id = task_id
     task = get_task_row(ctx, task_id)
     if task.creator != ctx.user.user_id and not ctx.user.role.is_admin:
-        raise Forbidden(f"only the creator of {task_id} or an admin may cancel it")
+        raise NotPermitted(f"only the creator of {task_id} or an admin may cancel it")
     check_transition(TaskStatus(task.status), _S.CANCELED, "cancel")
     _set_status(task, _S.CANCELED, "cancel", ctx.now)
     task.reason = f"canceled by {ctx.user.user_id}"
@@ -472,7 +478,7 @@ def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[st
     # Clients poll this for every task: one Core query reads the result and the caller's part in the task.
     row = db.execute(_RESULT_AND_PART, {"task": task_id, "user": ctx.user.user_id}).first()
     if row is None:
-        raise NotFound(f"there is no task '{task_id}'", "unknown_task")
+        raise NoSuchObject(f"there is no task '{task_id}'", "unknown_task")
     if not (row.taking_part or ctx.user.role.is_admin):
         raise _outsider(task_id, "read")
     return task_result(row, ctx.user)
@@ -494,10 +500,10 @@ def task_result(task: Task | Row[Any], viewer: Actor) -> dict[str, Any]:
 def get_output_cmac_by_tag(ctx: Ctx, *, task_id: str, tag: str) -> dict[str, Any]:
     task = _task_for(ctx, task_id, "read", admin_reads=True)
     if task.status != _S.FINISHED.value:
-        raise Conflict(f"the task is {task.status}, not Finished, so it has no output tags", "invalid_state")
+        raise StateConflict(f"the task is {task.status}, not Finished, so it has no output tags", "invalid_state")
     tags = task.tags or {}
     if tag not in tags:
-        raise NotFound(f"the task has no output named '{tag}'", "unknown_tag")
+        raise NoSuchObject(f"the task has no output named '{tag}'", "unknown_tag")
     return {"cmac": tags[tag]}
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from teabox.platform.auth import hash_password, new_token, token_hash, verify_password
 from teabox.platform.context import Actor, Ctx, Resources, operation
-from teabox.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from teabox.platform.errors import Invalid, NoSuchObject, NotAuthenticated, NotPermitted, StateConflict
 from teabox.platform.models import Token, User
 from teabox.platform.roles import Role, RoleKind, may_manage, may_register, may_update, parse_role
 from teabox.platform.timefmt import iso
@@ -47,7 +47,7 @@ def get_user(ctx: Ctx, user_id: str) -> User:
     """A user who has not been deleted."""
     user = ctx.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
-        raise NotFound(f"there is no user '{user_id}'", "unknown_user")
+        raise NoSuchObject(f"there is no user '{user_id}'", "unknown_user")
     return user
 
 
@@ -64,12 +64,12 @@ def create_user(ctx: Ctx, user_id: str, password_hash: str, role: Role, *, must_
     check_user_id(user_id)
     existing = ctx.session.get(User, user_id)
     if existing is not None and existing.deleted_at is not None:
-        raise Conflict(
+        raise StateConflict(
             f"the user id '{user_id}' belonged to a deleted user and is never given out again: choose another",
             "id_retired",
         )
     if existing is not None:
-        raise Conflict(f"a user '{user_id}' already exists", "already_exists")
+        raise StateConflict(f"a user '{user_id}' already exists", "already_exists")
     user = User(
         id=user_id,
         role=role.kind.value,
@@ -119,7 +119,7 @@ def _verify_login(resources: Resources, params: dict[str, Any]) -> dict[str, Any
     with resources.database.reading() as connection:
         stored = connection.scalar(_PASSWORD_HASH, {"user_id": user_id})
     if not verify_password(stored or None, password):
-        raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
+        raise NotAuthenticated("the user id or password is wrong", "invalid_credentials")
     return {"user_id": user_id, "verified_hash": stored}
 
 
@@ -140,7 +140,7 @@ def user_login(ctx: Ctx, *, user_id: str, verified_hash: str) -> dict[str, Any]:
     user = ctx.session.get(User, user_id)
     # Changed, locked or deleted since it was verified: the verified hash no longer opens it.
     if user is None or user.deleted_at is not None or not user.password_hash or user.password_hash != verified_hash:
-        raise Unauthenticated("the user id or password is wrong", "invalid_credentials")
+        raise NotAuthenticated("the user id or password is wrong", "invalid_credentials")
     token, hashed = new_token()
     expires_at = ctx.now + ctx.settings.token_ttl_seconds
     ctx.session.add(Token(token_hash=hashed, user_id=user_id, created_at=ctx.now, expires_at=expires_at))
@@ -170,7 +170,7 @@ def user_register(ctx: Ctx, *, user_id: str, password_hash: str, role: str, attr
     ctx.object_id = user_id
     new_role = parse_role(role, attribute)
     if not may_register(ctx.user.role, new_role):
-        raise Forbidden(f"a {ctx.user.role.name} may not register a user with role {new_role.name}")
+        raise NotPermitted(f"a {ctx.user.role.name} may not register a user with role {new_role.name}")
     # A manager knows the password it chose: the new user must replace it before doing anything else.
     create_user(ctx, user_id, password_hash, new_role, must_change_password=not ctx.user.role.is_admin)
     ctx.note = f"role {new_role.name}"
@@ -181,7 +181,7 @@ def _managed_user(ctx: Ctx, user_id: str, what: str) -> User:
     ctx.object_id = user_id
     target = get_user(ctx, user_id)
     if not may_manage(ctx.user.role, role_of(target)):
-        raise Forbidden(f"a {ctx.user.role.name} may not {what} the user '{user_id}' ({role_of(target).name})")
+        raise NotPermitted(f"a {ctx.user.role.name} may not {what} the user '{user_id}' ({role_of(target).name})")
     return target
 
 
@@ -193,13 +193,13 @@ def user_update(
     new_role = parse_role(role, attribute)
     target = get_user(ctx, user_id)
     if not may_update(ctx.user.role, role_of(target), new_role):
-        raise Forbidden(
+        raise NotPermitted(
             f"a {ctx.user.role.name} may not change the user '{user_id}' ({role_of(target).name}) to {new_role.name}"
         )
     if target.id == ctx.user.user_id and new_role != ctx.user.role:
-        raise Conflict("you may not change your own role", "self_change")
+        raise StateConflict("you may not change your own role", "self_change")
     if password_hash is not None and target.id != ctx.user.user_id:
-        raise Forbidden(
+        raise NotPermitted(
             f"only '{user_id}' may set their password (user_change_password); "
             "reset_user_password locks an account instead"
         )
@@ -226,7 +226,7 @@ def reset_user_password(ctx: Ctx, *, user_id: str) -> dict[str, Any]:
     """Lock the account: the caller learns no password; the operator issues the user a reset token."""
     if user_id == ctx.user.user_id:
         ctx.object_id = user_id
-        raise Conflict("you may not reset your own password; change it with user_change_password", "self_reset")
+        raise StateConflict("you may not reset your own password; change it with user_change_password", "self_reset")
     _lock(ctx, _managed_user(ctx, user_id, "reset the password of"))
     return {"user_id": user_id, "locked": True}
 
@@ -244,7 +244,7 @@ def user_redeem_reset(ctx: Ctx, *, user_id: str, reset_token: str, password_hash
         and (user.reset_expires_at or 0.0) > ctx.now
     )
     if not valid or user is None:
-        raise Unauthenticated("the user id or reset token is wrong, used or expired", "invalid_reset_token")
+        raise NotAuthenticated("the user id or reset token is wrong, used or expired", "invalid_reset_token")
     user.password_hash, user.must_change_password = password_hash, False
     user.reset_token_hash, user.reset_expires_at, user.updated_at = None, None, ctx.now
     revoke_tokens(ctx, user_id)
@@ -256,7 +256,7 @@ def delete_user(ctx: Ctx, *, user_id: str) -> dict[str, Any]:
     """Keep the row as a tombstone: its id stays taken, so nothing the user owned can pass to a new account."""
     if user_id == ctx.user.user_id:
         ctx.object_id = user_id
-        raise Conflict("you may not delete yourself", "self_delete")
+        raise StateConflict("you may not delete yourself", "self_delete")
     target = _managed_user(ctx, user_id, "delete")
     _lock(ctx, target)
     target.deleted_at = ctx.now
@@ -272,9 +272,9 @@ def list_users(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     elif role.kind is RoleKind.DATA_OWNER_MANAGER and user_id in (None, role.attribute):
         query = query.where(User.attribute == role.attribute)
     elif role.kind is RoleKind.DATA_OWNER_MANAGER:
-        raise Forbidden(f"a {role.name} may list only the users with attribute '{role.attribute}'")
+        raise NotPermitted(f"a {role.name} may list only the users with attribute '{role.attribute}'")
     else:
-        raise Forbidden(f"a {role.name} may not list users")
+        raise NotPermitted(f"a {role.name} may not list users")
     ctx.object_id = user_id
     return {"ids": list(ctx.session.scalars(query))}
 

@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect
 from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
 from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
-from teabox.platform.errors import BadRequest, PlatformError, TooLarge, TooManyRequests
+from teabox.platform.errors import MalformedRequest, PlatformError, TooLarge, TooManyRequests
 from teabox.platform.roles import check_api
 from teabox.service import errors
 from teabox.service.bearer import bearer
@@ -259,7 +259,7 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isdigit():
-            raise BadRequest("Content-Length must be a number of bytes")
+            raise MalformedRequest("Content-Length must be a number of bytes")
         if int(length) > limit:
             raise TooLarge(f"the upload is {length} bytes, over the {limit}-byte limit")
     try:
@@ -282,7 +282,7 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
             writer.size,
             length or "unannounced",
         )
-        raise BadRequest("the client closed the connection before the upload ended") from None
+        raise MalformedRequest("the client closed the connection before the upload ended") from None
     except BaseException:
         writer.abort()
         raise

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from teabox.platform.audit import DEFAULT_AUDIT_LIMIT
 from teabox.platform.auth import MAX_PASSWORD
 from teabox.platform.functions import MAX_INT64
 
@@ -269,7 +270,7 @@ class ReserveFile(Request):
 
 class QueryAuditLogs(Request):
     message: str = ""
-    limit: int = 100
+    limit: int = DEFAULT_AUDIT_LIMIT
     user_id: str | None = None
     action: str | None = None
 

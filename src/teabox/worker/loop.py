@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from teabox.executor import Executor
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import TaskQueue
 from teabox.platform.staged import Outcome, StagedTask
@@ -80,7 +81,9 @@ class Heartbeat:
 def _internal_failure(exc: BaseException) -> TaskRun:
     """A bug in teabox itself during a task: fail the task with a reason instead of leaving it stuck."""
     return TaskRun(
-        Outcome(failure_kind="host_error", reason=f"internal error in the worker: {type(exc).__name__}: {exc}")
+        Outcome(
+            failure_kind=TaskFailureKind.HOST_ERROR, reason=f"internal error in the worker: {type(exc).__name__}: {exc}"
+        )
     )
 
 

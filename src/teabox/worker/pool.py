@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Self
 
 from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
-from teabox.platform.settings import Settings
+from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.platform.storage import Storage
 from teabox.worker.loop import open_worker
 from teabox.worker.pacing import Pace
@@ -105,7 +105,7 @@ class WorkerPool:
     """Starts, watches and stops ``workers`` worker processes on one data directory."""
 
     settings: WorkerSettings
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
     _slots: list[_Slot] = field(default_factory=list, init=False)
     _storage: Storage | None = field(default=None, init=False)
     _stopping: threading.Event = field(default_factory=threading.Event, init=False)

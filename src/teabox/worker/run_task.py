@@ -19,6 +19,7 @@ from typing import Any
 
 from teabox.errors import InvalidArguments
 from teabox.executor import Executor, FileInputs, FileOutputs, Limits, RunResult
+from teabox.failure_kinds import TaskFailureKind
 from teabox.formats import FileCheckError, decrypt
 from teabox.formats.bound_names import bound_name
 from teabox.platform.staged import Outcome, StagedInput, StagedTask, TaskLimits
@@ -86,11 +87,15 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
         try:
             inputs = clock.timed("stage_inputs", lambda: _stage_inputs(task, area, context.transfers))
         except InputError as exc:
-            return TaskRun(Outcome(failure_kind="input_error", reason=str(exc), metrics={"stages": clock.stages}))
+            return TaskRun(
+                Outcome(failure_kind=TaskFailureKind.INPUT_ERROR, reason=str(exc), metrics={"stages": clock.stages})
+            )
         try:
             payload = clock.timed("load_payload", lambda: context.payloads.get(task.payload_sha256))
         except PayloadUnavailable as exc:
-            return TaskRun(Outcome(failure_kind="host_error", reason=str(exc), metrics={"stages": clock.stages}))
+            return TaskRun(
+                Outcome(failure_kind=TaskFailureKind.HOST_ERROR, reason=str(exc), metrics={"stages": clock.stages})
+            )
 
         outputs = FileOutputs({o.data_name: area.plain_output(j) for j, o in enumerate(task.outputs)})
         try:
@@ -102,21 +107,27 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
         except (InvalidArguments, ValueError) as exc:
             # The platform validates both before staging; this guards against records it did not write.
             reason = f"the task's arguments or limits cannot be used: {exc}"
-            return TaskRun(Outcome(failure_kind="host_error", reason=reason, metrics={"stages": clock.stages}))
+            return TaskRun(
+                Outcome(failure_kind=TaskFailureKind.HOST_ERROR, reason=reason, metrics={"stages": clock.stages})
+            )
         metrics = _metrics(result, clock)
         if result.failure is not None:
             return TaskRun(
-                Outcome(failure_kind=result.failure.kind.value, reason=result.failure.message, metrics=metrics)
+                Outcome(
+                    failure_kind=TaskFailureKind(result.failure.kind), reason=result.failure.message, metrics=metrics
+                )
             )
 
         refused = context.begin_writes(task) if task.outputs else None
         if refused is not None:
-            return TaskRun(Outcome(failure_kind="output_error", reason=refused, metrics=metrics))
+            return TaskRun(Outcome(failure_kind=TaskFailureKind.OUTPUT_ERROR, reason=refused, metrics=metrics))
         try:
             sealed = clock.timed("seal_outputs", lambda: seal_outputs(task.outputs, area))
             publication = clock.timed("publish_outputs", lambda: publish(sealed, context.transfers))
         except (PublishError, TransferError) as exc:
-            return TaskRun(Outcome(failure_kind="output_error", reason=str(exc), metrics=_metrics(result, clock)))
+            return TaskRun(
+                Outcome(failure_kind=TaskFailureKind.OUTPUT_ERROR, reason=str(exc), metrics=_metrics(result, clock))
+            )
         outcome = Outcome(
             return_value=result.return_value,
             tags={output.data_name: output.tag for output in sealed},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from teabox.platform.lease import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LEASE_SECONDS
+from teabox.platform.lease import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ATTEMPTS
 from teabox.platform.settings import Settings
 from teabox.worker.fetch import TransferPolicy
 from teabox.worker.pacing import Pace
@@ -26,7 +26,7 @@ class WorkerSettings:
     transfers: TransferPolicy = field(default_factory=TransferPolicy)
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
-    max_attempts: int = 3
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
     max_running_per_user: int | None = None  # claim no task of a user who has this many running (None: no cap)
 

@@ -32,7 +32,7 @@ from teabox.abi.check import inspect
 from teabox.platform.blobs import BlobStore
 from teabox.platform.context import Actor
 from teabox.platform.core import Platform
-from teabox.platform.errors import BadRequest, PlatformError, RetryLater, TooManyRequests, Unauthenticated
+from teabox.platform.errors import MalformedRequest, NotAuthenticated, PlatformError, RetryLater, TooManyRequests
 from teabox.platform.hosted import parse_hosted_url
 from teabox.platform.states import ENDED, TaskStatus
 from teabox.service.call_audit import client_address
@@ -92,7 +92,7 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
             raise _SignIn
         try:
             return _Signed(platform.authenticate(token), token)
-        except Unauthenticated:
+        except NotAuthenticated:
             raise _SignIn from None
 
     def call(who: _Signed, operation: str, /, **params: Any) -> dict[str, Any]:
@@ -515,7 +515,7 @@ def _validated(operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return params_of(model.model_validate(params))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors())
-        raise BadRequest(f"invalid {operation}: {problems}", "invalid_request") from None
+        raise MalformedRequest(f"invalid {operation}: {problems}", "invalid_request") from None
 
 
 def _pairs(text: str, what: str = "owner line") -> list[tuple[str, str]]:
@@ -526,7 +526,7 @@ def _pairs(text: str, what: str = "owner line") -> list[tuple[str, str]]:
             continue
         name, equals, value = line.partition("=")
         if not equals or not name.strip():
-            raise BadRequest(f"the {what} '{line.strip()}' is not of the form name=value", "invalid_request")
+            raise MalformedRequest(f"the {what} '{line.strip()}' is not of the form name=value", "invalid_request")
         pairs.append((name.strip(), value.strip()))
     return pairs
 
@@ -534,7 +534,7 @@ def _pairs(text: str, what: str = "owner line") -> list[tuple[str, str]]:
 def _hex(body: dict[str, str], field: str) -> str:
     value = body.get(field)
     if not isinstance(value, str):
-        raise BadRequest(f"the request has no {field}", "invalid_request")
+        raise MalformedRequest(f"the request has no {field}", "invalid_request")
     return value
 
 

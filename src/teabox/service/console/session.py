@@ -17,7 +17,7 @@ import hmac
 from fastapi import Request
 from fastapi.responses import Response
 
-from teabox.platform.errors import Forbidden
+from teabox.platform.errors import NotPermitted
 
 COOKIE = "teabox_session"
 CSRF_FIELD = "csrf"
@@ -36,7 +36,7 @@ def csrf_token(session: str) -> str:
 def check_csrf(session: str, given: str | None) -> None:
     """Refuse a state-changing request whose CSRF token does not belong to this session."""
     if not given or not hmac.compare_digest(csrf_token(session), given):
-        raise Forbidden("this form is stale or did not come from the console; reload the page and try again", "csrf")
+        raise NotPermitted("this form is stale or did not come from the console; reload the page and try again", "csrf")
 
 
 def start_session(request: Request, response: Response, token: str, max_age: int) -> None:
