@@ -15,8 +15,9 @@ operator's alone whatever the process umask.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,10 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _create_engine(url)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in growing
+        # steps (SQLite's busy handler) before it tries again. Threads of one process queue here
+        # instead and start the moment the previous write ends; other processes still meet in SQLite.
+        self._writers = threading.RLock() if self.is_sqlite else nullcontext()
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> Database:
@@ -67,7 +72,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits when the block ends normally and rolls back otherwise."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+        with self._writers, Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager
@@ -79,7 +84,7 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Connection]:
         """A Core write transaction that commits when the block ends normally and rolls back otherwise."""
-        with self._write_engine.begin() as connection:
+        with self._writers, self._write_engine.begin() as connection:
             yield connection
 
     def migrate(self, file_keys: FileKeys) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -156,16 +157,15 @@ def create_app(
                 woke = not result["done"] and await waiter.wait(ended, timeout)
             finally:
                 waiter.forget(body.task_id, ended)
-        return JSONResponse(await run_in_threadpool(conclude_wait, actor, body.task_id, result, woke))
-
-    def conclude_wait(actor: Actor, task_id: str, result: dict[str, Any], woke: bool) -> dict[str, Any]:
-        """Re-read a result that ended during the wait, and audit the call once, now that the wait is over:
-        waiting writes nothing, however many clients wait."""
         if woke:
-            result = platform.task_result(task_id, actor)
+            result = await run_in_threadpool(platform.task_result, body.task_id, actor)
+        # Audited once, when the wait is over (waiting writes nothing, however many clients wait),
+        # and right after the answer is sent, so that the audit's write is not on the waiting client's path.
         note = "ended" if result["done"] else "still running after the wait"
-        platform.audit(time.time(), actor.user_id, "get_task_result", task_id, "ok", note)
-        return result
+        audit_call = BackgroundTask(
+            platform.audit, time.time(), actor.user_id, "get_task_result", body.task_id, "ok", note
+        )
+        return JSONResponse(result, background=audit_call)
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
     async def upload_file(
