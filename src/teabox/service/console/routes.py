@@ -14,14 +14,14 @@ from __future__ import annotations
 import posixpath
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -350,12 +350,7 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
     def check_function(
         request: Request,
         payload: UploadFile,
-        name: str = Form(),
-        description: str = Form(""),
-        inputs: str = Form(""),
-        outputs: str = Form(""),
-        arguments: str = Form(""),
-        public: bool = Form(False),
+        form: Annotated[_FunctionForm, Depends(_function_form)],
         csrf: str = Form(""),
     ) -> Response:
         """Store the module and show what the ABI check found, before anything is registered."""
@@ -366,37 +361,25 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
             call(who, "upload_payload", payload_id=sha256, size=size)
         except PlatformError as exc:
             return refused(request, who, exc)
-        form = {
-            "name": name,
-            "description": description,
-            "inputs": inputs,
-            "outputs": outputs,
-            "arguments": arguments,
-            "public": public,
-        }
-        return page(request, who, "function_check.html", report=inspect(platform.blobs.read(sha256)), form=form)
+        report = inspect(platform.blobs.read(sha256))
+        return page(request, who, "function_check.html", report=report, form=asdict(form))
 
     @router.post("/functions/register")
     def register_function(
         request: Request,
+        form: Annotated[_FunctionForm, Depends(_function_form)],
         payload_id: str = Form(),
-        name: str = Form(),
-        description: str = Form(""),
-        inputs: str = Form(""),
-        outputs: str = Form(""),
-        arguments: str = Form(""),
-        public: bool = Form(False),
         csrf: str = Form(""),
     ) -> Response:
         fields = {
-            "name": name,
-            "description": description,
+            "name": form.name,
+            "description": form.description,
             "executor_type": "wamr",
-            "public": public,
+            "public": form.public,
             "payload_id": payload_id,
-            "arguments": [{"key": key} for key in _names(arguments)],
-            "inputs": [{"name": data} for data in _names(inputs)],
-            "outputs": [{"name": data} for data in _names(outputs)],
+            "arguments": [{"key": key} for key in _names(form.arguments)],
+            "inputs": [{"name": data} for data in _names(form.inputs)],
+            "outputs": [{"name": data} for data in _names(form.outputs)],
         }
         return acting(
             request, csrf, lambda who: f"{PREFIX}/functions#" + call(who, "register_function", **fields)["function_id"]
@@ -567,6 +550,29 @@ def _group_tasks(tasks: list[dict[str, Any]], me: str) -> list[tuple[str, list[d
         else:
             groups["Waiting for others"].append(task)
     return list(groups.items())
+
+
+@dataclass(frozen=True)
+class _FunctionForm:
+    """A function as the registration form describes it (names comma separated), for both of its steps."""
+
+    name: str
+    description: str
+    inputs: str
+    outputs: str
+    arguments: str
+    public: bool
+
+
+def _function_form(
+    name: str = Form(),
+    description: str = Form(""),
+    inputs: str = Form(""),
+    outputs: str = Form(""),
+    arguments: str = Form(""),
+    public: bool = Form(False),
+) -> _FunctionForm:
+    return _FunctionForm(name, description, inputs, outputs, arguments, public)
 
 
 @dataclass
