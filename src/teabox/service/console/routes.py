@@ -120,6 +120,15 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
             return RedirectResponse(f"{PREFIX}/password?required=1", status_code=303)
         return page(request, who, "refused.html", status=exc.status, error=exc)
 
+    def showing(request: Request, template: str, load: Callable[[_Signed], dict[str, Any]]) -> Response:
+        """A page of what ``load`` reads for the signed-in user, or the refusal of that read."""
+        who = signed(request)
+        try:
+            context = load(who)
+        except PlatformError as exc:
+            return refused(request, who, exc)
+        return page(request, who, template, **context)
+
     # -- signing in and out ----------------------------------------------------------------
 
     @router.get("/login", response_class=HTMLResponse)
@@ -187,13 +196,13 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
 
     @router.get("/tasks", response_class=HTMLResponse)
     def tasks_page(request: Request) -> Response:
-        who = signed(request)
-        try:
-            ids = call(who, "list_tasks")["task_ids"]
-            tasks = [call(who, "get_task", task_id=task_id) for task_id in reversed(ids)]
-        except PlatformError as exc:
-            return refused(request, who, exc)
-        return page(request, who, "tasks.html", groups=_group_tasks(tasks, who.actor.user_id))
+        def load(who: _Signed) -> dict[str, Any]:
+            tasks = [
+                call(who, "get_task", task_id=task_id) for task_id in reversed(call(who, "list_tasks")["task_ids"])
+            ]
+            return {"groups": _group_tasks(tasks, who.actor.user_id)}
+
+        return showing(request, "tasks.html", load)
 
     @router.post("/tasks")
     def create_task(
@@ -274,12 +283,7 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
 
     @router.get("/files", response_class=HTMLResponse)
     def files_page(request: Request) -> Response:
-        who = signed(request)
-        try:
-            listed = call(who, "list_files")
-        except PlatformError as exc:
-            return refused(request, who, exc)
-        return page(request, who, "files.html", inputs=listed["inputs"], outputs=listed["outputs"])
+        return showing(request, "files.html", lambda who: call(who, "list_files"))
 
     @router.post("/files/upload")
     async def upload(request: Request, name: str) -> JSONResponse:
@@ -332,19 +336,16 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
 
     @router.get("/functions", response_class=HTMLResponse)
     def functions_page(request: Request) -> Response:
-        who = signed(request)
-        try:
+        def load(who: _Signed) -> dict[str, Any]:
             ids = call(who, "list_functions")["registered_functions"]
-            functions = [
-                (
-                    call(who, "get_function", function_id=function_id),
-                    call(who, "get_function_usage_stats", function_id=function_id),
-                )
-                for function_id in ids
-            ]
-        except PlatformError as exc:
-            return refused(request, who, exc)
-        return page(request, who, "functions.html", functions=functions)
+            usage = "get_function_usage_stats"
+            return {
+                "functions": [
+                    (call(who, "get_function", function_id=fid), call(who, usage, function_id=fid)) for fid in ids
+                ]
+            }
+
+        return showing(request, "functions.html", load)
 
     @router.post("/functions/check", response_class=HTMLResponse)
     def check_function(
@@ -413,12 +414,7 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
 
     @router.get("/admin/users", response_class=HTMLResponse)
     def users_page(request: Request) -> Response:
-        who = signed(request)
-        try:
-            ids = call(who, "list_users")["ids"]
-        except PlatformError as exc:
-            return refused(request, who, exc)
-        return page(request, who, "users.html", ids=ids)
+        return showing(request, "users.html", lambda who: {"ids": call(who, "list_users")["ids"]})
 
     @router.post("/admin/users")
     def register_user(
@@ -442,23 +438,18 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
     def audit_page(
         request: Request, message: str = "", user_id: str = "", action: str = "", limit: int = 50
     ) -> Response:
-        who = signed(request)
         filters = {"message": message, "user_id": user_id or None, "action": action or None, "limit": limit}
-        try:
-            logs = call(who, "query_audit_logs", **filters)["logs"]
-        except PlatformError as exc:
-            return refused(request, who, exc)
         more = urlencode({"message": message, "user_id": user_id, "action": action, "limit": limit * 2})
-        return page(request, who, "audit.html", logs=logs, filters=filters, more=more if len(logs) == limit else "")
+
+        def load(who: _Signed) -> dict[str, Any]:
+            logs = call(who, "query_audit_logs", **filters)["logs"]
+            return {"logs": logs, "filters": filters, "more": more if len(logs) == limit else ""}
+
+        return showing(request, "audit.html", load)
 
     @router.get("/admin/queue", response_class=HTMLResponse)
     def queue_page(request: Request) -> Response:
-        who = signed(request)
-        try:
-            stats = call(who, "get_queue_stats")
-        except PlatformError as exc:
-            return refused(request, who, exc)
-        return page(request, who, "queue.html", stats=stats)
+        return showing(request, "queue.html", lambda who: {"stats": call(who, "get_queue_stats")})
 
     return router
 
