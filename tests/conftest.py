@@ -1,3 +1,20 @@
 """Suite-wide fixtures: the running-server fixtures live in ``platform_server.py``."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from support.postgres import PostgresCluster
+
 pytest_plugins = ["platform_server"]
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL server private to this test run; ``create_database()`` gives a fresh database's URL."""
+    cluster = PostgresCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
