@@ -12,21 +12,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator, Mapping
-from enum import IntEnum
 from typing import Any
 
+from teabox.teaclave_status import TeaclaveTaskStatus as TaskStatus
 
-class TaskStatus(IntEnum):
-    """Teaclave's task status numbers (``teaclave_common.proto``), to compare with ``task["status"]``."""
-
-    Created = 0
-    DataAssigned = 1
-    Approved = 2
-    Staged = 3
-    Running = 4
-    Finished = 10
-    Canceled = 20
-    Failed = 99
+__all__ = ["Lazy", "TaskStatus", "TeaclaveMapping", "b64"]
 
 
 class Lazy:

@@ -39,7 +39,7 @@ class Ctx:
 
     @property
     def user(self) -> Actor:
-        assert self.actor is not None, "only user_login runs without a caller"
+        assert self.actor is not None, "only an operation registered with authenticated=False runs without a caller"
         return self.actor
 
 

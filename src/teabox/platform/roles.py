@@ -77,7 +77,8 @@ _FUNC = frozenset({RoleKind.FUNCTION_OWNER})
 _ALL = frozenset(RoleKind)
 _NONE: frozenset[RoleKind] = frozenset()
 
-# API name -> role kinds allowed to call it (PlatformAdmin may call everything).
+# API name -> role kinds allowed to call it (PlatformAdmin may call everything). The operations that need
+# no token (user_login, user_redeem_reset) have no caller to check: their registration says so, not this table.
 API_ROLES: dict[str, frozenset[RoleKind]] = {
     # every authenticated user; object-level rules decide the rest
     "user_logout": _ALL,
@@ -88,7 +89,6 @@ API_ROLES: dict[str, frozenset[RoleKind]] = {
     "reset_user_password": _ALL,
     "delete_user": _ALL,
     "list_users": _ALL,
-    "user_redeem_reset": _ALL,  # unauthenticated: the reset token is the credential
     # functions
     "upload_payload": _FUNC,
     "register_function": _FUNC,

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import NoReturn
 
 from teabox.platform.errors import StateConflict
+from teabox.teaclave_status import TeaclaveTaskStatus
 
 
 class TaskStatus(StrEnum):
@@ -31,16 +32,8 @@ class TaskStatus(StrEnum):
         return self in ENDED
 
 
-STATUS_CODES: dict[TaskStatus, int] = {
-    TaskStatus.CREATED: 0,
-    TaskStatus.DATA_ASSIGNED: 1,
-    TaskStatus.APPROVED: 2,
-    TaskStatus.STAGED: 3,
-    TaskStatus.RUNNING: 4,
-    TaskStatus.FINISHED: 10,
-    TaskStatus.CANCELED: 20,
-    TaskStatus.FAILED: 99,
-}
+# Teaclave's numbers, by the same names.
+STATUS_CODES: dict[TaskStatus, int] = {status: TeaclaveTaskStatus[status.value].value for status in TaskStatus}
 
 ENDED = frozenset({TaskStatus.FINISHED, TaskStatus.CANCELED, TaskStatus.FAILED})
 WAITING = frozenset({TaskStatus.CREATED, TaskStatus.DATA_ASSIGNED, TaskStatus.APPROVED})

@@ -30,7 +30,8 @@ from teabox.platform.core import Platform
 from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
 from teabox.platform.errors import MalformedRequest, PlatformError, TooLarge, TooManyRequests
 from teabox.platform.roles import check_api
-from teabox.service import errors
+from teabox.service import errors, openapi, refusals
+from teabox.service.answers import ANSWERS, ErrorBody, Health, Ready
 from teabox.service.bearer import bearer
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
@@ -54,6 +55,7 @@ _INLINE_PAYLOAD = ("register_function", "update_function")
 # Operations that hash a password: they wait for a hashing slot.
 _HASHING = frozenset({"user_register", "user_update", "user_change_password", "user_redeem_reset"})
 _CUSTOM = frozenset({"user_login", "get_task_result"})
+_FULL = {"model": ErrorBody, "description": "storage_full: the data directory is full"}
 
 
 def create_app(
@@ -94,6 +96,7 @@ def create_app(
     )
     disk = platform.storage.disk
     errors.install(app, audit, disk)
+    openapi.install(app)
     app.add_middleware(
         JsonBodies,
         max_bytes=limits.max_request_bytes,
@@ -119,7 +122,7 @@ def create_app(
         if name not in _CUSTOM:
             _add_rpc(app, name, model, answer, hashed if name in _HASHING else None)
 
-    @app.post(f"{PREFIX}/user_login", summary="user_login", tags=["users"])
+    @app.post(f"{PREFIX}/user_login", summary="user_login", tags=["users"], **_contract("user_login"))
     async def user_login(body: UserLogin, request: Request) -> JSONResponse:
         address = client_address(request.scope)
 
@@ -143,7 +146,7 @@ def create_app(
                 exc.audited = True
             raise
 
-    @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"])
+    @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"], **_contract("get_task_result"))
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
         timeout = min(body.timeout, settings.max_wait_seconds)
         if timeout <= 0:
@@ -167,7 +170,7 @@ def create_app(
         )
         return JSONResponse(result, background=audit_call)
 
-    @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
+    @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY, **_contract("upload_file"))
     async def upload_file(
         request: Request, name: str = Query(), authorization: str | None = Header(default=None)
     ) -> JSONResponse:
@@ -179,7 +182,7 @@ def create_app(
         )
         return JSONResponse(result)
 
-    @app.post(f"{PREFIX}/upload_payload", tags=["functions"], openapi_extra=_RAW_BODY)
+    @app.post(f"{PREFIX}/upload_payload", tags=["functions"], openapi_extra=_RAW_BODY, **_contract("upload_payload"))
     async def upload_payload(request: Request, authorization: str | None = Header(default=None)) -> JSONResponse:
         actor = await run_in_threadpool(actor_of, authorization)
         check_api(actor.role, "upload_payload", must_change_password=actor.must_change_password)
@@ -187,12 +190,12 @@ def create_app(
         result = await run_in_threadpool(platform.call, "upload_payload", actor, {"payload_id": sha256, "size": size})
         return JSONResponse(result)
 
-    @app.get(f"{PREFIX}/download_file", tags=["files"])
+    @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
     def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
         found = platform.call("download_file", actor_of(authorization), {"url": url})
         return _file(platform, found["sha256"], found["name"])
 
-    @app.get(f"{PREFIX}/download_payload", tags=["functions"])
+    @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
     def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
         found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
         return _file(platform, found["payload_id"], f"{function_id}.wasm")
@@ -201,7 +204,7 @@ def create_app(
     def root() -> RedirectResponse:
         return RedirectResponse("/console/")
 
-    @app.get(f"{PREFIX}/health", tags=["service"])
+    @app.get(f"{PREFIX}/health", tags=["service"], response_model=Health)
     def health() -> dict[str, Any]:
         """Alive (200) whatever the state; ``status`` says whether writes are refused for want of space."""
         return {
@@ -210,7 +213,7 @@ def create_app(
             "storage": disk.report(),
         }
 
-    @app.get(f"{PREFIX}/ready", tags=["service"])
+    @app.get(f"{PREFIX}/ready", tags=["service"], response_model=Ready, responses={503: _FULL})
     def ready() -> JSONResponse:
         """200 when the service can take writes; 503 ``storage_full`` while the data directory is full."""
         if disk.full:
@@ -238,7 +241,18 @@ def _add_rpc(app: FastAPI, name: str, model: type[Body], answer: Answer, hashed:
 
     endpoint.__annotations__["body"] = model
     endpoint.__name__ = name
-    app.post(f"{PREFIX}/{name}", summary=name, tags=[_tag(name)])(endpoint)
+    app.post(f"{PREFIX}/{name}", summary=name, tags=[_tag(name)], **_contract(name))(endpoint)
+
+
+def _contract(name: str) -> dict[str, Any]:
+    """The route arguments that describe operation ``name``'s answers (see :mod:`teabox.service.answers`)."""
+    return {"response_model": ANSWERS[name], "responses": refusals.responses(name)}
+
+
+def _download(name: str) -> dict[str, Any]:
+    """The same for a download, whose answer is the file's bytes."""
+    raw = {"description": "the file's bytes, streamed", "content": {"application/octet-stream": {}}}
+    return {"response_class": FileResponse, "responses": {200: raw, **refusals.responses(name)}}
 
 
 def _tag(name: str) -> str:
