@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from teabox.client.crypto import DEFAULT_SCHEMA, decrypt_file, encrypt_file, verify_file
 from teabox.client.errors import TaskCanceled, TaskFailed, TaskWaitTimeout
 from teabox.client.requests import (
@@ -74,7 +76,9 @@ class Client:
     ``address`` is a URL (``http://127.0.0.1:7777``), a ``(host, port)`` pair
     as Teaclave's scripts pass, or None for ``$TEABOX_URL``. A ``token`` (or
     ``$TEABOX_TOKEN`` when ``token`` is None and ``use_env_token``) resumes a
-    session without a password.
+    session without a password. ``http`` is the ``httpx.Client`` to send with
+    (one given here is closed with this client), e.g. one that talks to the
+    service in-process.
     """
 
     def __init__(
@@ -84,10 +88,11 @@ class Client:
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         use_env_token: bool = False,
+        http: httpx.Client | None = None,
     ) -> None:
         if token is None and use_env_token:
             token = os.environ.get("TEABOX_TOKEN") or None
-        self._transport = Transport(address, token=token, timeout=timeout)
+        self._transport = Transport(address, token=token, timeout=timeout, http=http)
         self.user_id: str | None = None
         self.token_expires_at: str | None = None
 
