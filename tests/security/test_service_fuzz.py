@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the HTTP API from its own OpenAPI description: no input gets a 5xx.
+"""Property-based fuzzing of the HTTP API from its own OpenAPI description: no input gets a 5xx, and every
+answer is one the description declares (its status, content type and body schema).
 
 Schemathesis generates requests for every operation the service describes,
 valid and invalid ones, and a seeded share of them is poisoned with what
@@ -19,11 +20,17 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from service_calls import admin_token
 
 from teabox.client.local_server import LocalServer
 
 EXAMPLES_PER_OPERATION = 6
+DECLARED = [status_code_conformance, content_type_conformance, response_schema_conformance]
 POISONS = st.sampled_from(["\ud800", "text\udfff", "nul\x00byte", 2**63, 2**64 + 1, -(2**63) - 1, 10**40])
 
 
@@ -88,3 +95,4 @@ def test_no_input_gets_a_server_error(case: Any, data: st.DataObject, fuzz_serve
     assert response.status_code < 500, (
         f"{case.method} {case.path} {case.body!r} -> {response.status_code} {response.text}"
     )
+    case.validate_response(response, checks=DECLARED)
