@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.states import STATUS_CODES, TaskStatus
-from teabox.service.schemas import DataMap, FunctionArgument, FunctionData, Limits, OwnerList
+from teabox.service.schemas import DataMap, FunctionArgument, FunctionData, OwnerList
 
 StatusCode = Annotated[
     int,
@@ -78,10 +78,13 @@ class PayloadUploaded(Answer):
     size: int
 
 
-class RunLimits(Limits):
-    """A function's limits: every one of them, filled in with the defaults where none was given."""
+class RunLimits(Answer):
+    """What bounds every run of a function: each limit, the default where none was given (no fuel: null)."""
 
-    model_config = ConfigDict(extra="forbid")
+    timeout_seconds: float
+    memory_bytes: int
+    fuel: int | None
+    max_output_bytes: int
 
 
 class Function(Answer):
