@@ -98,6 +98,10 @@ def test_every_quoted_field_is_a_field_of_its_operation(openapi: dict[str, Any],
         assert quoted <= real, f"{name}: the page quotes {quoted - real}, which {name} neither takes nor answers"
 
 
-def test_the_status_numbers_on_the_page_are_teaclaves(page: str) -> None:
-    listed = dict(re.findall(r"`(\w+)`=(\d+)", page.split("**Task status**", 1)[1].split("\n\n", 1)[0]))
-    assert {name: int(number) for name, number in listed.items()} == {s.name: s.value for s in TeaclaveTaskStatus}
+def test_the_status_numbers_in_the_docs_are_teaclaves(page: str) -> None:
+    """Both lists of the numbers in the docs: this page's conventions and platform.md's table of states."""
+    teaclave = {status.name: status.value for status in TeaclaveTaskStatus}
+    conventions = page.split("**Task status**", 1)[1].split("\n\n", 1)[0]
+    assert {name: int(number) for name, number in re.findall(r"`(\w+)`=(\d+)", conventions)} == teaclave
+    states = (DOC.parent / "platform.md").read_text().split("## Task states", 1)[1].split("```", 1)[0]
+    assert {name: int(number) for name, number in re.findall(r"\| `(\w+)` \((\d+)\) \|", states)} == teaclave
