@@ -35,8 +35,11 @@ from teabox.service.bearer import bearer
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
 from teabox.service.console import mount_console
+from teabox.service.http_metrics import RequestTimer, RouteNote
 from teabox.service.limits import ServiceLimits
 from teabox.service.login_guard import LoginGuard
+from teabox.service.metrics_access import MetricsAccess
+from teabox.service.probes import mount_probes
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
 from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
@@ -62,8 +65,12 @@ def create_app(
     limits: ServiceLimits | None = None,
     background: list[Callable[[], object]] | None = None,
     period: float = 1.0,
+    metrics_access: MetricsAccess | None = None,
 ) -> FastAPI:
-    """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s."""
+    """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s.
+
+    ``/metrics`` answers whom ``metrics_access`` allows (nobody by default).
+    """
     limits = limits or ServiceLimits()
     settings = platform.settings
     waiter = ResultWaiter(
@@ -94,6 +101,7 @@ def create_app(
     )
     disk = platform.storage.disk
     errors.install(app, audit, disk)
+    app.add_middleware(RouteNote)  # innermost: sees the route the router chose
     app.add_middleware(
         JsonBodies,
         max_bytes=limits.max_request_bytes,
@@ -102,7 +110,9 @@ def create_app(
         authenticate=platform.authenticate,
         audit=audit,
     )
+    app.add_middleware(RequestTimer)  # outermost: times everything the service does for a request
     mount_console(app, platform, guard)
+    mount_probes(app, platform, metrics_access or MetricsAccess())
 
     def actor_of(authorization: str | None) -> Actor:
         return platform.authenticate(bearer(authorization))
@@ -209,14 +219,6 @@ def create_app(
             "version": version("teabox"),
             "storage": disk.report(),
         }
-
-    @app.get(f"{PREFIX}/ready", tags=["service"])
-    def ready() -> JSONResponse:
-        """200 when the service can take writes; 503 ``storage_full`` while the data directory is full."""
-        if disk.full:
-            refusal = disk.refusal()
-            return errors.error_response(503, refusal.code, refusal.message)
-        return JSONResponse({"status": "ok"})
 
     return app
 
