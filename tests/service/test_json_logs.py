@@ -1,5 +1,6 @@
 """``--log-format json`` (and ``TEABOX_LOG_FORMAT=json``): real servers and workers run a task, and their
-log lines are parsed back: one JSON object per line, the task's lines carrying its id, attempt and worker."""
+log lines are parsed back: one JSON object per line, the task's lines carrying its id, attempt and worker.
+The worker command's runs also count in the ``/metrics`` of the server beside it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
+from support.metrics_text import value
 from support.trivial_task import finished_task
 
 from teabox.client.local_server import LocalServer, teabox_command
@@ -46,7 +49,7 @@ def test_serve_logs_json_lines_with_the_task_fields(tmp_path: Path) -> None:
 
 
 def test_a_worker_command_takes_the_format_from_the_environment(tmp_path: Path) -> None:
-    server = LocalServer(tmp_path / "data", workers=0)
+    server = LocalServer(tmp_path / "data", workers=0, extra_args=("--metrics-allow", "127.0.0.1"))
     worker_log = tmp_path / "worker.log"
     with server, open(worker_log, "wb") as log:
         worker = subprocess.Popen(
@@ -57,6 +60,9 @@ def test_a_worker_command_takes_the_format_from_the_environment(tmp_path: Path) 
         )
         try:
             task_id = finished_task(server)
+            # The worker command records its runs beside the server: the server's answer counts them.
+            figures = httpx.get(f"{server.url}/metrics", timeout=60).text
+            assert value(figures, "teabox_task_run_seconds_count", result="Finished") == 1
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(60)

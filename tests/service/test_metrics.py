@@ -122,7 +122,7 @@ def test_the_figures_count_a_run_recorded_in_a_worker_process_and_name_nobody(se
     http = "teabox_http_request_duration_seconds_count"
     assert value(text, http, method="POST", route="/api/v1/create_task", status="200") == 1
     assert value(text, http, method="GET", route="/console/tasks/{task_id}", status="303") == 1
-    assert value(text, http, method="GET", route="unmatched", status="404") >= 1
+    assert value(text, http, method="GET", route="unrouted", status="404") >= 1
 
     # Nothing names a task, a user, a function or a worker (its id holds the host name and a pid).
     assert task_id not in text and "task-" not in text
@@ -130,6 +130,10 @@ def test_the_figures_count_a_run_recorded_in_a_worker_process_and_name_nobody(se
     assert os.uname().nodename not in text
     routes = {dict(labels).get("route") for (_, labels) in samples(text) if dict(labels).get("route")}
     assert all("{" in route or not re.search(r"[0-9a-f]{8}-", route) for route in routes), routes
+
+    # The worker process that recorded the run is gone after a restart; its figures still count.
+    server.restart()
+    assert value(_scrape(server.url), "teabox_task_run_seconds_count", result="Finished") == 1
 
 
 def _start_second_server(data_dir: Path, token_file: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -97,7 +97,7 @@ def served_on_postgres(postgres_cluster: PostgresCluster, tmp_path: Path) -> Ite
         storage.close()
 
 
-def test_a_lost_database_makes_the_server_unready_but_alive(
+def test_a_lost_database_makes_the_server_unready_but_alive_until_it_is_back(
     served_on_postgres: tuple[str, str], postgres_cluster: PostgresCluster
 ) -> None:
     url, database = served_on_postgres
@@ -113,3 +113,7 @@ def test_a_lost_database_makes_the_server_unready_but_alive(
         assert "127.0.0.1" not in refused.text and database not in refused.text
     health = httpx.get(f"{url}/health", timeout=60)
     assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+    # The database is back: the same server is ready again, nothing restarted.
+    postgres_cluster.sql(f"CREATE DATABASE {database}")
+    assert _ready(url).status_code == 200

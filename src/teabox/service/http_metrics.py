@@ -9,7 +9,7 @@ scope inward (``JsonBodies`` does), so :class:`RouteNote`, the innermost layer,
 hands it out through a note the timer put in the scope. Labels are bounded whatever
 clients send: the route is the template the request matched (a task id in a
 console path is not a label), every path that matched no route counts as
-``unmatched``, and an unknown method as ``OTHER``.
+``unrouted`` (with the calls refused before routing: a malformed or oversized body), and an unknown method as ``OTHER``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UNMATCHED = "unmatched"
+UNMATCHED = "unrouted"
 _NOTE = "teabox.route"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -28,6 +28,16 @@ REQUEST_SECONDS = Histogram(
     "Seconds from a request's arrival until its answer was sent, by method, route template and status.",
     ["method", "route", "status"],
 )
+
+
+# The series of each (method, route, status) seen: looked up once, since ``labels()`` costs more than observing.
+_series: dict[tuple[str, str, int], Histogram] = {}
+
+
+def _new_series(key: tuple[str, str, int]) -> Histogram:
+    method, route, status = key
+    _series[key] = series = REQUEST_SECONDS.labels(method, route, str(status))
+    return series
 
 
 class RequestTimer:
@@ -53,8 +63,9 @@ class RequestTimer:
             await self.app(scope, receive, noting_status)
         finally:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            route = note[0] if note else UNMATCHED
-            REQUEST_SECONDS.labels(method, route, str(status)).observe(time.perf_counter() - started)
+            key = (method, note[0] if note else UNMATCHED, status)
+            series = _series.get(key) or _new_series(key)
+            series.observe(time.perf_counter() - started)
 
 
 class RouteNote:
