@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from support.metrics_text import samples, value
 from support.trivial_task import finished_task, staged_task
 
 from teabox.client.local_server import LocalServer, free_port, teabox_command
+from teabox.platform.metrics_dir import default_metrics_dir
 from teabox.platform.storage import Storage
 
 TOKEN = "m" * 20 + os.urandom(16).hex()
@@ -100,9 +102,28 @@ def test_unusable_metrics_options_stop_the_start_saying_why(
     data.mkdir(mode=0o700)
     command = ["serve", "--data-dir", str(data), "--port", str(free_port()), "--metrics-token-file", str(token), *args]
     done = subprocess.run(teabox_command(*command), capture_output=True, text=True, timeout=120)
+    shutil.rmtree(default_metrics_dir(data), ignore_errors=True)
     assert done.returncode == 2, done.stderr
     assert said in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_metrics_directory_others_may_use_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared-metrics"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    done = subprocess.run(
+        teabox_command("serve", "--data-dir", str(data), "--port", str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)},
+    )
+    assert done.returncode != 0
+    assert f"the metrics directory {shared} is not a directory private to this user" in done.stderr
+    assert "Traceback" not in done.stderr and not list(shared.iterdir())
 
 
 def test_the_figures_count_a_run_recorded_in_a_worker_process_and_name_nobody(server: LocalServer) -> None:
@@ -130,6 +151,10 @@ def test_the_figures_count_a_run_recorded_in_a_worker_process_and_name_nobody(se
     assert os.uname().nodename not in text
     routes = {dict(labels).get("route") for (_, labels) in samples(text) if dict(labels).get("route")}
     assert all("{" in route or not re.search(r"[0-9a-f]{8}-", route) for route in routes), routes
+
+    # The figures are kept in memory, never in the data directory, which uploads can fill.
+    assert list(default_metrics_dir(server.data_dir).glob("histogram_*.db"))
+    assert not list(server.data_dir.rglob("histogram_*"))
 
     # The worker process that recorded the run is gone after a restart; its figures still count.
     server.restart()
