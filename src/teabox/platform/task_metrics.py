@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import Histogram
 
+from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 
 STAGES = ("stage_inputs", "load_payload", "run", "seal_outputs", "publish_outputs")
@@ -36,16 +37,21 @@ RUN_SECONDS = Histogram(
 )
 
 
+# Each series looked up once: ``labels()`` costs as much as observing, and this runs for every task.
+_BY_STAGE = {stage: STAGE_SECONDS.labels(stage) for stage in STAGES}
+_BY_RESULT = {kind: RUN_SECONDS.labels(kind.value) for kind in TaskFailureKind}
+_FINISHED = RUN_SECONDS.labels("Finished")
+
+
 def observe_recorded(outcome: Outcome) -> None:
     """Count one recorded outcome's stage and run seconds."""
     stages: Any = (outcome.metrics or {}).get("stages")
     if not isinstance(stages, dict):
         return
     total = 0.0
-    for stage in STAGES:
+    for stage, series in _BY_STAGE.items():
         seconds = stages.get(stage)
         if isinstance(seconds, int | float) and math.isfinite(seconds) and seconds >= 0:
-            STAGE_SECONDS.labels(stage).observe(seconds)
+            series.observe(seconds)
             total += seconds
-    result = outcome.failure_kind.value if outcome.failure_kind is not None else "Finished"
-    RUN_SECONDS.labels(result).observe(total)
+    (_FINISHED if outcome.failure_kind is None else _BY_RESULT[outcome.failure_kind]).observe(total)
