@@ -26,6 +26,7 @@ from support.trivial_task import finished_task, staged_task
 from teabox.client.local_server import LocalServer, free_port, teabox_command
 from teabox.platform.metrics_dir import default_metrics_dir
 from teabox.platform.storage import Storage
+from teabox.service.limits import ServiceLimits
 
 TOKEN = "m" * 20 + os.urandom(16).hex()
 
@@ -130,6 +131,8 @@ def test_the_figures_count_a_run_recorded_in_a_worker_process_and_name_nobody(se
     task_id = finished_task(server)
     httpx.get(f"{server.url}/console/tasks/{task_id}", timeout=60)
     httpx.get(f"{server.url}/no/such/{task_id}", timeout=60)
+    oversized = b"x" * (ServiceLimits().max_request_bytes + 1)
+    assert httpx.post(f"{server.url}/api/v1/create_task", content=oversized, timeout=60).status_code == 413
     text = _scrape(server.url)
 
     assert value(text, "teabox_tasks", state="Finished") == 1
@@ -144,6 +147,7 @@ def test_the_figures_count_a_run_recorded_in_a_worker_process_and_name_nobody(se
     assert value(text, http, method="POST", route="/api/v1/create_task", status="200") == 1
     assert value(text, http, method="GET", route="/console/tasks/{task_id}", status="303") == 1
     assert value(text, http, method="GET", route="unrouted", status="404") >= 1
+    assert value(text, http, method="POST", route="unrouted", status="413") == 1  # refused before routing
 
     # Nothing names a task, a user, a function or a worker (its id holds the host name and a pid).
     assert task_id not in text and "task-" not in text

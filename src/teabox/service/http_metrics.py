@@ -9,7 +9,8 @@ scope inward (``JsonBodies`` does), so :class:`RouteNote`, the innermost layer,
 hands it out through a note the timer put in the scope. Labels are bounded whatever
 clients send: the route is the template the request matched (a task id in a
 console path is not a label), every path that matched no route counts as
-``unrouted`` (with the calls refused before routing: a malformed or oversized body), and an unknown method as ``OTHER``.
+``unrouted`` (with the calls refused before routing, for a malformed or oversized body, and
+the console's static files, which a mount serves), and an unknown method as ``OTHER``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class RequestTimer:
 
 
 class RouteNote:
-    """Writes the template of the route that answered (with its mount's prefix) into the timer's note."""
+    """Writes the template of the route that answered into the timer's note."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,4 +82,4 @@ class RouteNote:
             note = scope.get(_NOTE)
             template = getattr(scope.get("route"), "path", None)
             if note is not None and isinstance(template, str):
-                note.append(str(scope.get("root_path", "")) + template)
+                note.append(template)
