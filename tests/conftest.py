@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from support.metrics_dirs import remove_metrics_dirs_under
 from support.postgres import PostgresCluster
 
 pytest_plugins = ["platform_server"]
@@ -18,3 +19,10 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forget_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The servers' figures live in memory, not in their data directories: gone with the run's."""
+    yield
+    remove_metrics_dirs_under(tmp_path_factory.getbasetemp())

@@ -26,7 +26,9 @@ from teabox.cli.admin import (
     transfer_pace_options,
 )
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
+from teabox.cli.operations_options import log_format_option, metrics_options
 from teabox.cli.service_options import service_limit_options, service_limits
+from teabox.logs import LogFormat, configure_logging
 from teabox.platform.egress import EgressPolicy
 from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.worker.pacing import Pace
@@ -84,7 +86,9 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
     help="Archive and remove audit entries this many days old (default: keep for ever).",
 )
 @service_limit_options
+@metrics_options
 @log_level_option
+@log_format_option
 def serve_command(
     data_dir: Path,
     host: str,
@@ -100,22 +104,35 @@ def serve_command(
     max_queued_per_user: int,
     keep_tasks_days: float | None,
     keep_audit_days: float | None,
+    metrics_token_file: Path | None,
+    metrics_allow: tuple[str, ...],
     log_level: str,
+    log_format: LogFormat,
     **limit_options: Any,
 ) -> None:
     """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
+    from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.metrics_dir import share_metrics
+
+    with storage_refusals():
+        share_metrics(data_dir)  # before anything imports prometheus_client (see teabox.platform.metrics_dir)
+
     import uvicorn
 
-    from teabox.cli.data_dir import storage_refusals
     from teabox.platform.chores import Chores
     from teabox.platform.core import Platform
     from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
     from teabox.platform.storage import Storage
     from teabox.service.app import create_app
     from teabox.service.connections import guarded_protocol
+    from teabox.service.metrics_access import MetricsAccess, MetricsAccessError
     from teabox.worker.fetch import TransferPolicy, Transfers
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        metrics_access = MetricsAccess.configure(metrics_token_file, metrics_allow)
+    except MetricsAccessError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(log_level, log_format)
     listener = _listen(host, port)
     with storage_refusals():
         storage = Storage.open(data_dir)
@@ -148,7 +165,9 @@ def serve_command(
     transfers = Transfers(TransferPolicy(allow_file_dir, egress=egress, pace=pace), storage.hosted)
     withdrawals.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, transfers))
     background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run, withdrawals.run]
-    app = create_app(platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS)
+    app = create_app(
+        platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS, metrics_access=metrics_access
+    )
     pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
     # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
@@ -157,6 +176,7 @@ def serve_command(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,  # json: uvicorn's lines too
         access_log=log_level == "debug",
         lifespan="on",
         http=guarded_protocol(limits),

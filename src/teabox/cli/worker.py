@@ -7,7 +7,6 @@ the service.
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 from types import FrameType
@@ -22,6 +21,8 @@ from teabox.cli.admin import (
     transfer_pace_options,
 )
 from teabox.cli.fairness_options import cap, max_running_per_user_option
+from teabox.cli.operations_options import log_format_option
+from teabox.logs import LogFormat, configure_logging
 from teabox.platform.egress import EgressPolicy
 from teabox.platform.lease import DEFAULT_LEASE_SECONDS, HEARTBEATS_PER_LEASE
 from teabox.platform.settings import DEFAULT_WORKERS
@@ -44,6 +45,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 )
 @max_running_per_user_option
 @log_level_option
+@log_format_option
 def worker_command(
     data_dir: Path,
     workers: int,
@@ -54,15 +56,20 @@ def worker_command(
     lease: float,
     max_running_per_user: int,
     log_level: str,
+    log_format: LogFormat,
 ) -> None:
     """Run N worker processes on DATA_DIR's queue until Ctrl-C or SIGTERM."""
     from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.metrics_dir import share_metrics
+
+    with storage_refusals():
+        share_metrics(data_dir)  # the runs these workers record count in the /metrics of a server beside them
     from teabox.worker.fetch import TransferPolicy
     from teabox.worker.pacing import Pace
     from teabox.worker.pool import WorkerPool
     from teabox.worker.settings import WorkerSettings
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(log_level, log_format)
     settings = WorkerSettings(
         data_dir=data_dir,
         transfers=TransferPolicy(

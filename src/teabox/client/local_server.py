@@ -24,6 +24,7 @@ from typing import IO
 import httpx
 
 from teabox.errors import TeaboxError
+from teabox.platform.metrics_dir import default_metrics_dir
 
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
@@ -155,7 +156,12 @@ class LocalServer:
     def stop(self, *, kill: bool = False) -> None:
         """Stop the server: SIGTERM lets it stop its workers itself; ``kill`` is a crash
         (SIGKILL to the server and every worker at once). Whatever remains of its
-        process group after the grace period is killed."""
+        process group after the grace period is killed, and so are its Prometheus
+        figures, which live in memory (see teabox.platform.metrics_dir)."""
+        self._halt(kill=kill)
+        shutil.rmtree(default_metrics_dir(self.data_dir), ignore_errors=True)
+
+    def _halt(self, *, kill: bool = False) -> None:
         process, self.process = self.process, None
         if process is not None:
             if kill:
@@ -176,8 +182,8 @@ class LocalServer:
             self._log = None
 
     def restart(self, *, kill: bool = False) -> None:
-        """Stop and start again on the same port and data directory."""
-        self.stop(kill=kill)
+        """Stop and start again on the same port and data directory (figures included)."""
+        self._halt(kill=kill)
         self.start()
 
     def log_tail(self, lines: int = 40) -> str:

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -102,6 +103,11 @@ class BlobStore:
 
     def writer(self, max_bytes: int | None = None) -> BlobWriter:
         return BlobWriter(self, max_bytes)
+
+    def probe(self) -> None:
+        """Raise OSError unless the store can be reached now (the readiness check)."""
+        if not stat.S_ISDIR(os.stat(self.root / "tmp").st_mode):
+            raise NotADirectoryError(f"{self.root / 'tmp'} is not a directory")
 
     def put(self, src: Path | BinaryIO | bytes, max_bytes: int | None = None) -> tuple[str, int]:
         """Store ``src`` (a path, a binary file object or bytes); returns (sha256, size)."""

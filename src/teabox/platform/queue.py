@@ -43,6 +43,7 @@ from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
+from teabox.platform.task_metrics import observe_recorded
 
 _RUNNING = TaskStatus.RUNNING.value
 _STAGED = TaskStatus.STAGED.value
@@ -241,6 +242,8 @@ class TaskQueue:
         now = time.time()
         with self.database.writing() as connection:
             recorded, ended = _finish(connection, ActiveRun(task_id, worker_id, attempt), outcome, now)
+        if recorded:
+            observe_recorded(outcome)
         if ended:
             self.notifier.notify(Topic.RESULTS)
         return recorded

@@ -253,6 +253,7 @@ class Health(Answer):
 
 class Ready(Answer):
     status: str
+    checks: Annotated[dict[str, str], Field(description="database, blobs and disk: each ok")]
 
 
 # operation -> its success answer

@@ -31,13 +31,16 @@ from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
 from teabox.platform.errors import MalformedRequest, PlatformError, TooLarge, TooManyRequests
 from teabox.platform.roles import check_api
 from teabox.service import errors, openapi, refusals
-from teabox.service.answers import ANSWERS, ErrorBody, Health, Ready
+from teabox.service.answers import ANSWERS, Health
 from teabox.service.bearer import bearer
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
 from teabox.service.console import mount_console
+from teabox.service.http_metrics import RequestTimer, RouteNote
 from teabox.service.limits import ServiceLimits
 from teabox.service.login_guard import LoginGuard
+from teabox.service.metrics_access import MetricsAccess
+from teabox.service.probes import mount_probes
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
 from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
@@ -55,7 +58,6 @@ _INLINE_PAYLOAD = ("register_function", "update_function")
 # Operations that hash a password: they wait for a hashing slot.
 _HASHING = frozenset({"user_register", "user_update", "user_change_password", "user_redeem_reset"})
 _CUSTOM = frozenset({"user_login", "get_task_result"})
-_FULL = {"model": ErrorBody, "description": "storage_full: the data directory is full"}
 
 
 def create_app(
@@ -64,8 +66,12 @@ def create_app(
     limits: ServiceLimits | None = None,
     background: list[Callable[[], object]] | None = None,
     period: float = 1.0,
+    metrics_access: MetricsAccess | None = None,
 ) -> FastAPI:
-    """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s."""
+    """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s.
+
+    ``/metrics`` answers whom ``metrics_access`` allows (nobody by default).
+    """
     limits = limits or ServiceLimits()
     settings = platform.settings
     waiter = ResultWaiter(
@@ -97,6 +103,7 @@ def create_app(
     disk = platform.storage.disk
     errors.install(app, audit, disk)
     openapi.install(app)
+    app.add_middleware(RouteNote)  # innermost: sees the route the router chose
     app.add_middleware(
         JsonBodies,
         max_bytes=limits.max_request_bytes,
@@ -105,7 +112,9 @@ def create_app(
         authenticate=platform.authenticate,
         audit=audit,
     )
+    app.add_middleware(RequestTimer)  # outermost: times everything the service does for a request
     mount_console(app, platform, guard)
+    mount_probes(app, platform, metrics_access or MetricsAccess())
 
     def actor_of(authorization: str | None) -> Actor:
         return platform.authenticate(bearer(authorization))
@@ -212,14 +221,6 @@ def create_app(
             "version": version("teabox"),
             "storage": disk.report(),
         }
-
-    @app.get(f"{PREFIX}/ready", tags=["service"], response_model=Ready, responses={503: _FULL})
-    def ready() -> JSONResponse:
-        """200 when the service can take writes; 503 ``storage_full`` while the data directory is full."""
-        if disk.full:
-            refusal = disk.refusal()
-            return errors.error_response(503, refusal.code, refusal.message)
-        return JSONResponse({"status": "ok"})
 
     return app
 

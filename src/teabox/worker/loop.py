@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from teabox.executor import Executor
 from teabox.failure_kinds import TaskFailureKind
+from teabox.logs import task_extra, task_fields
 from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import TaskQueue
 from teabox.platform.staged import Outcome, StagedTask
@@ -68,7 +69,12 @@ class Heartbeat:
             try:
                 alive = self._queue.heartbeat(task.task_id, self._worker_id, task.attempt)
             except Exception:
-                log.warning("heartbeat for %s failed", task.task_id, exc_info=True)
+                log.warning(
+                    "heartbeat for %s failed",
+                    task.task_id,
+                    exc_info=True,
+                    extra=task_extra(task.task_id, task.attempt, self._worker_id),
+                )
                 continue
             if not alive:
                 given_up = (task.task_id, task.attempt)
@@ -85,6 +91,19 @@ def _internal_failure(exc: BaseException) -> TaskRun:
             failure_kind=TaskFailureKind.HOST_ERROR, reason=f"internal error in the worker: {type(exc).__name__}: {exc}"
         )
     )
+
+
+def _log_end(task: StagedTask, outcome: Outcome, recorded: bool) -> None:
+    if log.isEnabledFor(logging.INFO):
+        result = outcome.failure_kind.value if outcome.failure_kind is not None else "finished"
+        log.info(
+            "task %s attempt %d: %s, %s",
+            task.task_id,
+            task.attempt,
+            result,
+            "recorded" if recorded else "not recorded (canceled or taken over): its outputs were withdrawn",
+            extra={"result": result, "recorded": recorded},
+        )
 
 
 class WorkerLoop:
@@ -110,15 +129,18 @@ class WorkerLoop:
         task = self.queue.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
         if task is None:
             return False
-        with self.heartbeat.holding(task):
-            try:
-                run = run_task(task, self.context)
-            except Exception as exc:
-                log.exception("task %s failed inside the worker", task.task_id)
-                run = _internal_failure(exc)
-        if not self.queue.finish(task.task_id, self.worker_id, task.attempt, run.outcome):
-            # Canceled or taken over while we ran: what we published is not this task's result.
-            run.publication.withdraw()
+        with task_fields(task.task_id, task.attempt, self.worker_id):
+            with self.heartbeat.holding(task):
+                try:
+                    run = run_task(task, self.context)
+                except Exception as exc:
+                    log.exception("task %s failed inside the worker", task.task_id)
+                    run = _internal_failure(exc)
+            recorded = self.queue.finish(task.task_id, self.worker_id, task.attempt, run.outcome)
+            if not recorded:
+                # Canceled or taken over while we ran: what we published is not this task's result.
+                run.publication.withdraw()
+            _log_end(task, run.outcome, recorded)
         return True
 
     def run_forever(self) -> None:

@@ -32,6 +32,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Self
 
+from teabox.logs import configure_from_environment, task_extra
 from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
 from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.platform.storage import Storage
@@ -62,7 +63,7 @@ def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifel
     if os.getppid() != supervisor:
         os._exit(_ORPHANED)
     threading.Thread(target=_exit_when_orphaned, args=(lifeline, worker_id), daemon=True).start()
-    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
+    configure_from_environment(worker_id)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
     loop, storage = open_worker(settings, worker_id)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.request_stop())
@@ -218,7 +219,12 @@ class WorkerPool:
         for run in self._storage.queue.canceled_running_tasks():
             slot = by_id.get(run.worker_id)
             if slot is not None and slot.process is not None and slot.process.is_alive():
-                log.info("stopping worker %s: its task %s was canceled", slot.worker_id, run.task_id)
+                log.info(
+                    "stopping worker %s: its task %s was canceled",
+                    slot.worker_id,
+                    run.task_id,
+                    extra=task_extra(run.task_id, run.attempt, run.worker_id),
+                )
                 slot.process.kill()
                 slot.process.join()
 

@@ -21,6 +21,7 @@ from collections import defaultdict
 
 from sqlalchemy import and_, select, update
 
+from teabox.logs import task_extra
 from teabox.platform.db import Database
 from teabox.platform.models import DataFile, Task, TaskData
 from teabox.platform.states import TaskStatus
@@ -72,7 +73,12 @@ def withdraw_unrecorded_outputs(database: Database, transfers: Transfers) -> int
                 transfers.withdraw(url, file_id, keep_target=(url, file_id) in shared)
             except (TransferError, OSError) as exc:
                 log.warning(
-                    "could not withdraw output %s of task %s at %s: %s", file_id, task_id, describe_url(url), exc
+                    "could not withdraw output %s of task %s at %s: %s",
+                    file_id,
+                    task_id,
+                    describe_url(url),
+                    exc,
+                    extra=task_extra(task_id),
                 )
         with database.writing() as connection:
             connection.execute(update(Task).where(Task.id == task_id).values(outputs_withdrawn_at=time.time()))
