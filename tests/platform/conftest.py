@@ -30,8 +30,8 @@ def start_server(data_dir: Path, *extra: str, **options: object) -> LocalServer:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    running = start_server(tmp_path_factory.mktemp("service") / "data")
+def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], str | None]) -> Iterator[LocalServer]:
+    running = start_server(tmp_path_factory.mktemp("service") / "data", database_url=new_database())
     yield running
     running.stop()
 
@@ -43,7 +43,7 @@ def admin(server: LocalServer) -> Api:
 
 @pytest.fixture(scope="session")
 def storage(server: LocalServer) -> Iterator[Storage]:
-    opened = Storage.open(server.data_dir, migrate=False)
+    opened = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
     yield opened
     opened.close()
 

@@ -20,6 +20,7 @@ def _settings(local: LocalPlatform, **overrides: object) -> WorkerSettings:
     return WorkerSettings(
         data_dir=local.platform.storage.data_dir,
         transfers=TransferPolicy(allowed_dirs=(local.files,)),
+        database_url=local.platform.storage.database.url,
         **overrides,  # type: ignore[arg-type]
     )
 
