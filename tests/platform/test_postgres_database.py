@@ -17,12 +17,14 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from platform_support import Api, register_function
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
+from support.databases import migrated_template
 from support.postgres import PostgresCluster
 
 from teabox.cli.admin import admin_group
 from teabox.client.local_server import LocalServer, teabox_command
-from teabox.platform.db import alembic_config
+from teabox.platform.db import Database, alembic_config
 
 _names = itertools.count(1)
 
@@ -222,3 +224,22 @@ def test_a_database_url_teabox_cannot_use_is_refused_in_one_line(url: str, said:
     done = CliRunner().invoke(admin_group, ["migrate", "--data-dir", str(tmp_path / "d"), "--database", url])
     assert done.exit_code == 1
     assert said in done.output and "Traceback" not in done.output, done.output
+
+
+def test_connections_the_server_dropped_cost_one_failed_statement_not_one_each(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    url = postgres_cluster.create_database(migrated_template(postgres_cluster))
+    database = Database(url)
+    try:
+        with database.reading() as first, database.reading() as second:  # two pooled connections
+            assert first.scalar(text("SELECT 1")) == second.scalar(text("SELECT 1")) == 1
+        name = url.rsplit("/", 1)[1]
+        postgres_cluster.sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        with pytest.raises(OperationalError), database.reading() as connection:
+            connection.scalar(text("SELECT 1"))
+        # The failure invalidated the whole pool: the next checkouts connect afresh.
+        with database.reading() as first, database.reading() as second:
+            assert first.scalar(text("SELECT 1")) == second.scalar(text("SELECT 1")) == 1
+    finally:
+        database.dispose()
