@@ -2,8 +2,9 @@
 
 Layout of a data directory::
 
-    teabox.db      the database (SQLite, WAL), unless ``--database`` names another (PostgreSQL: then every
-                   process on it needs the same platform key); file keys in it are sealed (see teabox.platform.file_keys)
+    teabox.db      the database (SQLite, WAL), unless ``--database`` names another (PostgreSQL: then
+                   every process on it needs the same platform key); its file keys are sealed (see
+                   teabox.platform.file_keys)
     platform.key   the platform key that seals them, unless TEABOX_PLATFORM_KEY gives it
     blobs/         payloads and platform-hosted files, by sha256
     staging/       workers' private per-task areas (see teabox.worker.staging)
