@@ -24,7 +24,10 @@ from support.postgres import PostgresCluster
 
 from teabox.cli.admin import admin_group
 from teabox.client.local_server import LocalServer, teabox_command
+from teabox.platform.core import Platform
 from teabox.platform.db import Database, alembic_config
+from teabox.platform.file_keys import KEY_FILE, PlatformKeyError
+from teabox.platform.storage import Storage
 
 _names = itertools.count(1)
 
@@ -243,3 +246,30 @@ def test_connections_the_server_dropped_cost_one_failed_statement_not_one_each(
             assert first.scalar(text("SELECT 1")) == second.scalar(text("SELECT 1")) == 1
     finally:
         database.dispose()
+
+
+def test_a_second_server_with_a_key_of_its_own_is_refused_and_starts_with_the_shared_key(
+    tmp_path: Path, postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_cluster.create_database(migrated_template(postgres_cluster))
+    password = "a-long-enough-password"
+    first = Storage.open(tmp_path / "first", database_url=url)
+    try:
+        platform = Platform(first)
+        platform.create_admin("admin", password)
+        admin = platform.authenticate(
+            platform.call("user_login", None, {"user_id": "admin", "password": password})["token"]
+        )
+        platform.call("user_register", admin, {"user_id": "owner", "password": password, "role": "DataOwner-org"})
+        owner = platform.authenticate(
+            platform.call("user_login", None, {"user_id": "owner", "password": password})["token"]
+        )
+        crypto = {"schema": "teaclave-file-128", "key": bytes(16), "iv": b"", "cmac": bytes(16)}
+        platform.call("register_input_file", owner, {"url": "https://files.example/in.enc", **crypto})
+    finally:
+        first.close()
+    with pytest.raises(PlatformKeyError, match="TEABOX_PLATFORM_KEY"):
+        Storage.open(tmp_path / "second", database_url=url)
+    assert not (tmp_path / "second" / KEY_FILE).exists()  # the key it made is not left in the way
+    monkeypatch.setenv("TEABOX_PLATFORM_KEY", (tmp_path / "first" / KEY_FILE).read_text().strip())
+    Storage.open(tmp_path / "second", database_url=url, migrate=False).close()
