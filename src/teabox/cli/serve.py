@@ -136,8 +136,10 @@ def serve_command(
     platform = Platform(storage, settings)
     if not platform.has_admin():
         click.echo(
-            f"note: {storage.data_dir} has no PlatformAdmin, so nobody can log in to register users; "
-            f"create one with `teabox admin create --data-dir {data_dir} --user-id admin`",
+            f"note: {storage.database.display_url if database_url else storage.data_dir} has no PlatformAdmin, "
+            "so nobody can log in to register users; "
+            f"create one with `teabox admin create --data-dir {data_dir}"
+            f"{' --database URL' if database_url else ''} --user-id admin`",
             err=True,
         )
     limits = service_limits(limit_options)
