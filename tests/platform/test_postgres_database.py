@@ -212,7 +212,7 @@ def test_postgres_urls_map_to_psycopg_and_the_missing_driver_names_the_install_c
         timeout=120,
     )
     assert hidden.returncode == 1
-    assert "pip install 'teabox[postgres]'" in hidden.stderr and "Traceback" not in hidden.stderr
+    assert "pip install '.[postgres]'" in hidden.stderr and "Traceback" not in hidden.stderr
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ database_option = click.option(
     "database_url",
     metavar="URL",
     envvar="TEABOX_DATABASE_URL",
-    help="The platform's database, e.g. postgresql://user@host:5432/teabox (needs teabox[postgres]); "
+    help="The platform's database, e.g. postgresql://user@host:5432/teabox (needs the postgres extra); "
     "default: the SQLite file in the data directory.",
 )
 allow_file_dir_option = click.option(

@@ -20,7 +20,7 @@ ENV_VAR = "TEABOX_DATABASE_URL"
 DB_FILE = "teabox.db"
 POSTGRES_DRIVER = "postgresql+psycopg"
 _POSTGRES_SCHEMES = ("postgresql", "postgres", POSTGRES_DRIVER)
-INSTALL_POSTGRES = "pip install 'teabox[postgres]'"
+INSTALL_POSTGRES = "run pip install '.[postgres]' in a clone of the teabox repository"
 
 
 class DatabaseUrlError(TeaboxError):
