@@ -16,7 +16,6 @@ from sqlalchemy.exc import ArgumentError
 
 from teabox.errors import TeaboxError
 
-ENV_VAR = "TEABOX_DATABASE_URL"
 DB_FILE = "teabox.db"
 POSTGRES_DRIVER = "postgresql+psycopg"
 _POSTGRES_SCHEMES = ("postgresql", "postgres", POSTGRES_DRIVER)
@@ -51,7 +50,3 @@ def resolve_database_url(url: str | None, data_dir: Path) -> str:
         f"--database names an unsupported database ({parsed.drivername}): "
         "use postgresql://user@host:5432/teabox (or sqlite:///path)"
     )
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith(POSTGRES_DRIVER)

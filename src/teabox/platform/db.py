@@ -51,7 +51,10 @@ POOL_RECYCLE_SECONDS = 600
 
 @dataclass(frozen=True)
 class PoolSize:
-    """Connections one process keeps open (``size``) and may open beyond that under load (``overflow``)."""
+    """PostgreSQL connections one process keeps open (``size``) and may open beyond that under load (``overflow``).
+
+    SQLite's engine keeps its own sizes: its connections are file handles, not server processes.
+    """
 
     size: int
     overflow: int
