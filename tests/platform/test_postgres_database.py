@@ -25,7 +25,7 @@ from support.postgres import PostgresCluster
 from teabox.cli.admin import admin_group
 from teabox.client.local_server import LocalServer, teabox_command
 from teabox.platform.core import Platform
-from teabox.platform.db import Database, alembic_config
+from teabox.platform.db import Database, SchemaOutdated, alembic_config
 from teabox.platform.file_keys import KEY_FILE, PlatformKeyError
 from teabox.platform.storage import Storage
 
@@ -273,3 +273,19 @@ def test_a_second_server_with_a_key_of_its_own_is_refused_and_starts_with_the_sh
     assert not (tmp_path / "second" / KEY_FILE).exists()  # the key it made is not left in the way
     monkeypatch.setenv("TEABOX_PLATFORM_KEY", (tmp_path / "first" / KEY_FILE).read_text().strip())
     Storage.open(tmp_path / "second", database_url=url, migrate=False).close()
+
+
+def test_processes_that_do_not_migrate_refuse_an_older_schema_and_accept_a_newer_one(tmp_path: Path) -> None:
+    Storage.open(tmp_path / "data").close()
+    database = Database.for_data_dir(tmp_path / "data")
+    try:
+        for revision, refused in (("0006_withdrawals", True), ("9999_from_a_newer_release", False)):
+            with database.engine.begin() as connection:
+                connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+            if refused:
+                with pytest.raises(SchemaOutdated, match="at schema revision 0006_withdrawals, but this teabox needs"):
+                    Storage.open(tmp_path / "data", migrate=False)
+            else:
+                Storage.open(tmp_path / "data", migrate=False).close()  # a rolling upgrade: newer is fine
+    finally:
+        database.dispose()

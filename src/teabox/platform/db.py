@@ -144,7 +144,8 @@ class Database:
         head = scripts.get_current_head()
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
-        if current == head or (current is not None and scripts.get_revision(current) is None):
+        known = {script.revision for script in scripts.walk_revisions()}
+        if current == head or (current is not None and current not in known):
             return
         raise SchemaOutdated(
             f"the database {self.display_url} is at schema revision {current or '(none: it is empty)'}, "
