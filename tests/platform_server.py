@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.databases import migrated_template, test_database
+from support.databases import chosen_database, migrated_template
 
 from teabox.client import Client
 from teabox.client.local_server import LocalServer
@@ -28,7 +28,7 @@ _user_numbers = itertools.count(1)
 def new_database(request: pytest.FixtureRequest) -> Callable[[], str | None]:
     """``new_database()``: a fresh migrated PostgreSQL database's URL under ``TEABOX_TEST_DATABASE=postgres``,
     else None (the data directory's SQLite file)."""
-    if test_database() != "postgres":
+    if chosen_database() != "postgres":
         return lambda: None
     cluster = request.getfixturevalue("postgres_cluster")
     template = migrated_template(cluster)
@@ -56,7 +56,8 @@ def start_platform_server(
     started: list[LocalServer] = []
 
     def start(**options: Any) -> LocalServer:
-        options.setdefault("database_url", new_database())
+        if "database_url" not in options:
+            options["database_url"] = new_database()
         server = LocalServer(tmp_path / f"platform-{len(started)}", **options)
         started.append(server)
         server.start()

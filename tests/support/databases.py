@@ -19,7 +19,7 @@ _CHOICES = ("sqlite", "postgres")
 TEMPLATE = "teabox_migrated_template"
 
 
-def test_database() -> str:
+def chosen_database() -> str:
     """``sqlite`` or ``postgres``: what ``TEABOX_TEST_DATABASE`` asks for."""
     chosen = os.environ.get(ENV_VAR, "sqlite") or "sqlite"
     if chosen not in _CHOICES:
