@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from platform_support import Api, FakeWorker
+from platform_support import Api, FakeWorker, start_server
 
 from teabox.client.local_server import LocalServer
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
-
-MAX_UPLOAD = 64 * 1024
-
-
-def start_server(data_dir: Path, *extra: str, **options: object) -> LocalServer:
-    files = data_dir.parent / f"{data_dir.name}-files"
-    files.mkdir(parents=True, exist_ok=True)
-    server = LocalServer(
-        data_dir,
-        workers=0,
-        extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files), *extra),
-        **options,  # type: ignore[arg-type]
-    )
-    server.start()
-    return server
 
 
 @pytest.fixture(scope="session")
