@@ -57,7 +57,7 @@ def measure(rounds: int) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="teabox-lost-worker-") as scratch:
         server = LocalServer(Path(scratch) / "data", workers=0)
         server.start()
-        storage = Storage.open(server.data_dir, migrate=False)
+        storage = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
         platform = Platform(storage)
         token = platform.call("user_login", None, {"user_id": server.admin_id, "password": server.admin_password})
         admin = platform.authenticate(token["token"])

@@ -3,7 +3,8 @@
 Loaded for the whole suite by ``tests/conftest.py``. ``platform_server`` is one
 server shared by a test session (most tests only need isolation by user and
 object ids, which are fresh per test); ``start_platform_server`` starts private
-ones for tests that stop, kill or restart the server.
+ones for tests that stop, kill or restart the server. Both run on PostgreSQL when
+``TEABOX_TEST_DATABASE=postgres`` (see ``support.databases``), each on a fresh database.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.databases import chosen_database, migrated_template
 
 from teabox.client import Client
 from teabox.client.local_server import LocalServer
@@ -23,9 +25,22 @@ _user_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    """A running platform: ``.url``, ``.admin_id``, ``.admin_password``, ``.data_dir``."""
-    server = LocalServer(tmp_path_factory.mktemp("platform"), workers=2)
+def new_database(request: pytest.FixtureRequest) -> Callable[[], str | None]:
+    """``new_database()``: a fresh migrated PostgreSQL database's URL under ``TEABOX_TEST_DATABASE=postgres``,
+    else None (the data directory's SQLite file)."""
+    if chosen_database() != "postgres":
+        return lambda: None
+    cluster = request.getfixturevalue("postgres_cluster")
+    template = migrated_template(cluster)
+    return lambda: cluster.create_database(template)
+
+
+@pytest.fixture(scope="session")
+def platform_server(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], str | None]
+) -> Iterator[LocalServer]:
+    """A running platform: ``.url``, ``.admin_id``, ``.admin_password``, ``.data_dir``, ``.database_url``."""
+    server = LocalServer(tmp_path_factory.mktemp("platform"), workers=2, database_url=new_database())
     server.start()
     try:
         yield server
@@ -34,11 +49,15 @@ def platform_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS
 
 
 @pytest.fixture
-def start_platform_server(tmp_path: Path) -> Iterator[Callable[..., LocalServer]]:
+def start_platform_server(
+    tmp_path: Path, new_database: Callable[[], str | None]
+) -> Iterator[Callable[..., LocalServer]]:
     """Start a private server (keyword arguments go to ``LocalServer``); all are stopped afterwards."""
     started: list[LocalServer] = []
 
     def start(**options: Any) -> LocalServer:
+        if "database_url" not in options:
+            options["database_url"] = new_database()
         server = LocalServer(tmp_path / f"platform-{len(started)}", **options)
         started.append(server)
         server.start()

@@ -76,3 +76,13 @@ def test_a_channel_holds_at_most_its_limit(executor: Executor) -> None:
     assert result.failure is not None
     assert result.failure.kind is FailureKind.OUTPUT_LIMIT
     assert any("text channel holds at most" in note for note in result.diagnostics)
+
+
+def test_a_result_with_a_nul_character_fails_the_run(executor: Executor) -> None:
+    # "teabox:result" and its terminating NUL, written to the result channel.
+    result = executor.run(entry(_send(RESULT, RESULT, 14) + "(i32.const 0)", data=DATA, locals_="(local $fd i32)"))
+    assert result.failure is not None
+    assert result.failure.kind is FailureKind.FUNCTION_ERROR
+    assert (
+        result.failure.message == "the payload wrote a NUL character to 'teabox:result' (at offset 13): it must be text"
+    )

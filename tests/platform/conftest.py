@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from platform_support import Api, FakeWorker
+from platform_support import Api, FakeWorker, start_server
 
 from teabox.client.local_server import LocalServer
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
-MAX_UPLOAD = 64 * 1024
-
-
-def start_server(data_dir: Path, *extra: str, **options: object) -> LocalServer:
-    files = data_dir.parent / f"{data_dir.name}-files"
-    files.mkdir(parents=True, exist_ok=True)
-    server = LocalServer(
-        data_dir,
-        workers=0,
-        extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files), *extra),
-        **options,  # type: ignore[arg-type]
-    )
-    server.start()
-    return server
-
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    running = start_server(tmp_path_factory.mktemp("service") / "data")
+def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], str | None]) -> Iterator[LocalServer]:
+    running = start_server(tmp_path_factory.mktemp("service") / "data", database_url=new_database())
     yield running
     running.stop()
 
@@ -43,7 +27,7 @@ def admin(server: LocalServer) -> Api:
 
 @pytest.fixture(scope="session")
 def storage(server: LocalServer) -> Iterator[Storage]:
-    opened = Storage.open(server.data_dir, migrate=False)
+    opened = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
     yield opened
     opened.close()
 

@@ -1,20 +1,38 @@
-"""Talking to a real ``teabox serve`` over HTTP with httpx, and acting as a worker through the queue."""
+"""Starting a real ``teabox serve``, talking to it over HTTP with httpx, and acting as a worker through the queue."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import wasmtime
 
+from teabox.client.local_server import LocalServer
 from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.storage import Storage
 
 _ids = itertools.count(1)
 PASSWORD = "correct horse battery"
 ZERO_KEY = "00" * 16
+
+
+MAX_UPLOAD = 64 * 1024
+
+
+def start_server(data_dir: Path, *extra: str, **options: object) -> LocalServer:
+    files = data_dir.parent / f"{data_dir.name}-files"
+    files.mkdir(parents=True, exist_ok=True)
+    server = LocalServer(
+        data_dir,
+        workers=0,
+        extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files), *extra),
+        **options,  # type: ignore[arg-type]
+    )
+    server.start()
+    return server
 
 
 def unique(prefix: str) -> str:

@@ -34,9 +34,12 @@ def _withdrawn_at(storage: Storage, task_id: str) -> float | None:
         return session.get_one(Task, task_id).outputs_withdrawn_at
 
 
-def _gc(data_dir: Path, *options: str) -> str:
+def _gc(server: LocalServer, *options: str) -> str:
     done = subprocess.run(
-        teabox_command("admin", "gc", "--data-dir", str(data_dir), *options), capture_output=True, text=True
+        teabox_command("admin", "gc", "--data-dir", str(server.data_dir), *options),
+        capture_output=True,
+        text=True,
+        env=server.env,  # its --database
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -56,7 +59,7 @@ def test_gc_archives_then_removes_and_outputs_of_removed_tasks_stay_spent(
     owner, me = admin.new_user("FunctionOwner"), admin.new_user("DataOwner", "keep")
     function_id = register_function(owner, outputs=[{"name": "out"}])
     written, begun, unused = output_file(me, "a.enc"), output_file(me, "b.enc"), output_file(me, "c.enc")
-    storage = Storage.open(server.data_dir, migrate=False)
+    storage = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
     worker = FakeWorker(storage)
     try:
         finished = _task(me, function_id, written)
@@ -76,7 +79,7 @@ def test_gc_archives_then_removes_and_outputs_of_removed_tasks_stay_spent(
             time.sleep(0.1)
         assert _withdrawn_at(storage, failed) is not None
 
-        assert "removed 2 ended tasks" in _gc(server.data_dir, "--tasks-older-than", "0")
+        assert "removed 2 ended tasks" in _gc(server, "--tasks-older-than", "0")
         for gone in (finished, failed):
             me.refused("get_task", 404, task_id=gone)
         assert me.call("get_task", task_id=waiting)["status"] == "DataAssigned"
@@ -95,7 +98,7 @@ def test_gc_archives_then_removes_and_outputs_of_removed_tasks_stay_spent(
         logged = admin.call("query_audit_logs", action="retention")["logs"]
         assert len(logged) == 1 and archive.name in logged[0]["object_id"]
         before = admin.call("query_audit_logs", limit=10000)["logs"]
-        assert "removed 0 ended tasks and" in _gc(server.data_dir, "--audit-older-than", "0")
+        assert "removed 0 ended tasks and" in _gc(server, "--audit-older-than", "0")
         [audit_archive] = sorted((server.data_dir / "archive").glob("audit-*.jsonl"))
         assert {row["id"] for row in _archived(audit_archive)} >= {entry["id"] for entry in before}
         left = admin.call("query_audit_logs", limit=10000)["logs"]

@@ -6,8 +6,7 @@ import base64
 
 import httpx
 import pytest
-from conftest import MAX_UPLOAD
-from platform_support import Api, function_body, register_function, wat_payload
+from platform_support import MAX_UPLOAD, Api, function_body, register_function, wat_payload
 
 from teabox.client.local_server import LocalServer
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-from conftest import start_server
-from platform_support import Api, FakeWorker, input_file, output_file, register_function
+from platform_support import Api, FakeWorker, input_file, output_file, register_function, start_server
 
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
 
-def test_restart_keeps_everything(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+def test_restart_keeps_everything(tmp_path: Path, new_database: Callable[[], str | None]) -> None:
+    server = start_server(tmp_path / "data", database_url=new_database())
     try:
         admin = Api(server.url).login(server.admin_id, server.admin_password)
         owner = admin.new_user("FunctionOwner")
@@ -38,7 +38,7 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
             outputs=[{"data_name": "out", "data_id": out_id}],
         )
         me.call("invoke_task", task_id=finished)
-        storage = Storage.open(server.data_dir, migrate=False)
+        storage = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
         worker = FakeWorker(storage)
         assert worker.finish(worker.claim(), Outcome(return_value="77", tags={"out": b"\x01" * 16}))
         queued = me.call("create_task", function_id=function_id, **ownership)["task_id"]
@@ -66,7 +66,7 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         assert me.call("get_task", task_id=waiting)["status"] == "Created"
         assert me.call("get_task_result", task_id=finished, timeout=0)["return_value"] == "77"
         assert me.call("get_task", task_id=queued)["status"] == "Staged"
-        storage = Storage.open(server.data_dir, migrate=False)
+        storage = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
         try:
             assert FakeWorker(storage).claim().task_id == queued  # the queue survived too
         finally:
@@ -78,13 +78,13 @@ def test_restart_keeps_everything(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_tokens_expire(tmp_path: Path) -> None:
+def test_tokens_expire(tmp_path: Path, new_database: Callable[[], str | None]) -> None:
     """A token works after its login and is refused once the expiry the login named has passed.
 
     The wait is for that named moment, on the clock the server uses, not a fixed sleep after a
     short lifetime: a loaded machine may take longer than a second just to answer the login.
     """
-    server = start_server(tmp_path / "data", "--token-ttl", "5")
+    server = start_server(tmp_path / "data", "--token-ttl", "5", database_url=new_database())
     try:
         answer = Api(server.url).call("user_login", user_id=server.admin_id, password=server.admin_password)
         admin = Api(server.url, server.admin_id, answer["token"])

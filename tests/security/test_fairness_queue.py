@@ -42,7 +42,7 @@ class Platform:
         self._users = 0
         vendor = self.user("vendor", "FunctionOwner")
         self.function_id = vendor.register_function("noop", "returns 0", "wamr", payload=TRIVIAL)
-        self.storage = Storage.open(server.data_dir, migrate=False)
+        self.storage = Storage.open(server.data_dir, migrate=False, database_url=server.database_url)
         self.queue = self.storage.queue
 
     def user(self, prefix: str, role: str = "DataOwner") -> Client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -121,10 +121,10 @@ def transfers(allowed_dir: Path) -> Iterator[Transfers]:
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[LocalPlatform]:
+def local(tmp_path: Path, new_database: Callable[[], str | None]) -> Iterator[LocalPlatform]:
     files = tmp_path / "files"
     files.mkdir()
-    storage = Storage.open(tmp_path / "data")
+    storage = Storage.open(tmp_path / "data", database_url=new_database())
     platform = Platform(storage, Settings(allowed_file_dirs=(files,)))
     platform.create_admin("admin", "admin-password")
     admin = platform.authenticate(

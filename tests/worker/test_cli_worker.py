@@ -21,6 +21,8 @@ def test_teabox_worker_runs_tasks_and_stops_cleanly_on_sigterm(local: LocalPlatf
             "worker",
             "--data-dir",
             str(data_dir),
+            "--database",
+            local.platform.storage.database.url,
             "--workers",
             "1",
             "--allow-file-dir",

@@ -25,6 +25,7 @@ def _pool(local: LocalPlatform, workers: int, **overrides: Any) -> WorkerPool:
     settings = WorkerSettings(
         data_dir=local.platform.storage.data_dir,
         transfers=TransferPolicy(allowed_dirs=(local.files,)),
+        database_url=local.platform.storage.database.url,
         **overrides,
     )
     return WorkerPool(settings, workers)

@@ -148,6 +148,7 @@ class Publishing:
             teabox_command("admin", "gc", "--data-dir", str(self.server.data_dir), "--blobs-older-than", "0"),
             capture_output=True,
             text=True,
+            env=self.server.env,  # its --database
         )
         assert swept.returncode == 0, swept.stderr
 

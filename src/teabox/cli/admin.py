@@ -22,6 +22,14 @@ data_dir_option = click.option(
     show_default=True,
     help="The platform's data directory (database, blobs, staging).",
 )
+database_option = click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    envvar="TEABOX_DATABASE_URL",
+    help="The platform's database, e.g. postgresql://user@host:5432/teabox (needs the postgres extra); "
+    "default: the SQLite file in the data directory.",
+)
 allow_file_dir_option = click.option(
     "--allow-file-dir",
     multiple=True,
@@ -84,9 +92,10 @@ def admin_group() -> None:
 
 @admin_group.command("create")
 @data_dir_option
+@database_option
 @click.option("--user-id", required=True, help="The new PlatformAdmin's user id.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
-def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
+def create_command(data_dir: Path, database_url: str | None, user_id: str, password_stdin: bool) -> None:
     """Create a PlatformAdmin (prompting for the password unless --password-stdin)."""
     from teabox.cli.data_dir import storage_refusals
     from teabox.platform.auth import check_password_rules
@@ -109,7 +118,7 @@ def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
         if click.prompt("Repeat for confirmation", hide_input=True) != password:
             raise click.UsageError("the two passwords differ; nothing was created")
     with storage_refusals():
-        storage = Storage.open(data_dir)
+        storage = Storage.open(data_dir, database_url=database_url)
     try:
         Platform(storage).create_admin(user_id, password)
     except PlatformError as exc:
@@ -121,18 +130,21 @@ def create_command(data_dir: Path, user_id: str, password_stdin: bool) -> None:
 
 @admin_group.command("reset-password")
 @data_dir_option
+@database_option
 @click.option("--user-id", required=True, help="The user whose account to lock and issue a reset token for.")
-def reset_password_command(data_dir: Path, user_id: str) -> None:
+def reset_password_command(data_dir: Path, database_url: str | None, user_id: str) -> None:
     """Lock a user's account and print a one-time reset token (valid 24 h) to hand to that user in person.
 
     The user sets a new password with `teabox user redeem-reset`. No API returns such a token, so no
     platform user can obtain a login for another.
     """
+    from teabox.cli.data_dir import storage_refusals
     from teabox.platform.core import Platform
     from teabox.platform.errors import PlatformError
     from teabox.platform.storage import Storage
 
-    storage = Storage.open(data_dir)
+    with storage_refusals():
+        storage = Storage.open(data_dir, database_url=database_url)
     try:
         token = Platform(storage).issue_reset_token(user_id)
     except PlatformError as exc:
@@ -144,14 +156,19 @@ def reset_password_command(data_dir: Path, user_id: str) -> None:
 
 @admin_group.command("migrate")
 @data_dir_option
-def migrate_command(data_dir: Path) -> None:
-    """Create or upgrade the database schema (teabox serve also does this at start)."""
+@database_option
+def migrate_command(data_dir: Path, database_url: str | None) -> None:
+    """Create or upgrade the database schema (teabox serve also does this at start; workers never do).
+
+    Safe to run from several machines at once: they migrate one after another.
+    """
     from teabox.cli.data_dir import storage_refusals
     from teabox.platform.storage import Storage
 
     with storage_refusals():
-        Storage.open(data_dir).close()
-    click.echo(f"the database in {data_dir} is at the newest schema")
+        storage = Storage.open(data_dir, database_url=database_url)
+    storage.close()
+    click.echo(f"the database {storage.database.display_url} is at the newest schema")
 
 
 _days = click.FloatRange(0)
@@ -159,6 +176,7 @@ _days = click.FloatRange(0)
 
 @admin_group.command("gc")
 @data_dir_option
+@database_option
 @click.option(
     "--tasks-older-than", "tasks_days", type=_days, metavar="DAYS", help="Remove tasks that ended this long ago."
 )
@@ -170,7 +188,13 @@ _days = click.FloatRange(0)
     metavar="DAYS",
     help="Remove blobs nothing refers to (debris of killed or failed writes) last written this long ago.",
 )
-def gc_command(data_dir: Path, tasks_days: float | None, audit_days: float | None, blobs_days: float | None) -> None:
+def gc_command(
+    data_dir: Path,
+    database_url: str | None,
+    tasks_days: float | None,
+    audit_days: float | None,
+    blobs_days: float | None,
+) -> None:
     """Archive, then remove, ended tasks and audit entries older than DAYS (fractions allowed).
 
     The removed rows are written to a JSON-lines file under DATA_DIR/archive first. Safe while
@@ -186,7 +210,7 @@ def gc_command(data_dir: Path, tasks_days: float | None, audit_days: float | Non
             "name what to remove: --tasks-older-than DAYS, --audit-older-than DAYS and/or --blobs-older-than DAYS"
         )
     with storage_refusals():
-        storage = Storage.open(data_dir)
+        storage = Storage.open(data_dir, database_url=database_url)
     try:
         collected = collect(
             storage,

@@ -22,6 +22,7 @@ from teabox.cli.admin import (
     allow_file_dir_option,
     allow_url_option,
     data_dir_option,
+    database_option,
     log_level_option,
     transfer_pace_options,
 )
@@ -51,6 +52,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 
 @click.command("serve")
 @data_dir_option
+@database_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -91,6 +93,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 @log_format_option
 def serve_command(
     data_dir: Path,
+    database_url: str | None,
     host: str,
     port: int,
     workers: int,
@@ -135,7 +138,7 @@ def serve_command(
     configure_logging(log_level, log_format)
     listener = _listen(host, port)
     with storage_refusals():
-        storage = Storage.open(data_dir)
+        storage = Storage.open(data_dir, database_url=database_url)
     storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
     settings = Settings(
         token_ttl_seconds=token_ttl,
@@ -150,8 +153,10 @@ def serve_command(
     platform = Platform(storage, settings)
     if not platform.has_admin():
         click.echo(
-            f"note: {storage.data_dir} has no PlatformAdmin, so nobody can log in to register users; "
-            f"create one with `teabox admin create --data-dir {data_dir} --user-id admin`",
+            f"note: {storage.database.display_url if database_url else storage.data_dir} has no PlatformAdmin, "
+            "so nobody can log in to register users; "
+            f"create one with `teabox admin create --data-dir {data_dir}"
+            f"{' --database URL' if database_url else ''} --user-id admin`",
             err=True,
         )
     limits = service_limits(limit_options)
@@ -168,7 +173,7 @@ def serve_command(
     app = create_app(
         platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS, metrics_access=metrics_access
     )
-    pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
+    pool = _start_pool(storage.data_dir, workers, settings, pace, database_url) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
     # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
     config = uvicorn.Config(
@@ -227,7 +232,7 @@ def _withdraw(storage: Storage, transfers: Transfers) -> None:
     withdraw_unrecorded_outputs(storage.database, transfers)
 
 
-def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace) -> WorkerPool:
+def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace, database_url: str | None) -> WorkerPool:
     from teabox.worker.pool import start_pool
 
-    return start_pool(data_dir, workers, settings, pace=pace)
+    return start_pool(data_dir, workers, settings, pace=pace, database_url=database_url)

@@ -17,6 +17,7 @@ from teabox.cli.admin import (
     allow_file_dir_option,
     allow_url_option,
     data_dir_option,
+    database_option,
     log_level_option,
     transfer_pace_options,
 )
@@ -30,6 +31,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 
 @click.command("worker")
 @data_dir_option
+@database_option
 @click.option(
     "--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
 )
@@ -48,6 +50,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 @log_format_option
 def worker_command(
     data_dir: Path,
+    database_url: str | None,
     workers: int,
     allow_file_dir: tuple[Path, ...],
     egress: EgressPolicy,
@@ -80,6 +83,7 @@ def worker_command(
         lease_seconds=lease,
         heartbeat_seconds=lease / HEARTBEATS_PER_LEASE,
         max_running_per_user=cap(max_running_per_user),
+        database_url=database_url,
     )
     with storage_refusals():
         pool = WorkerPool(settings, workers).start()

@@ -52,7 +52,9 @@ class LocalServer:
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The data
     directory survives :meth:`stop` and :meth:`restart` (that is what a restart
     test needs) and is removed on exit from the context only if this object
-    created it.
+    created it. ``database_url`` runs it on another database (``--database``),
+    for example a PostgreSQL one; the data directory still holds the platform
+    key and the blobs.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class LocalServer:
         admin_password: str | None = None,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self._owns_data_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="teabox-platform-"))
@@ -72,6 +75,9 @@ class LocalServer:
         self.admin_password = admin_password or os.urandom(12).hex()
         self.extra_args = extra_args
         self.env = {**os.environ, **(env or {})}
+        if database_url is not None:  # --database through the environment, so `teabox admin create` gets it too
+            self.env["TEABOX_DATABASE_URL"] = database_url
+        self.database_url = self.env.get("TEABOX_DATABASE_URL")
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir / "server.log"

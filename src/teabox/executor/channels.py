@@ -25,8 +25,15 @@ def is_reserved(name: str) -> bool:
 
 
 def decode(name: str, raw: bytes) -> str:
-    """The channel's text; ValueError naming the channel when it is not UTF-8."""
+    """The channel's text; ValueError naming the channel when it is not UTF-8 or holds a NUL character.
+
+    A task's result and failure reason are text in the platform's database, which (on PostgreSQL)
+    cannot hold U+0000: refused here, a NUL fails the run the same way on every database.
+    """
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"the payload wrote bytes that are not UTF-8 to {name!r} (at offset {exc.start})") from None
+    if "\x00" in text:
+        raise ValueError(f"the payload wrote a NUL character to {name!r} (at offset {raw.index(0)}): it must be text")
+    return text

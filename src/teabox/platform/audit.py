@@ -37,16 +37,21 @@ def record(
 
 
 def _text(value: str | None, limit: int) -> str | None:
-    """``value`` cut to ``limit`` characters and storable whatever a client sent (lone surrogates escaped)."""
+    """``value`` cut to ``limit`` characters and storable whatever a client sent.
+
+    Lone surrogates are escaped, and NUL characters (which PostgreSQL's text cannot hold, and which
+    a refusal may quote from the request it refuses) written as ``\\x00``: the entry is kept either way.
+    """
     if value is None:
         return None
-    value = value[:limit]
+    value = value[:limit].replace("\x00", "\\x00")
     return value if value.isascii() else value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 DEFAULT_AUDIT_LIMIT = 100  # entries a query returns when it names no limit
 
 _INSERT = insert(AuditEntry.__table__)
+_SEARCHED = (AuditEntry.action, AuditEntry.object_id, AuditEntry.message)
 
 
 @operation("query_audit_logs", readonly=True)  # a scan of the log: never under the write lock
@@ -62,9 +67,10 @@ def query_audit_logs(
         raise Invalid("limit must be between 1 and 10000", "invalid_limit")
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if message:
-        pattern = f"%{message}%"
+        # Case-insensitive on every database (LIKE is on SQLite, not on PostgreSQL); % and _ match themselves.
+        pattern = "%" + message.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
-            or_(AuditEntry.action.like(pattern), AuditEntry.object_id.like(pattern), AuditEntry.message.like(pattern))
+            or_(*(column.ilike(pattern, escape="\\") for column in _SEARCHED)),
         )
     if user_id is not None:
         query = query.where(AuditEntry.user_id == user_id)

@@ -23,6 +23,7 @@ from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.disk_space import is_full_error
 from teabox.platform.errors import InternalError, NoSuchObject, NotAuthenticated, PlatformError
 from teabox.platform.models import Task, User
+from teabox.platform.nul import refuse_nul
 from teabox.platform.roles import Role, RoleKind, check_api
 from teabox.platform.settings import Settings
 from teabox.platform.states import ENDED
@@ -73,6 +74,7 @@ class Platform:
         ctx: Ctx | None = None
         who = self._who(actor, params)
         try:
+            refuse_nul(params)
             if operation.authenticated:
                 if actor is None:
                     raise NotAuthenticated(f"{name} needs a token")

@@ -31,6 +31,7 @@ from teabox.platform.egress import UrlRefused
 from teabox.platform.errors import Invalid, MalformedRequest, NoSuchObject, NotPermitted, StateConflict
 from teabox.platform.hosted import check_file_name, hosted_url, is_hosted, parse_hosted_url
 from teabox.platform.models import DataFile, FileOwner, HostedFile, LocalPath, TaskData
+from teabox.platform.ordering import codepoint
 from teabox.platform.users import unknown_users
 
 # schema -> (key length, IV length); None means "must be empty".
@@ -63,7 +64,7 @@ def pending_consent(ctx: Ctx, file_id: str) -> list[str]:
         ctx.session.scalars(
             select(FileOwner.user_id)
             .where(FileOwner.file_id == file_id, FileOwner.consented.is_(False))
-            .order_by(FileOwner.user_id)
+            .order_by(codepoint(FileOwner.user_id))
         )
     )
 
@@ -380,7 +381,7 @@ def list_files(ctx: Ctx) -> dict[str, Any]:
         select(DataFile)
         .join(FileOwner, FileOwner.file_id == DataFile.id)
         .where(FileOwner.user_id == ctx.user.user_id)
-        .order_by(DataFile.created_at.desc(), DataFile.id)
+        .order_by(DataFile.created_at.desc(), codepoint(DataFile.id))
     )
     records = ctx.session.scalars(owned).all()
     return {

@@ -22,6 +22,7 @@ from teabox.platform.builtin_functions import BUILTIN_EXECUTOR, builtin_payload
 from teabox.platform.context import Ctx, Resources, new_id, operation
 from teabox.platform.errors import Invalid, NoSuchObject, NotPermitted
 from teabox.platform.models import Function, FunctionAllow, PayloadUpload
+from teabox.platform.ordering import codepoint
 from teabox.platform.staged import TaskLimits
 from teabox.platform.timefmt import iso
 from teabox.platform.users import unknown_users
@@ -57,7 +58,7 @@ def allowlist_of(ctx: Ctx, function_id: str) -> list[str]:
         ctx.session.scalars(
             select(FunctionAllow.user_id)
             .where(FunctionAllow.function_id == function_id)
-            .order_by(FunctionAllow.user_id)
+            .order_by(codepoint(FunctionAllow.user_id))
         )
     )
 
@@ -331,13 +332,15 @@ def list_functions(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     if user_id != ctx.user.user_id and not ctx.user.role.is_admin:
         raise NotPermitted("you may list only your own functions")
     registered = ctx.session.scalars(
-        select(Function.id).where(Function.owner == user_id, Function.disabled.is_(False)).order_by(Function.created_at)
+        select(Function.id)
+        .where(Function.owner == user_id, Function.disabled.is_(False))
+        .order_by(Function.created_at, codepoint(Function.id))
     )
     allowed = ctx.session.scalars(
         select(FunctionAllow.function_id)
         .join(Function, Function.id == FunctionAllow.function_id)
         .where(FunctionAllow.user_id == user_id, Function.disabled.is_(False))
-        .order_by(Function.created_at)
+        .order_by(Function.created_at, codepoint(Function.id))
     )
     return {"registered_functions": list(registered), "allowed_functions": list(allowed)}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -55,7 +55,7 @@ class Function(Base):
     __tablename__ = "functions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     owner: Mapped[str] = mapped_column(String(64), index=True)
     executor_type: Mapped[str] = mapped_column(String(16))
@@ -63,12 +63,12 @@ class Function(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     payload_sha256: Mapped[str] = mapped_column(String(64))
-    payload_size: Mapped[int] = mapped_column(Integer)
+    payload_size: Mapped[int] = mapped_column(BigInteger)
     arguments: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     outputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    usage_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    usage_count: Mapped[int] = mapped_column(Integer, default=0)
+    usage_quota: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    usage_count: Mapped[int] = mapped_column(BigInteger, default=0)
     limits: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
@@ -138,11 +138,11 @@ class HostedFile(Base):
     __tablename__ = "hosted_files"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
     uploader: Mapped[str] = mapped_column(String(64), index=True)
     uploaded: Mapped[bool] = mapped_column(Boolean)  # True: bytes came from upload_file; False: reserved for an output
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    size: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[float] = mapped_column(Float)
 
 
@@ -162,12 +162,12 @@ class Task(Base):
     status: Mapped[str] = mapped_column(String(16))
     staged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
-    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     lease_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     lease_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     return_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)  # data name -> hex tag
-    failure_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    failure_kind: Mapped[str | None] = mapped_column(Text, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
@@ -214,10 +214,11 @@ class TaskData(Base):
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # BigInteger for the model; SQLite's INTEGER PRIMARY KEY is already 64-bit (see migration 0007).
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     timestamp: Mapped[float] = mapped_column(Float, index=True)
-    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    object_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(Text, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(Text, index=True)
+    object_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text, default="")

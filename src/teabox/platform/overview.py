@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from teabox.platform.context import Ctx, operation
 from teabox.platform.models import Task
+from teabox.platform.ordering import codepoint
 from teabox.platform.states import TaskStatus
 
 
@@ -23,7 +24,7 @@ def get_queue_stats(ctx: Ctx) -> dict[str, Any]:
     running = ctx.session.execute(
         select(Task.id, Task.worker_id, Task.attempt, Task.lease_expires_at)
         .where(Task.status == TaskStatus.RUNNING.value)
-        .order_by(Task.id)
+        .order_by(codepoint(Task.id))
     ).all()
     return {
         "tasks_by_status": {status.value: counts.get(status.value, 0) for status in TaskStatus},

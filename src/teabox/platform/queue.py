@@ -41,6 +41,7 @@ from teabox.platform.file_keys import FileKeys
 from teabox.platform.lease import DEFAULT_MAX_ATTEMPTS
 from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
+from teabox.platform.ordering import codepoint
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
 from teabox.platform.task_metrics import observe_recorded
@@ -106,7 +107,7 @@ _BINDINGS = (
     )
     .join(_files, _files.c.id == _bound.c.file_id)
     .where(_bound.c.task_id == bindparam("task"))
-    .order_by(_bound.c.data_name)
+    .order_by(codepoint(_bound.c.data_name))
 )
 _RUN = and_(_t.id == bindparam("task"), _t.worker_id == bindparam("holder"), _t.attempt == bindparam("run_attempt"))
 _HELD = and_(_RUN, _t.status == _RUNNING)

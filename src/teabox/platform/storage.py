@@ -2,7 +2,9 @@
 
 Layout of a data directory::
 
-    teabox.db      the database (SQLite, WAL); file keys in it are sealed (see teabox.platform.file_keys)
+    teabox.db      the database (SQLite, WAL), unless ``--database`` names another (PostgreSQL: then
+                   every process on it needs the same platform key); its file keys are sealed (see
+                   teabox.platform.file_keys)
     platform.key   the platform key that seals them, unless TEABOX_PLATFORM_KEY gives it
     blobs/         payloads and platform-hosted files, by sha256
     staging/       workers' private per-task areas (see teabox.worker.staging)
@@ -23,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from teabox.platform.blobs import BlobStore
-from teabox.platform.db import Database
+from teabox.platform.db import SERVER_POOL, Database, PoolSize
 from teabox.platform.disk_space import DiskSpace
 from teabox.platform.file_keys import ENV_VAR, KEY_FILE, FileKeys, PlatformKeyError
 from teabox.platform.hosted import HostedFiles
@@ -48,18 +50,24 @@ class Storage:
         self.disk = self.blobs.disk
 
     @classmethod
-    def open(cls, data_dir: Path, *, migrate: bool = True) -> Storage:
+    def open(
+        cls, data_dir: Path, *, migrate: bool = True, database_url: str | None = None, pool: PoolSize = SERVER_POOL
+    ) -> Storage:
         """Open (and by default create or upgrade) the data directory ``data_dir``.
 
-        Raises DataDirExposed if other users may read the directory, and
-        PlatformKeyError if the platform key cannot open the database's keys:
-        both before anything is served.
+        ``database_url`` is ``--database`` (None: the data directory's SQLite file). Raises
+        DataDirExposed if other users may read the directory, DatabaseUrlError for a URL
+        teabox cannot use, SchemaOutdated if ``migrate`` is off and the schema is older than
+        this teabox's, and PlatformKeyError if the platform key cannot open the database's
+        keys: all before anything is served.
         """
         data_dir = prepare_data_dir(Path(data_dir).resolve())
         file_keys = FileKeys.load(data_dir)
-        database = Database.for_data_dir(data_dir)
+        database = Database.for_data_dir(data_dir, database_url, pool)
         if migrate:
             database.migrate(file_keys)
+        else:
+            database.check_schema()
         _check_platform_key(data_dir, database, file_keys)
         blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
         notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()

@@ -22,6 +22,7 @@ from teabox.platform.files import get_file_row, owners_of, pending_consent, refu
 from teabox.platform.functions import executor_name, get_function_row, may_use
 from teabox.platform.models import Function, Task, TaskData, TaskParticipant
 from teabox.platform.notify import Topic
+from teabox.platform.ordering import codepoint
 from teabox.platform.states import ENDED, WAITING, TaskStatus, check_transition, refuse
 from teabox.platform.timefmt import iso
 from teabox.platform.users import unknown_users
@@ -509,7 +510,7 @@ def get_output_cmac_by_tag(ctx: Ctx, *, task_id: str, tag: str) -> dict[str, Any
 
 @operation("list_tasks")
 def list_tasks(ctx: Ctx) -> dict[str, Any]:
-    query = select(Task.id).order_by(Task.created_at)
+    query = select(Task.id).order_by(Task.created_at, codepoint(Task.id))
     if not ctx.user.role.is_admin:
         query = query.join(TaskParticipant, TaskParticipant.task_id == Task.id).where(
             TaskParticipant.user_id == ctx.user.user_id

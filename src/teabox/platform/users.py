@@ -22,6 +22,7 @@ from teabox.platform.auth import hash_password, new_token, token_hash, verify_pa
 from teabox.platform.context import Actor, Ctx, Resources, operation
 from teabox.platform.errors import Invalid, NoSuchObject, NotAuthenticated, NotPermitted, StateConflict
 from teabox.platform.models import Token, User
+from teabox.platform.ordering import codepoint
 from teabox.platform.roles import Role, RoleKind, may_manage, may_register, may_update, parse_role
 from teabox.platform.timefmt import iso
 
@@ -266,7 +267,7 @@ def delete_user(ctx: Ctx, *, user_id: str) -> dict[str, Any]:
 @operation("list_users")
 def list_users(ctx: Ctx, *, user_id: str | None = None) -> dict[str, Any]:
     role = ctx.user.role
-    query = select(User.id).where(User.deleted_at.is_(None)).order_by(User.id)
+    query = select(User.id).where(User.deleted_at.is_(None)).order_by(codepoint(User.id))
     if role.is_admin:
         pass
     elif role.kind is RoleKind.DATA_OWNER_MANAGER and user_id in (None, role.attribute):

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from teabox.executor import Executor
 from teabox.failure_kinds import TaskFailureKind
 from teabox.logs import task_extra, task_fields
+from teabox.platform.db import WORKER_POOL
 from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import TaskQueue
 from teabox.platform.staged import Outcome, StagedTask
@@ -169,7 +170,7 @@ class WorkerLoop:
 
 def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
     """Everything one worker process needs, opened on its data directory."""
-    storage = Storage.open(settings.data_dir, migrate=False)
+    storage = Storage.open(settings.data_dir, migrate=False, database_url=settings.database_url, pool=WORKER_POOL)
     queue = storage.queue
     context = WorkerContext(
         staging=WorkerStaging(settings.data_dir, worker_id),

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Self
 
 from teabox.logs import configure_from_environment, task_extra
+from teabox.platform.db import WORKER_POOL
 from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
 from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.platform.storage import Storage
@@ -122,8 +123,13 @@ class WorkerPool:
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Open the data directory, clear what dead workers left, start the workers and the supervisor."""
-        self._storage = Storage.open(self.settings.data_dir)
+        """Open the data directory, clear what dead workers left, start the workers and the supervisor.
+
+        Workers never migrate: ``teabox serve`` or ``teabox admin migrate`` does, once.
+        """
+        self._storage = Storage.open(
+            self.settings.data_dir, migrate=False, database_url=self.settings.database_url, pool=WORKER_POOL
+        )
         sweep_abandoned(self.settings.data_dir)
         self._slots = [_Slot(index) for index in range(self.workers)]
         for slot in self._slots:

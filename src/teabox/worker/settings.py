@@ -29,6 +29,7 @@ class WorkerSettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
     max_running_per_user: int | None = None  # claim no task of a user who has this many running (None: no cap)
+    database_url: str | None = None  # --database (None: the data directory's SQLite file)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
