@@ -30,8 +30,9 @@ _S = TaskStatus
 ARGUMENT_TYPES = (str, int, float, bool)
 
 
-def get_task_row(ctx: Ctx, task_id: str) -> Task:
-    task = ctx.session.get(Task, task_id)
+def get_task_row(ctx: Ctx, task_id: str, *, lock: bool = False) -> Task:
+    """The task; ``lock`` holds its row until the transaction ends (see :func:`_task_for`)."""
+    task = ctx.session.get(Task, task_id, with_for_update=lock)
     if task is None:
         raise NoSuchObject(f"there is no task '{task_id}'", "unknown_task")
     return task
@@ -48,8 +49,10 @@ def participants(ctx: Ctx, task_id: str) -> dict[str, bool]:
 _PARTICIPANTS = select(TaskParticipant.user_id, TaskParticipant.approved).where(
     TaskParticipant.task_id == bindparam("task")
 )
-_TO_INVOKE = select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership).where(
-    Task.id == bindparam("task")
+_TO_INVOKE = (
+    select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership)
+    .where(Task.id == bindparam("task"))
+    .with_for_update()  # a second invoke waits here and then sees Staged (or Running): no double count, no re-stage
 )
 _COUNT_USE = (
     update(Function.__table__)
@@ -88,9 +91,17 @@ def _is_participant(ctx: Ctx, task_id: str) -> bool:
     return ctx.session.get(TaskParticipant, (task_id, ctx.user.user_id)) is not None
 
 
-def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False) -> Task:
+def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False, lock: bool = False) -> Task:
+    """The task, if the caller takes part in it (or is the admin and ``admin_reads``).
+
+    Operations that change a task pass ``lock``: on PostgreSQL the row stays
+    locked until they commit, so two changes of one task (two approvals, an
+    assignment and an invoke, a cancel and a worker's finish) run one after
+    the other, each seeing what the other committed, as SQLite's single writer
+    makes them anyway.
+    """
     ctx.object_id = task_id
-    task = get_task_row(ctx, task_id)
+    task = get_task_row(ctx, task_id, lock=lock)
     if not (_is_participant(ctx, task_id) or (admin_reads and ctx.user.role.is_admin)):
         raise _outsider(task_id, action)
     return task
@@ -263,7 +274,7 @@ def _output_in_use(ctx: Ctx, file_id: str) -> bool:
 def assign_data_to_task(
     ctx: Ctx, *, task_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    task = _task_for(ctx, task_id, "assign data to")
+    task = _task_for(ctx, task_id, "assign data to", lock=True)
     if TaskStatus(task.status) is not _S.CREATED:
         refuse(TaskStatus(task.status), "assign data to")
     bound = _bindings(ctx, task_id)
@@ -280,7 +291,9 @@ def assign_data_to_task(
             if (kind, name) in bound or (kind, name) in seen:
                 raise StateConflict(f"{kind} '{name}' is already assigned", "already_assigned")
             seen.add((kind, name))
-            record = get_file_row(ctx, data_id, kind)
+            # An output's row stays locked until commit, so that the check below and the binding are one step:
+            # another task's assignment of the same output waits, then finds it in use.
+            record = get_file_row(ctx, data_id, kind, lock=kind == "output")
             owners = owners_of(ctx, data_id)
             if me not in owners:
                 raise NotPermitted(f"you are not an owner of {data_id}")
@@ -313,7 +326,7 @@ def assign_data_to_task(
 
 @operation("approve_task")
 def approve_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
-    task = _task_for(ctx, task_id, "approve")
+    task = _task_for(ctx, task_id, "approve", lock=True)
     status = TaskStatus(task.status)
     if status not in (_S.CREATED, _S.DATA_ASSIGNED):
         refuse(status, "approve")
@@ -393,7 +406,9 @@ def _refuse_use(db: Connection, function_id: str) -> NoReturn:
 @operation("cancel_task")
 def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     ctx.object_id = task_id
-    task = get_task_row(ctx, task_id)
+    # Locked: a worker's finish waits for this cancel and is then told its outcome was not recorded;
+    # a finish that came first leaves the task Finished, which cannot be canceled.
+    task = get_task_row(ctx, task_id, lock=True)
     if task.creator != ctx.user.user_id and not ctx.user.role.is_admin:
         raise NotPermitted(f"only the creator of {task_id} or an admin may cancel it")
     check_transition(TaskStatus(task.status), _S.CANCELED, "cancel")
