@@ -37,6 +37,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.db import Database
+from teabox.platform.db_clock import database_now
 from teabox.platform.file_keys import FileKeys
 from teabox.platform.lease import DEFAULT_MAX_ATTEMPTS
 from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
@@ -61,8 +62,8 @@ _RUNNING_PER_USER = select(_t.creator, func.count()).where(_t.status == _RUNNING
 _LAST_SERVED = select(_turns.c.user_id, _turns.c.served_at).where(
     _turns.c.user_id.in_(bindparam("users", expanding=True))
 )
-_SERVED_AGAIN = update(_turns).where(_turns.c.user_id == bindparam("user")).values(served_at=bindparam("now"))
-_SERVED_FIRST = insert(QueueTurn).values(user_id=bindparam("user"), served_at=bindparam("now"))
+_SERVED_AGAIN = update(_turns).where(_turns.c.user_id == bindparam("user")).values(served_at=database_now())
+_SERVED_FIRST = insert(QueueTurn).values(user_id=bindparam("user"), served_at=database_now())
 _OLDEST_STAGED = (
     select(_t.id)
     .where(_t.status == _STAGED, _t.creator == bindparam("user"))
@@ -78,7 +79,7 @@ _CLAIM = (
         worker_id=bindparam("claimer"),
         attempt=_t.attempt + 1,
         lease_seconds=bindparam("lease"),
-        lease_expires_at=bindparam("expires"),
+        lease_expires_at=database_now() + bindparam("lease"),
         updated_at=bindparam("now"),
     )
     # Everything the worker needs, read back by the claiming UPDATE itself.
@@ -109,7 +110,7 @@ _BINDINGS = (
 )
 _RUN = and_(_t.id == bindparam("task"), _t.worker_id == bindparam("holder"), _t.attempt == bindparam("run_attempt"))
 _HELD = and_(_RUN, _t.status == _RUNNING)
-_HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=bindparam("now") + _t.lease_seconds)
+_HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=database_now() + _t.lease_seconds)
 _FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: the parameters given
 _LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
 _REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
@@ -132,9 +133,10 @@ _BEGIN_WRITES = (
 _RECORD_TAG = (
     update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"), write_task=bindparam("task"))
 )
-_LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < bindparam("now"))  # running or canceled
+# Leases are stamped and judged by the database's clock alone (see teabox.platform.db_clock).
+_LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < database_now())  # running or canceled
 _ANY_LAPSED = select(_t.id).where(_LAPSED).limit(1)
-_EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < bindparam("now"))
+_EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < database_now())
 _RETRY = (
     update(_tasks)
     .where(_EXPIRED, _t.attempt < bindparam("max_attempts"))
@@ -154,6 +156,11 @@ _GIVE_UP = (
     )
 )
 _FORGET_CANCELED = update(_tasks).where(_t.status == _CANCELED, _LAPSED).values(worker_id=None, lease_expires_at=None)
+_RELEASE = (
+    update(_tasks)
+    .where(_t.worker_id == bindparam("dead"), _t.lease_expires_at.is_not(None))
+    .values(lease_expires_at=database_now() - 1.0)
+)
 
 
 class ActiveRun(NamedTuple):
@@ -200,7 +207,7 @@ class TaskQueue:
         # A lone user with no cap to respect needs no weighing, and their turns matter only against others.
         contended = len(waiting) > 1 or max_running_per_user is not None
         now = time.time()
-        claiming = {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
+        claiming = {"claimer": worker_id, "lease": lease_seconds, "now": now}
         with self.database.writing() as connection:
             for user in _users_in_turn(connection, max_running_per_user) if contended else waiting:
                 row = connection.execute(_CLAIM, claiming | {"user": user}).first()
@@ -208,8 +215,8 @@ class TaskQueue:
                     break
             else:
                 return None
-            if contended and connection.execute(_SERVED_AGAIN, {"user": user, "now": now}).rowcount == 0:
-                connection.execute(_SERVED_FIRST, {"user": user, "now": now})
+            if contended and connection.execute(_SERVED_AGAIN, {"user": user}).rowcount == 0:
+                connection.execute(_SERVED_FIRST, {"user": user})
             # Only declared data names can be bound, so a task that declares none has no bindings to read.
             declares_data = row.inputs_ownership or row.outputs_ownership
             bindings = list(connection.execute(_BINDINGS, {"task": row.id})) if declares_data else []
@@ -218,10 +225,7 @@ class TaskQueue:
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
         with self.database.writing() as connection:
-            result = connection.execute(
-                _HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params | {"now": time.time()}
-            )
-            return result.rowcount == 1
+            return connection.execute(_HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params).rowcount == 1
 
     def finish(self, task_id: str, worker_id: str, attempt: int, outcome: Outcome) -> bool:
         """Record how the run ended, in one transaction.
@@ -282,13 +286,13 @@ class TaskQueue:
         now = time.time()
         # Usually nothing has lapsed: find that out with a read rather than a write transaction.
         with self.database.reading() as connection:
-            if connection.execute(_ANY_LAPSED, {"now": now}).first() is None:
+            if connection.execute(_ANY_LAPSED).first() is None:
                 return 0
         why = f"the worker running the task stopped responding, {max_attempts} times"
         with self.database.writing() as connection:
             retried = connection.execute(_RETRY, {"now": now, "max_attempts": max_attempts}).rowcount
             lost = connection.execute(_GIVE_UP, {"now": now, "max_attempts": max_attempts, "why": why}).rowcount
-            connection.execute(_FORGET_CANCELED, {"now": now})
+            connection.execute(_FORGET_CANCELED)
         if retried:
             self.notifier.notify(Topic.QUEUE)
         if lost:
@@ -302,11 +306,7 @@ class TaskQueue:
         without waiting for the lease to run out.
         """
         with self.database.writing() as connection:
-            return connection.execute(
-                update(Task)
-                .where(Task.worker_id == worker_id, Task.lease_expires_at.is_not(None))
-                .values(lease_expires_at=time.time() - 1.0)
-            ).rowcount
+            return connection.execute(_RELEASE, {"dead": worker_id}).rowcount
 
     def canceled_running_tasks(self) -> list[ActiveRun]:
         """Runs still held by a worker although their task was canceled: the pool should stop them.
