@@ -15,6 +15,7 @@ import pytest
 from support.backends import BACKENDS, InProcess, database_url, open_storage, platform_admin
 from support.round_trips import RoundTrips
 
+from teabox.platform import queue
 from teabox.platform.core import Platform
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
@@ -155,3 +156,9 @@ def test_a_finish_without_the_tags_of_its_outputs_fails_the_task(storage: Storag
     result = user.call("get_task_result", task_id=task_id, timeout=0)
     assert (result["status"], result["failure_kind"]) == ("Failed", "output_error")
     assert "no 16-byte tag" in result["reason"]
+
+
+def test_the_queue_statements_are_compiled_once() -> None:
+    """Each has a cache key: otherwise SQLAlchemy compiles it again for every task, which costs more than running it."""
+    for statement in (queue._CLAIM, queue._CLAIM_AND_SERVE, queue._SERVED, queue._HEARTBEAT, queue._FINISH_ALONE):
+        assert statement._generate_cache_key() is not None

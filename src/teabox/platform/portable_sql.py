@@ -16,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 
 class json_rows(FunctionElement[Any]):  # lower case: it reads as the SQL aggregate it stands for
@@ -63,6 +64,9 @@ class qualified(ColumnElement[Any]):  # lower case: it reads as a function of th
     """
 
     inherit_cache = True
+    # What its cache key is made of (without it SQLAlchemy would compile every statement using it anew);
+    # SQLAlchemy declares the attribute on instances, so it cannot be a ClassVar here.
+    _traverse_internals: _TraverseInternalsType = [("wrapped", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
 
     def __init__(self, expression: ColumnElement[Any]) -> None:
         self.wrapped = expression

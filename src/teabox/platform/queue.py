@@ -125,7 +125,7 @@ _CLAIM = (
         attempt=_t.attempt + 1,
         lease_seconds=bindparam("lease"),
         lease_expires_at=database_now() + bindparam("lease"),
-        updated_at=bindparam("now"),
+        updated_at=database_now(),
     )
     # Everything the worker needs, read back by the claiming UPDATE itself.
     .returning(
@@ -255,7 +255,6 @@ class TaskQueue:
         claiming = {
             "claimer": worker_id,
             "lease": lease_seconds,
-            "now": time.time(),
             "cap": _NO_CAP if max_running_per_user is None else max_running_per_user,
         }
         if not self.database.is_sqlite:
