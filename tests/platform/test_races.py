@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 from support.backends import BACKENDS, InProcess, database_url, open_storage, platform_admin
+from support.postgres import PostgresCluster
 
+from teabox.platform.conflicts import is_lost_race, lost_race
 from teabox.platform.context import OPERATIONS, Resources
 from teabox.platform.core import Platform
 from teabox.platform.errors import PlatformError, StateConflict
@@ -243,3 +246,38 @@ def test_a_duplicate_key_race_is_a_clean_conflict(
     assert "try again" in refused.message or "already exists" in refused.message
     with api.storage.database.reading() as connection:
         assert connection.scalar(select(func.count()).where(User.id == "same-id")) == 1
+
+
+def test_a_deadlock_postgresql_breaks_is_a_lost_race(postgres_cluster: PostgresCluster) -> None:
+    """Two transactions locking two rows in opposite orders: PostgreSQL aborts one, which the platform answers as 409."""
+    engine = create_engine(postgres_cluster.url("postgres"))
+    try:
+        table = f"pair_{time.monotonic_ns()}"
+        with engine.begin() as setup:
+            setup.execute(text(f"CREATE TABLE {table} (id int PRIMARY KEY)"))
+            setup.execute(text(f"INSERT INTO {table} VALUES (1), (2)"))
+        first, second = engine.connect(), engine.connect()
+        lock = text(f"SELECT id FROM {table} WHERE id = :id FOR UPDATE")
+        first.execute(lock, {"id": 1})
+        second.execute(lock, {"id": 2})
+        crossing = Contender(lambda: first.execute(lock, {"id": 2}))
+        crossing.start()
+        errors: list[BaseException] = []
+        try:
+            second.execute(lock, {"id": 1})
+        except DBAPIError as exc:
+            errors.append(exc)
+            second.rollback()
+        try:
+            crossing.outcome()
+        except DBAPIError as exc:
+            errors.append(exc)
+        first.rollback()
+        first.close()
+        second.close()
+        assert len(errors) == 1 and is_lost_race(errors[0])
+        assert lost_race("assign_data_to_task").status == 409
+        with engine.begin() as cleanup:
+            cleanup.execute(text(f"DROP TABLE {table}"))
+    finally:
+        engine.dispose()

@@ -68,9 +68,8 @@ def pending_consent(ctx: Ctx, file_id: str) -> list[str]:
     )
 
 
-def get_file_row(ctx: Ctx, data_id: str, kind: str, *, lock: bool = False) -> DataFile:
-    """The file record; ``lock`` holds its row until the transaction ends (PostgreSQL; SQLite has one writer)."""
-    record = ctx.session.get(DataFile, data_id, with_for_update=lock)
+def get_file_row(ctx: Ctx, data_id: str, kind: str) -> DataFile:
+    record = ctx.session.get(DataFile, data_id)
     if record is None or record.kind != kind:
         raise NoSuchObject(f"there is no {kind} file '{data_id}'", "unknown_file")
     return record

@@ -20,7 +20,7 @@ from teabox.platform.context import Actor, Ctx, new_id, operation
 from teabox.platform.errors import Invalid, NoSuchObject, NotPermitted, StateConflict
 from teabox.platform.files import get_file_row, owners_of, pending_consent, refuse_spent_output
 from teabox.platform.functions import executor_name, get_function_row, may_use
-from teabox.platform.models import Function, Task, TaskData, TaskParticipant
+from teabox.platform.models import DataFile, Function, Task, TaskData, TaskParticipant
 from teabox.platform.notify import Topic
 from teabox.platform.states import ENDED, WAITING, TaskStatus, check_transition, refuse
 from teabox.platform.timefmt import iso
@@ -278,6 +278,11 @@ def assign_data_to_task(
     if TaskStatus(task.status) is not _S.CREATED:
         refuse(TaskStatus(task.status), "assign data to")
     bound = _bindings(ctx, task_id)
+    # The outputs' rows stay locked until commit, so that the "in use" check below and the binding are one
+    # step: another task's assignment of the same output waits, then finds it in use. Locked in one order,
+    # so that two assignments naming the same outputs in different orders never deadlock.
+    for data_id in sorted({str(entry["data_id"]) for entry in outputs}):
+        ctx.session.get(DataFile, data_id, with_for_update=True)
     me = ctx.user.user_id
     seen: set[tuple[str, str]] = set()
     for kind, entries, declared in (
@@ -291,9 +296,7 @@ def assign_data_to_task(
             if (kind, name) in bound or (kind, name) in seen:
                 raise StateConflict(f"{kind} '{name}' is already assigned", "already_assigned")
             seen.add((kind, name))
-            # An output's row stays locked until commit, so that the check below and the binding are one step:
-            # another task's assignment of the same output waits, then finds it in use.
-            record = get_file_row(ctx, data_id, kind, lock=kind == "output")
+            record = get_file_row(ctx, data_id, kind)
             owners = owners_of(ctx, data_id)
             if me not in owners:
                 raise NotPermitted(f"you are not an owner of {data_id}")
