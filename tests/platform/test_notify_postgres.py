@@ -128,3 +128,29 @@ def test_ring_wakes_the_own_waiter_and_close_stops_listening(storages: tuple[Sto
     server.notifier.notify(Topic.QUEUE)  # no listener left to write to: nothing breaks
     worker.notifier.close()
     worker.notifier.close()  # closing twice is harmless (Storage.close may follow an explicit close)
+
+
+def test_a_notifier_whose_connection_was_lost_sends_again_on_a_new_one(
+    storages: tuple[Storage, Storage], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, worker = storages
+    listener = worker.notifier.listen(Topic.QUEUE)
+    try:
+        server.notifier.notify(Topic.QUEUE)
+        assert listener.wait(WAIT)
+        listener.drain()
+        with server.database.engine.connect() as admin:
+            ended = admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'NOTIFY %'"
+                )
+            ).all()
+        assert ended == [(True,)]
+        server.notifier.notify(Topic.QUEUE)  # on the dead connection: logged, and the listeners' poll covers it
+        assert "could not send a queue wake-up" in caplog.text
+        listener.drain()
+        server.notifier.notify(Topic.QUEUE)
+        assert listener.wait(WAIT), "the notifier did not reconnect"
+    finally:
+        listener.close()
