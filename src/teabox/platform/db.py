@@ -96,7 +96,8 @@ class Database:
         """A connection on which every statement commits on its own, with no BEGIN or COMMIT around it.
 
         For writes that are one statement (the queue's claim, heartbeat and
-        finish): on PostgreSQL each is then one round trip instead of three.
+        finish): on PostgreSQL each then sends the statement alone, not
+        BEGIN, the statement and COMMIT (tests/platform/test_claim.py counts them).
         """
         with self._writers, self._autocommit_engine.connect() as connection:
             yield connection
