@@ -30,6 +30,7 @@ SECTIONS = {
     "hostcalls": "bench.hostcalls",
     "files": "bench.files",
     "end_to_end": "bench.end_to_end",
+    "queue_db": "bench.queue_db",
 }
 console = Console(stderr=True)
 

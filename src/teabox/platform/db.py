@@ -42,6 +42,7 @@ from teabox.platform.file_keys import FileKeys
 from teabox.platform.private_files import create_private_file, make_private
 
 _WRITE_OPTION = "teabox_write"
+AUTOCOMMIT_OPTION = "teabox_autocommit"
 _SQLITE_COMPANIONS = ("", "-wal", "-shm")
 # pg_advisory_xact_lock's key for migrations: any constant other software is unlikely to pick.
 MIGRATION_LOCK_KEY = 0x7EAB0C5_0000_0001
@@ -78,6 +79,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _create_engine(url, pool)
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        # SQLite's driver already leaves transactions to us (see _create_engine): skipping BEGIN is enough.
+        autocommit = {AUTOCOMMIT_OPTION: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        self._autocommit_engine = self.engine.execution_options(**autocommit)
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in growing
         # steps (SQLite's busy handler) before it tries again. Threads of one process queue here
         # instead and start the moment the previous write ends; other processes still meet in SQLite.
@@ -117,6 +121,17 @@ class Database:
     def writing(self) -> Iterator[Connection]:
         """A Core write transaction that commits when the block ends normally and rolls back otherwise."""
         with self._writers, self._write_engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def autocommitting(self) -> Iterator[Connection]:
+        """A connection on which every statement commits on its own, with no BEGIN or COMMIT around it.
+
+        For writes that are one statement (the queue's claim, heartbeat and
+        finish): on PostgreSQL each then sends the statement alone, not
+        BEGIN, the statement and COMMIT (tests/platform/test_claim.py counts them).
+        """
+        with self._writers, self._autocommit_engine.connect() as connection:
             yield connection
 
     def migrate(self, file_keys: FileKeys) -> None:
@@ -203,7 +218,10 @@ def _create_engine(url: str, pool: PoolSize) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        options = connection.get_execution_options()
+        if options.get(AUTOCOMMIT_OPTION, False):
+            return  # each statement is its own transaction
+        immediate = options.get(_WRITE_OPTION, False)
         # Straight to the driver: through SQLAlchemy's execution machinery BEGIN would cost as much as a query.
         connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

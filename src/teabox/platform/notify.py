@@ -9,9 +9,10 @@ wake-up that never arrives costs latency, never correctness.
 
 On one machine (SQLite) a listener is a UNIX datagram socket in the data
 directory's ``wake/`` folder, named after its topic; a poke is one datagram
-to each socket of that topic. Another database (PostgreSQL, workers on other
-machines) gets :class:`PollingNotifier`, whose listeners poll as often as
-waiting needs; LISTEN/NOTIFY can take its place behind the same interface.
+to each socket of that topic. On PostgreSQL, processes on several machines
+share the database's LISTEN/NOTIFY instead (:mod:`teabox.platform.notify_postgres`).
+:class:`PollingNotifier`, whose listeners poll as often as waiting needs, is
+for a queue used without any of these (a test's queue on its own).
 """
 
 from __future__ import annotations
@@ -162,17 +163,18 @@ class PollingNotifier:
         pass
 
 
-class PollingListener:
-    """Waits by sleeping; every wait ends as if woken, since anything may have changed."""
+class PipeListener:
+    """A listener whose wake-ups are bytes in a pipe of its own: whoever learns of a change writes one."""
 
-    def __init__(self, poll_seconds: float) -> None:
-        self.poll_seconds = poll_seconds
+    poll_seconds = SAFETY_POLL_SECONDS
+
+    def __init__(self) -> None:
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
 
     def fileno(self) -> int | None:
-        return None
+        return self._read
 
     def drain(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -180,8 +182,8 @@ class PollingListener:
                 pass
 
     def wait(self, timeout: float) -> bool:
-        select.select([self._read], [], [], max(0.0, min(timeout, self.poll_seconds)))
-        return True
+        readable, _, _ = select.select([self._read], [], [], max(0.0, timeout))
+        return bool(readable)
 
     def ring(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -190,3 +192,18 @@ class PollingListener:
     def close(self) -> None:
         os.close(self._read)
         os.close(self._write)
+
+
+class PollingListener(PipeListener):
+    """Waits by sleeping; every wait ends as if woken, since anything may have changed."""
+
+    def __init__(self, poll_seconds: float) -> None:
+        super().__init__()
+        self.poll_seconds = poll_seconds
+
+    def fileno(self) -> int | None:
+        return None
+
+    def wait(self, timeout: float) -> bool:
+        super().wait(min(timeout, self.poll_seconds))
+        return True

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from teabox.platform.context import Ctx, operation
+from teabox.platform.db_clock import database_now
 from teabox.platform.models import Task
 from teabox.platform.ordering import codepoint
 from teabox.platform.states import TaskStatus
@@ -22,7 +23,8 @@ def get_queue_stats(ctx: Ctx) -> dict[str, Any]:
     counts = dict(ctx.session.execute(select(Task.status, func.count()).group_by(Task.status)).tuples().all())
     oldest = ctx.session.scalar(select(func.min(Task.staged_at)).where(Task.status == TaskStatus.STAGED.value))
     running = ctx.session.execute(
-        select(Task.id, Task.worker_id, Task.attempt, Task.lease_expires_at)
+        # Leases run on the database's clock: what is left of one is measured on it too.
+        select(Task.id, Task.worker_id, Task.attempt, (Task.lease_expires_at - database_now()).label("lease_left"))
         .where(Task.status == TaskStatus.RUNNING.value)
         .order_by(codepoint(Task.id))
     ).all()
@@ -35,7 +37,7 @@ def get_queue_stats(ctx: Ctx) -> dict[str, Any]:
                 "task_id": row.id,
                 "worker_id": row.worker_id,
                 "attempt": row.attempt,
-                "lease_left_seconds": round(row.lease_expires_at - ctx.now, 3) if row.lease_expires_at else None,
+                "lease_left_seconds": round(row.lease_left, 3) if row.lease_left is not None else None,
             }
             for row in running
         ],

@@ -3,12 +3,18 @@
 Nothing here lives in one process's memory, so any number of worker processes
 (and, on PostgreSQL, machines) can share the queue:
 
-* :meth:`TaskQueue.claim` first picks whose turn it is, fairly between users
-  (see :func:`_users_in_turn`), then moves that user's oldest ``Staged`` task
-  to ``Running`` with an ``UPDATE ... WHERE id = (their oldest staged) AND
-  status = 'Staged'``; only one claimer's UPDATE can match, the others get
-  nothing (on PostgreSQL the inner select also skips rows locked by a
-  concurrent claim).
+* :meth:`TaskQueue.claim` is one ``UPDATE ... WHERE id = (the next staged task)
+  AND status = 'Staged' RETURNING ...``: the inner select picks whose turn it
+  is, fairly between users (fewest tasks running, then served longest ago,
+  then waiting longest), and takes that user's oldest task; only one
+  claimer's UPDATE can match it (on PostgreSQL the inner select skips rows a
+  concurrent claim is taking, and goes on to the next). The same statement
+  returns the task's file bindings and, on PostgreSQL, records the user's
+  turn, so a claim is one round trip after the connection's check (two on
+  SQLite, whose claim looks with a read first, and three when users compete,
+  to record the turn).
+* Heartbeats, and a finish with no output tags to record, are one statement
+  in autocommit too; a finish that records output tags is one transaction.
 * A claim is a *lease*: the worker extends it with :meth:`TaskQueue.heartbeat`.
   :meth:`TaskQueue.requeue_expired` gives a task whose lease ran out to
   another worker, or fails it with ``worker_lost`` after ``max_attempts``.
@@ -29,19 +35,22 @@ Typical worker loop::
 
 from __future__ import annotations
 
-import math
+import json
 import time
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.db import Database
+from teabox.platform.db_clock import database_now
 from teabox.platform.file_keys import FileKeys
 from teabox.platform.lease import DEFAULT_MAX_ATTEMPTS
 from teabox.platform.models import DataFile, QueueTurn, Task, TaskData
 from teabox.platform.notify import Notifier, PollingNotifier, Topic
-from teabox.platform.ordering import codepoint
+from teabox.platform.portable_sql import hex_text, json_rows, qualified
 from teabox.platform.staged import CryptoSpec, Outcome, StagedInput, StagedOutput, StagedTask, TaskLimits
 from teabox.platform.states import TaskStatus
 from teabox.platform.task_metrics import observe_recorded
@@ -57,62 +66,104 @@ _FAILED = TaskStatus.FAILED.value
 _tasks, _bound, _files, _turns = Task.__table__, TaskData.__table__, DataFile.__table__, QueueTurn.__table__
 _t = _tasks.c
 
-_SOME_WAITING_USERS = select(_t.creator).where(_t.status == _STAGED).distinct().limit(2)
-_WAITING = select(_t.creator, func.min(_t.staged_at)).where(_t.status == _STAGED).group_by(_t.creator)
-_RUNNING_PER_USER = select(_t.creator, func.count()).where(_t.status == _RUNNING).group_by(_t.creator)
-_LAST_SERVED = select(_turns.c.user_id, _turns.c.served_at).where(
-    _turns.c.user_id.in_(bindparam("users", expanding=True))
+# Is anything staged? SQLite's claim asks with a read first, which takes no lock in WAL mode, so that a worker
+# that finds nothing never makes the service's writers wait; PostgreSQL's claim needs no such care.
+_ANY_STAGED = select(_t.id).where(_t.status == _STAGED).limit(1)
+
+# Whose turn it is, in SQL, so that the claim is one statement: per user with staged tasks, how many
+# of their tasks run and when they were last served (never: first), then their oldest staged task.
+_waiting, _running = _tasks.alias("waiting"), _tasks.alias("running")
+_TURNS = (
+    select(
+        _waiting.c.creator.label("user"),
+        select(func.count())
+        .where(_running.c.status == _RUNNING, _running.c.creator == _waiting.c.creator)
+        .scalar_subquery()
+        .label("running"),
+        func.coalesce(
+            select(_turns.c.served_at).where(_turns.c.user_id == _waiting.c.creator).scalar_subquery(), -1.0
+        ).label("served"),
+    )
+    .where(_waiting.c.status == _STAGED)
+    .group_by(_waiting.c.creator)
+    .subquery("turns")
 )
-_SERVED_AGAIN = update(_turns).where(_turns.c.user_id == bindparam("user")).values(served_at=bindparam("now"))
-_SERVED_FIRST = insert(QueueTurn).values(user_id=bindparam("user"), served_at=bindparam("now"))
-_OLDEST_STAGED = (
-    select(_t.id)
-    .where(_t.status == _STAGED, _t.creator == bindparam("user"))
-    .order_by(_t.staged_at)
+_candidate = _tasks.alias("candidate")
+_NEXT = (
+    select(_candidate.c.id)
+    .join(_TURNS, _TURNS.c.user == _candidate.c.creator)
+    .where(_candidate.c.status == _STAGED, _TURNS.c.running < bindparam("cap", type_=BigInteger))
+    .order_by(_TURNS.c.running, _TURNS.c.served, _candidate.c.staged_at)
     .limit(1)
-    .with_for_update(skip_locked=True)
-).scalar_subquery()
+    # Concurrent claimers on PostgreSQL skip the rows others are taking, in the same order.
+    .with_for_update(skip_locked=True, of=_candidate)
+    .scalar_subquery()
+)
+# Each bound file as [direction, data name, file id, url, schema, sealed key (hex), cmac (hex)].
+_BINDINGS = (
+    select(
+        json_rows(
+            _bound.c.direction,
+            _bound.c.data_name,
+            _files.c.id,
+            _files.c.url,
+            _files.c.schema,
+            hex_text(_files.c.sealed_key),
+            hex_text(_files.c.cmac),
+        )
+    )
+    .join(_files, _files.c.id == _bound.c.file_id)
+    .where(_bound.c.task_id == _t.id)
+    .scalar_subquery()
+)
+_OTHERS_WAITING = exists().where(_waiting.c.status == _STAGED, _waiting.c.creator != _t.creator)
 _CLAIM = (
     update(_tasks)
-    .where(_t.id == _OLDEST_STAGED, _t.status == _STAGED)
+    .where(_t.id == _NEXT, _t.status == _STAGED)
     .values(
         status=_RUNNING,
         worker_id=bindparam("claimer"),
         attempt=_t.attempt + 1,
         lease_seconds=bindparam("lease"),
-        lease_expires_at=bindparam("expires"),
-        updated_at=bindparam("now"),
+        lease_expires_at=database_now() + bindparam("lease"),
+        updated_at=database_now(),
     )
     # Everything the worker needs, read back by the claiming UPDATE itself.
     .returning(
         _t.id,
+        _t.creator,
         _t.attempt,
         _t.function_id,
         _t.payload_sha256,
         _t.function_arguments,
         _t.limits,
-        _t.inputs_ownership,
-        _t.outputs_ownership,
+        qualified(_BINDINGS).label("bindings"),
+        qualified(_OTHERS_WAITING).label("contended"),
     )
 )
-_BINDINGS = (
-    select(
-        _bound.c.direction,
-        _bound.c.data_name,
-        _files.c.id,
-        _files.c.url,
-        _files.c.schema,
-        _files.c.sealed_key,
-        _files.c.cmac,
-    )
-    .join(_files, _files.c.id == _bound.c.file_id)
-    .where(_bound.c.task_id == bindparam("task"))
-    .order_by(codepoint(_bound.c.data_name))
+# The served user's turn is recorded by the same statement on PostgreSQL (a data-modifying WITH), by
+# a second one on SQLite, and there only when another user waits: turns matter only between users.
+_claimed = _CLAIM.cte("claimed")
+_served_pg = postgresql_insert(_turns).from_select(["user_id", "served_at"], select(_claimed.c.creator, database_now()))
+_CLAIM_AND_SERVE = select(_claimed).add_cte(
+    _served_pg.on_conflict_do_update(
+        index_elements=[_turns.c.user_id], set_={"served_at": _served_pg.excluded.served_at}
+    ).cte("served")
 )
+_served_sqlite = sqlite_insert(_turns).values(user_id=bindparam("user"), served_at=database_now())
+_SERVED = _served_sqlite.on_conflict_do_update(
+    index_elements=[_turns.c.user_id], set_={"served_at": _served_sqlite.excluded.served_at}
+)
+# No cap on running tasks per user: a bound no count reaches.
+_NO_CAP = 2**62
 _RUN = and_(_t.id == bindparam("task"), _t.worker_id == bindparam("holder"), _t.attempt == bindparam("run_attempt"))
 _HELD = and_(_RUN, _t.status == _RUNNING)
-_HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=bindparam("now") + _t.lease_seconds)
+_HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=database_now() + _t.lease_seconds)
 _FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: the parameters given
+_FAIL = update(_tasks).where(_HELD)  # SET: the parameters given
+_FINISH_ALONE = update(_tasks).where(  # SET: the parameters given
+    _HELD, ~exists().where(_bound.c.task_id == _t.id, _bound.c.direction == "output")
+)
 _LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
 _REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
 _BOUND_OUTPUTS = (
@@ -134,9 +185,10 @@ _BEGIN_WRITES = (
 _RECORD_TAG = (
     update(_files).where(_files.c.id == bindparam("file")).values(cmac=bindparam("tag"), write_task=bindparam("task"))
 )
-_LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < bindparam("now"))  # running or canceled
+# Leases are stamped and judged by the database's clock alone (see teabox.platform.db_clock).
+_LAPSED = and_(_t.worker_id.is_not(None), _t.lease_expires_at < database_now())  # running or canceled
 _ANY_LAPSED = select(_t.id).where(_LAPSED).limit(1)
-_EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < bindparam("now"))
+_EXPIRED = and_(_t.status == _RUNNING, _t.lease_expires_at < database_now())
 _RETRY = (
     update(_tasks)
     .where(_EXPIRED, _t.attempt < bindparam("max_attempts"))
@@ -156,6 +208,11 @@ _GIVE_UP = (
     )
 )
 _FORGET_CANCELED = update(_tasks).where(_t.status == _CANCELED, _LAPSED).values(worker_id=None, lease_expires_at=None)
+_RELEASE = (
+    update(_tasks)
+    .where(_t.worker_id == bindparam("dead"), _t.lease_expires_at.is_not(None))
+    .values(lease_expires_at=database_now() - 1.0)
+)
 
 
 class ActiveRun(NamedTuple):
@@ -185,48 +242,41 @@ class TaskQueue:
     def claim(self, worker_id: str, lease_seconds: float, max_running_per_user: int | None = None) -> StagedTask | None:
         """Take the next staged task for ``worker_id``, or None if there is none it may take.
 
-        The next task is the oldest staged task of the user whose turn it is
-        (:func:`_users_in_turn`); a user who already has
-        ``max_running_per_user`` tasks running is passed over. The task
+        The next task is the oldest staged task of the user whose turn it is:
+        users with fewer tasks running first, then the one served longest ago,
+        then the one waiting longest. So one user's flood of tasks never makes
+        another user's task wait behind it, and with one worker users take
+        turns. A user who already has ``max_running_per_user`` tasks running
+        is passed over. The task
         becomes ``Running`` with ``attempt`` increased by one and a lease of
         ``lease_seconds``; the returned :class:`StagedTask` carries everything
         the run needs (payload hash, merged arguments, each file's URL and its
         owner's crypto, the function's limits).
         """
-        # Look first with a read, which takes no lock in WAL mode, so that a worker that finds
-        # nothing never makes the service's writers wait.
-        with self.database.reading() as connection:
-            waiting = list(connection.scalars(_SOME_WAITING_USERS))
-        if not waiting:
-            return None
-        # A lone user with no cap to respect needs no weighing, and their turns matter only against others.
-        contended = len(waiting) > 1 or max_running_per_user is not None
-        now = time.time()
-        claiming = {"claimer": worker_id, "lease": lease_seconds, "expires": now + lease_seconds, "now": now}
-        with self.database.writing() as connection:
-            for user in _users_in_turn(connection, max_running_per_user) if contended else waiting:
-                row = connection.execute(_CLAIM, claiming | {"user": user}).first()
-                if row is not None:
-                    break
-            else:
+        claiming = {
+            "claimer": worker_id,
+            "lease": lease_seconds,
+            "cap": _NO_CAP if max_running_per_user is None else max_running_per_user,
+        }
+        if not self.database.is_sqlite:
+            with self.database.autocommitting() as connection:
+                row = connection.execute(_CLAIM_AND_SERVE, claiming).first()
+            return None if row is None else _staged_task(row, self.file_keys)
+        with self.database.autocommitting() as connection:
+            if connection.execute(_ANY_STAGED).first() is None:
                 return None
-            if contended and connection.execute(_SERVED_AGAIN, {"user": user, "now": now}).rowcount == 0:
-                connection.execute(_SERVED_FIRST, {"user": user, "now": now})
-            # Only declared data names can be bound, so a task that declares none has no bindings to read.
-            declares_data = row.inputs_ownership or row.outputs_ownership
-            bindings = list(connection.execute(_BINDINGS, {"task": row.id})) if declares_data else []
-        return _staged_task(row, bindings, self.file_keys)
+            row = connection.execute(_CLAIM, claiming).first()
+            if row is not None and (row.contended or max_running_per_user is not None):
+                connection.execute(_SERVED, {"user": row.creator})
+        return None if row is None else _staged_task(row, self.file_keys)
 
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""
-        with self.database.writing() as connection:
-            result = connection.execute(
-                _HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params | {"now": time.time()}
-            )
-            return result.rowcount == 1
+        with self.database.autocommitting() as connection:
+            return connection.execute(_HEARTBEAT, ActiveRun(task_id, worker_id, attempt).params).rowcount == 1
 
     def finish(self, task_id: str, worker_id: str, attempt: int, outcome: Outcome) -> bool:
-        """Record how the run ended, in one transaction.
+        """Record how the run ended, atomically (one statement, or one transaction when there are output tags).
 
         A successful outcome makes the task ``Finished``: the return value,
         metrics and each output's tag (which becomes that output file's
@@ -240,9 +290,17 @@ class TaskQueue:
         task is then ``Failed`` with kind ``output_error``). On False the
         worker must withdraw anything it published.
         """
-        now = time.time()
+        run, ending = ActiveRun(task_id, worker_id, attempt), _ending(outcome, time.time())
+        if not outcome.tags:
+            # Nothing to record but the task's own row (a failure, or a task without outputs): one statement.
+            with self.database.autocommitting() as connection:
+                if connection.execute(_FINISH_ALONE if outcome.ok else _FAIL, run.params | ending).rowcount == 1:
+                    observe_recorded(outcome)
+                    self.notifier.notify(Topic.RESULTS)
+                    return True
+            # Not held any more, or it has outputs whose missing tags fail it: the full path says which.
         with self.database.writing() as connection:
-            recorded, ended = _finish(connection, ActiveRun(task_id, worker_id, attempt), outcome, now)
+            recorded, ended = _finish(connection, run, outcome, ending)
         if recorded:
             observe_recorded(outcome)
         if ended:
@@ -286,13 +344,13 @@ class TaskQueue:
         now = time.time()
         # Usually nothing has lapsed: find that out with a read rather than a write transaction.
         with self.database.reading() as connection:
-            if connection.execute(_ANY_LAPSED, {"now": now}).first() is None:
+            if connection.execute(_ANY_LAPSED).first() is None:
                 return 0
         why = f"the worker running the task stopped responding, {max_attempts} times"
         with self.database.writing() as connection:
             retried = connection.execute(_RETRY, {"now": now, "max_attempts": max_attempts}).rowcount
             lost = connection.execute(_GIVE_UP, {"now": now, "max_attempts": max_attempts, "why": why}).rowcount
-            connection.execute(_FORGET_CANCELED, {"now": now})
+            connection.execute(_FORGET_CANCELED)
         if retried:
             self.notifier.notify(Topic.QUEUE)
         if lost:
@@ -306,11 +364,7 @@ class TaskQueue:
         without waiting for the lease to run out.
         """
         with self.database.writing() as connection:
-            return connection.execute(
-                update(Task)
-                .where(Task.worker_id == worker_id, Task.lease_expires_at.is_not(None))
-                .values(lease_expires_at=time.time() - 1.0)
-            ).rowcount
+            return connection.execute(_RELEASE, {"dead": worker_id}).rowcount
 
     def canceled_running_tasks(self) -> list[ActiveRun]:
         """Runs still held by a worker although their task was canceled: the pool should stop them.
@@ -333,27 +387,12 @@ class TaskQueue:
         return {status: count for status, count in rows}
 
 
-def _users_in_turn(connection: Connection, max_running_per_user: int | None) -> list[str]:
-    """Users with staged tasks, whose turn first: fewest tasks running, then served longest ago, then waiting longest.
-
-    So one user's flood of tasks never makes another user's task wait behind
-    it: with every worker busy on the flood, the next free worker goes to the
-    user with nothing running; with one worker, users take turns. Users
-    already at ``max_running_per_user`` running tasks are left out.
-    """
-    waiting: dict[str, float] = {creator: since for creator, since in connection.execute(_WAITING)}
-    running: dict[str, int] = {creator: count for creator, count in connection.execute(_RUNNING_PER_USER)}
-    served: dict[str, float] = {user: at for user, at in connection.execute(_LAST_SERVED, {"users": list(waiting)})}
-    eligible = [user for user in waiting if max_running_per_user is None or running.get(user, 0) < max_running_per_user]
-    return sorted(eligible, key=lambda user: (running.get(user, 0), served.get(user, -math.inf), waiting[user]))
-
-
 def _failed(kind: TaskFailureKind, reason: str) -> dict[str, Any]:
     return {"status": _FAILED, "failure_kind": kind.value, "reason": reason, "return_value": None}
 
 
-def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float) -> tuple[bool, bool]:
-    """(whether the outcome was recorded as given, whether the task ended just now)."""
+def _ending(outcome: Outcome, now: float) -> dict[str, Any]:
+    """The task's columns once the run has ended with ``outcome``."""
     ending: dict[str, Any] = {
         "worker_id": None,
         "lease_expires_at": None,
@@ -371,6 +410,11 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
         }
     else:
         ending |= _failed(outcome.failure_kind or TaskFailureKind.HOST_ERROR, outcome.reason or "the run failed")
+    return ending
+
+
+def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, ending: dict[str, Any]) -> tuple[bool, bool]:
+    """(whether the outcome was recorded as given, whether the task ended just now)."""
     row = connection.execute(_FINISH, run.params | ending).first()
     if row is None:
         # Not this run's task any more. If it was canceled, the run has stopped: nothing left to kill.
@@ -400,7 +444,30 @@ def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]
     return None
 
 
-def _staged_task(row: Any, bindings: list[Any], file_keys: FileKeys) -> StagedTask:
+class _Binding(NamedTuple):
+    direction: str
+    data_name: str
+    id: str
+    url: str
+    schema: str
+    sealed_key: bytes
+    cmac: bytes | None
+
+
+def _bindings(claimed: Any) -> list[_Binding]:
+    """The claim's ``bindings`` column: NULL (no rows, PostgreSQL) or a JSON array of rows, in data-name order."""
+    rows = json.loads(claimed) if isinstance(claimed, str) else claimed or []
+    return sorted(
+        (
+            _Binding(direction, name, file_id, url, schema, bytes.fromhex(key), bytes.fromhex(cmac) if cmac else None)
+            for direction, name, file_id, url, schema, key, cmac in rows
+        ),
+        key=lambda binding: binding.data_name,
+    )
+
+
+def _staged_task(row: Any, file_keys: FileKeys) -> StagedTask:
+    bindings = _bindings(row.bindings)
     crypto = {b.id: CryptoSpec(b.schema, *file_keys.open(b.id, b.sealed_key)) for b in bindings}
     inputs = [StagedInput(b.data_name, b.id, b.url, crypto[b.id], b.cmac) for b in bindings if b.direction == "input"]
     outputs = [StagedOutput(b.data_name, b.id, b.url, crypto[b.id]) for b in bindings if b.direction == "output"]

@@ -30,7 +30,7 @@ from teabox.platform.disk_space import DiskSpace
 from teabox.platform.file_keys import ENV_VAR, KEY_FILE, FileKeys, PlatformKeyError
 from teabox.platform.hosted import HostedFiles
 from teabox.platform.models import DataFile
-from teabox.platform.notify import Notifier, PollingNotifier, SocketNotifier
+from teabox.platform.notify import Notifier, SocketNotifier
 from teabox.platform.private_files import prepare_data_dir
 from teabox.platform.queue import TaskQueue
 
@@ -70,13 +70,22 @@ class Storage:
             database.check_schema()
         _check_platform_key(data_dir, database, file_keys)
         blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
-        notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
+        notifier = notifier_for(database, data_dir)
         queue = TaskQueue(database, file_keys, notifier)
         return cls(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
 
     def close(self) -> None:
         self.notifier.close()
         self.database.dispose()
+
+
+def notifier_for(database: Database, data_dir: Path) -> Notifier:
+    """SQLite's processes share a machine and poke each other through sockets; PostgreSQL's share LISTEN/NOTIFY."""
+    if database.is_sqlite:
+        return SocketNotifier(data_dir / "wake")
+    from teabox.platform.notify_postgres import PostgresNotifier  # psycopg comes with the postgres extra
+
+    return PostgresNotifier(database.engine)
 
 
 def _check_platform_key(data_dir: Path, database: Database, file_keys: FileKeys) -> None:

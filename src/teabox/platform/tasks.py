@@ -20,7 +20,7 @@ from teabox.platform.context import Actor, Ctx, new_id, operation
 from teabox.platform.errors import Invalid, NoSuchObject, NotPermitted, StateConflict
 from teabox.platform.files import get_file_row, owners_of, pending_consent, refuse_spent_output
 from teabox.platform.functions import executor_name, get_function_row, may_use
-from teabox.platform.models import Function, Task, TaskData, TaskParticipant
+from teabox.platform.models import DataFile, Function, Task, TaskData, TaskParticipant
 from teabox.platform.notify import Topic
 from teabox.platform.ordering import codepoint
 from teabox.platform.states import ENDED, WAITING, TaskStatus, check_transition, refuse
@@ -31,8 +31,9 @@ _S = TaskStatus
 ARGUMENT_TYPES = (str, int, float, bool)
 
 
-def get_task_row(ctx: Ctx, task_id: str) -> Task:
-    task = ctx.session.get(Task, task_id)
+def get_task_row(ctx: Ctx, task_id: str, *, lock: bool = False) -> Task:
+    """The task; ``lock`` holds its row until the transaction ends (see :func:`_task_for`)."""
+    task = ctx.session.get(Task, task_id, with_for_update=lock)
     if task is None:
         raise NoSuchObject(f"there is no task '{task_id}'", "unknown_task")
     return task
@@ -49,8 +50,10 @@ def participants(ctx: Ctx, task_id: str) -> dict[str, bool]:
 _PARTICIPANTS = select(TaskParticipant.user_id, TaskParticipant.approved).where(
     TaskParticipant.task_id == bindparam("task")
 )
-_TO_INVOKE = select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership).where(
-    Task.id == bindparam("task")
+_TO_INVOKE = (
+    select(Task.creator, Task.status, Task.function_id, Task.inputs_ownership, Task.outputs_ownership)
+    .where(Task.id == bindparam("task"))
+    .with_for_update()  # a second invoke waits here and then sees Staged (or Running): no double count, no re-stage
 )
 _COUNT_USE = (
     update(Function.__table__)
@@ -89,9 +92,17 @@ def _is_participant(ctx: Ctx, task_id: str) -> bool:
     return ctx.session.get(TaskParticipant, (task_id, ctx.user.user_id)) is not None
 
 
-def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False) -> Task:
+def _task_for(ctx: Ctx, task_id: str, action: str, *, admin_reads: bool = False, lock: bool = False) -> Task:
+    """The task, if the caller takes part in it (or is the admin and ``admin_reads``).
+
+    Operations that change a task pass ``lock``: on PostgreSQL the row stays
+    locked until they commit, so two changes of one task (two approvals, an
+    assignment and an invoke, a cancel and a worker's finish) run one after
+    the other, each seeing what the other committed, as SQLite's single writer
+    makes them anyway.
+    """
     ctx.object_id = task_id
-    task = get_task_row(ctx, task_id)
+    task = get_task_row(ctx, task_id, lock=lock)
     if not (_is_participant(ctx, task_id) or (admin_reads and ctx.user.role.is_admin)):
         raise _outsider(task_id, action)
     return task
@@ -264,10 +275,15 @@ def _output_in_use(ctx: Ctx, file_id: str) -> bool:
 def assign_data_to_task(
     ctx: Ctx, *, task_id: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    task = _task_for(ctx, task_id, "assign data to")
+    task = _task_for(ctx, task_id, "assign data to", lock=True)
     if TaskStatus(task.status) is not _S.CREATED:
         refuse(TaskStatus(task.status), "assign data to")
     bound = _bindings(ctx, task_id)
+    # The outputs' rows stay locked until commit, so that the "in use" check below and the binding are one
+    # step: another task's assignment of the same output waits, then finds it in use. Locked in one order,
+    # so that two assignments naming the same outputs in different orders never deadlock.
+    for data_id in sorted({str(entry["data_id"]) for entry in outputs}):
+        ctx.session.get(DataFile, data_id, with_for_update=True)
     me = ctx.user.user_id
     seen: set[tuple[str, str]] = set()
     for kind, entries, declared in (
@@ -314,7 +330,7 @@ def assign_data_to_task(
 
 @operation("approve_task")
 def approve_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
-    task = _task_for(ctx, task_id, "approve")
+    task = _task_for(ctx, task_id, "approve", lock=True)
     status = TaskStatus(task.status)
     if status not in (_S.CREATED, _S.DATA_ASSIGNED):
         refuse(status, "approve")
@@ -394,7 +410,9 @@ def _refuse_use(db: Connection, function_id: str) -> NoReturn:
 @operation("cancel_task")
 def cancel_task(ctx: Ctx, *, task_id: str) -> dict[str, Any]:
     ctx.object_id = task_id
-    task = get_task_row(ctx, task_id)
+    # Locked: a worker's finish waits for this cancel and is then told its outcome was not recorded;
+    # a finish that came first leaves the task Finished, which cannot be canceled.
+    task = get_task_row(ctx, task_id, lock=True)
     if task.creator != ctx.user.user_id and not ctx.user.role.is_admin:
         raise NotPermitted(f"only the creator of {task_id} or an admin may cancel it")
     check_transition(TaskStatus(task.status), _S.CANCELED, "cancel")
