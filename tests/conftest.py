@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.postgres import PostgresCluster
+from support.s3 import S3Server
 
 pytest_plugins = ["platform_server"]
 
@@ -18,3 +19,13 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-API server (SeaweedFS) private to this test run; ``create_bucket()`` gives a fresh bucket."""
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,9 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from teabox.cli.blob_options import blob_options
+
+if TYPE_CHECKING:
+    from teabox.platform.blob_location import BlobLocation
 
 DEFAULT_DATA_DIR = "teabox-data"
 data_dir_option = click.option(
@@ -159,6 +164,7 @@ _days = click.FloatRange(0)
 
 @admin_group.command("gc")
 @data_dir_option
+@blob_options
 @click.option(
     "--tasks-older-than", "tasks_days", type=_days, metavar="DAYS", help="Remove tasks that ended this long ago."
 )
@@ -170,7 +176,9 @@ _days = click.FloatRange(0)
     metavar="DAYS",
     help="Remove blobs nothing refers to (debris of killed or failed writes) last written this long ago.",
 )
-def gc_command(data_dir: Path, tasks_days: float | None, audit_days: float | None, blobs_days: float | None) -> None:
+def gc_command(
+    data_dir: Path, blobs: BlobLocation, tasks_days: float | None, audit_days: float | None, blobs_days: float | None
+) -> None:
     """Archive, then remove, ended tasks and audit entries older than DAYS (fractions allowed).
 
     The removed rows are written to a JSON-lines file under DATA_DIR/archive first. Safe while
@@ -186,7 +194,7 @@ def gc_command(data_dir: Path, tasks_days: float | None, audit_days: float | Non
             "name what to remove: --tasks-older-than DAYS, --audit-older-than DAYS and/or --blobs-older-than DAYS"
         )
     with storage_refusals():
-        storage = Storage.open(data_dir)
+        storage = Storage.open(data_dir, blobs=blobs)
     try:
         collected = collect(
             storage,

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import click
 
+from teabox.platform.blob_location import BlobLocationError
+from teabox.platform.blobs_s3 import BlobStoreError
 from teabox.platform.file_keys import PlatformKeyError
 from teabox.platform.private_files import DataDirExposed, DataDirUnwritable
 
@@ -16,5 +18,5 @@ def storage_refusals() -> Iterator[None]:
     """End the command with the refusal's one-line message (which names the fix), not a traceback."""
     try:
         yield
-    except (DataDirExposed, DataDirUnwritable, PlatformKeyError) as exc:
+    except (DataDirExposed, DataDirUnwritable, PlatformKeyError, BlobLocationError, BlobStoreError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -25,6 +25,7 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
+from teabox.cli.blob_options import blob_options
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 from teabox.cli.service_options import service_limit_options, service_limits
 from teabox.platform.egress import EgressPolicy
@@ -32,6 +33,7 @@ from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.worker.pacing import Pace
 
 if TYPE_CHECKING:
+    from teabox.platform.blob_location import BlobLocation
     from teabox.platform.storage import Storage
     from teabox.worker.fetch import Transfers
     from teabox.worker.pool import WorkerPool
@@ -49,6 +51,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 
 @click.command("serve")
 @data_dir_option
+@blob_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -87,6 +90,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 @log_level_option
 def serve_command(
     data_dir: Path,
+    blobs: BlobLocation,
     host: str,
     port: int,
     workers: int,
@@ -118,8 +122,8 @@ def serve_command(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     listener = _listen(host, port)
     with storage_refusals():
-        storage = Storage.open(data_dir)
-    storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
+        storage = Storage.open(data_dir, blobs=blobs)
+        storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
     settings = Settings(
         token_ttl_seconds=token_ttl,
         max_upload_bytes=max_upload_bytes,
@@ -149,7 +153,7 @@ def serve_command(
     withdrawals.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, transfers))
     background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run, withdrawals.run]
     app = create_app(platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS)
-    pool = _start_pool(storage.data_dir, workers, settings, pace) if workers else None
+    pool = _start_pool(storage.data_dir, workers, settings, pace, blobs) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
     # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
     config = uvicorn.Config(
@@ -207,7 +211,7 @@ def _withdraw(storage: Storage, transfers: Transfers) -> None:
     withdraw_unrecorded_outputs(storage.database, transfers)
 
 
-def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace) -> WorkerPool:
+def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace, blobs: BlobLocation) -> WorkerPool:
     from teabox.worker.pool import start_pool
 
-    return start_pool(data_dir, workers, settings, pace=pace)
+    return start_pool(data_dir, workers, settings, pace=pace, blobs=blobs)

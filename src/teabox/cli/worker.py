@@ -21,7 +21,9 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
+from teabox.cli.blob_options import blob_options
 from teabox.cli.fairness_options import cap, max_running_per_user_option
+from teabox.platform.blob_location import BlobLocation
 from teabox.platform.egress import EgressPolicy
 from teabox.platform.lease import DEFAULT_LEASE_SECONDS, HEARTBEATS_PER_LEASE
 from teabox.platform.settings import DEFAULT_WORKERS
@@ -29,6 +31,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 
 @click.command("worker")
 @data_dir_option
+@blob_options
 @click.option(
     "--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
 )
@@ -46,6 +49,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 @log_level_option
 def worker_command(
     data_dir: Path,
+    blobs: BlobLocation,
     workers: int,
     allow_file_dir: tuple[Path, ...],
     egress: EgressPolicy,
@@ -65,6 +69,7 @@ def worker_command(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = WorkerSettings(
         data_dir=data_dir,
+        blobs=blobs,
         transfers=TransferPolicy(
             allowed_dirs=allow_file_dir,
             egress=egress,

@@ -4,7 +4,7 @@ Layout of a data directory::
 
     teabox.db      the database (SQLite, WAL); file keys in it are sealed (see teabox.platform.file_keys)
     platform.key   the platform key that seals them, unless TEABOX_PLATFORM_KEY gives it
-    blobs/         payloads and platform-hosted files, by sha256
+    blobs/         payloads and platform-hosted files, by sha256 (unless --blobs names another store)
     staging/       workers' private per-task areas (see teabox.worker.staging)
     wake/          the sockets processes poke each other through (see teabox.platform.notify)
 
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from teabox.platform.blob_location import BlobLocation
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import Database
 from teabox.platform.disk_space import DiskSpace
@@ -48,23 +49,23 @@ class Storage:
         self.disk = self.blobs.disk
 
     @classmethod
-    def open(cls, data_dir: Path, *, migrate: bool = True) -> Storage:
+    def open(cls, data_dir: Path, *, migrate: bool = True, blobs: BlobLocation | None = None) -> Storage:
         """Open (and by default create or upgrade) the data directory ``data_dir``.
 
         Raises DataDirExposed if other users may read the directory, and
         PlatformKeyError if the platform key cannot open the database's keys:
-        both before anything is served.
+        both before anything is served; BlobLocationError if ``blobs`` names no usable store.
         """
         data_dir = prepare_data_dir(Path(data_dir).resolve())
+        store = (blobs or BlobLocation()).open(data_dir, DiskSpace(data_dir))
         file_keys = FileKeys.load(data_dir)
         database = Database.for_data_dir(data_dir)
         if migrate:
             database.migrate(file_keys)
         _check_platform_key(data_dir, database, file_keys)
-        blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
         notifier: Notifier = SocketNotifier(data_dir / "wake") if database.is_sqlite else PollingNotifier()
         queue = TaskQueue(database, file_keys, notifier)
-        return cls(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
+        return cls(data_dir, database, store, queue, HostedFiles(database, store), notifier, file_keys)
 
     def close(self) -> None:
         self.notifier.close()

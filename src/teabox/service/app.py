@@ -17,10 +17,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -32,6 +31,7 @@ from teabox.platform.errors import MalformedRequest, PlatformError, TooLarge, To
 from teabox.platform.roles import check_api
 from teabox.service import errors
 from teabox.service.bearer import bearer
+from teabox.service.blob_responses import blob_download
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
 from teabox.service.console import mount_console
@@ -188,12 +188,12 @@ def create_app(
         return JSONResponse(result)
 
     @app.get(f"{PREFIX}/download_file", tags=["files"])
-    def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
+    def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> Response:
         found = platform.call("download_file", actor_of(authorization), {"url": url})
         return _file(platform, found["sha256"], found["name"])
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"])
-    def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
+    def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> Response:
         found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
         return _file(platform, found["payload_id"], f"{function_id}.wasm")
 
@@ -268,8 +268,9 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
         await _drain(request, limit)
         raise
     try:
+        # In the thread pool: a write to an object store sends a part over the network when one is full.
         async for chunk in request.stream():
-            writer.write(chunk)
+            await run_in_threadpool(writer.write, chunk)
     except StorageFull:
         await _drain(request, limit - writer.size)
         raise
@@ -286,7 +287,7 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
     except BaseException:
         writer.abort()
         raise
-    return writer.commit(), writer.size
+    return await run_in_threadpool(writer.commit), writer.size
 
 
 async def _drain(request: Request, limit: int) -> None:
@@ -299,12 +300,8 @@ async def _drain(request: Request, limit: int) -> None:
             return
 
 
-def _file(platform: Platform, sha256: str, name: str) -> FileResponse:
-    return FileResponse(
-        platform.blobs.path(sha256),
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
+def _file(platform: Platform, sha256: str, name: str) -> Response:
+    return blob_download(platform.blobs, sha256, name)
 
 
 async def _every(period: float, job: Callable[[], object], disk: DiskSpace) -> None:

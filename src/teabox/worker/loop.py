@@ -147,7 +147,7 @@ class WorkerLoop:
 
 def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
     """Everything one worker process needs, opened on its data directory."""
-    storage = Storage.open(settings.data_dir, migrate=False)
+    storage = Storage.open(settings.data_dir, migrate=False, blobs=settings.blobs)
     queue = storage.queue
     context = WorkerContext(
         staging=WorkerStaging(settings.data_dir, worker_id),

@@ -122,7 +122,7 @@ class WorkerPool:
 
     def start(self) -> Self:
         """Open the data directory, clear what dead workers left, start the workers and the supervisor."""
-        self._storage = Storage.open(self.settings.data_dir)
+        self._storage = Storage.open(self.settings.data_dir, blobs=self.settings.blobs)
         sweep_abandoned(self.settings.data_dir)
         self._slots = [_Slot(index) for index in range(self.workers)]
         for slot in self._slots:
