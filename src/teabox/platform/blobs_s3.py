@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Self, cast
 
 from teabox.platform.blobs import check_blob_id, is_blob_id, put_through
 from teabox.platform.disk_space import DiskSpace
-from teabox.platform.errors import NoSuchObject, TooLarge
+from teabox.platform.errors import NoSuchObject, TooLarge, Unavailable
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -49,6 +49,7 @@ MIB = 1024 * 1024
 PART_BYTES = 8 * MIB  # S3 wants parts of at least 5 MiB (but the last)
 COPY_PART_BYTES = 1024 * MIB  # S3 copies at most 5 GiB in one request
 PARTIAL_MAX_AGE_SECONDS = 24 * 3600.0
+UNAVAILABLE_RETRY_SECONDS = 5  # what a refused client is told to wait: a store outage is rarely shorter
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -58,6 +59,16 @@ class BlobStoreError(OSError):
     def __init__(self, message: str, code: str | None) -> None:
         super().__init__(message)
         self.code = code  # S3's error code (PreconditionFailed, NoSuchBucket ...), None if none came back
+
+
+def unavailable(exc: BlobStoreError) -> Unavailable:
+    """The refusal a client gets for a failed store request: the store's name and answer stay in the log."""
+    log.error("%s", exc)
+    return Unavailable(
+        "the blob store cannot be reached or refused the request; retry later",
+        UNAVAILABLE_RETRY_SECONDS,
+        "blob_store_unavailable",
+    )
 
 
 def _code(exc: Exception) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from teabox.platform import audit, files, functions, overview, tasks, users  # noqa: F401 - they register the operations
 from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
+from teabox.platform.blobs_s3 import BlobStoreError, unavailable
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.disk_space import is_full_error
 from teabox.platform.errors import InternalError, NoSuchObject, NotAuthenticated, PlatformError
@@ -102,11 +103,13 @@ class Platform:
             self._refused(exc, now, who, name, ctx, params)
             raise
         except Exception as exc:
-            refusal = (
-                self.storage.disk.saw_full()
-                if is_full_error(exc)
-                else InternalError(f"internal error: {type(exc).__name__}")
-            )
+            refusal: PlatformError
+            if is_full_error(exc):
+                refusal = self.storage.disk.saw_full()
+            elif isinstance(exc, BlobStoreError):
+                refusal = unavailable(exc)
+            else:
+                refusal = InternalError(f"internal error: {type(exc).__name__}")
             self._refused(refusal, now, who, name, ctx, params)
             raise refusal from exc
 
