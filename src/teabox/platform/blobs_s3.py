@@ -100,8 +100,10 @@ class S3BlobWriter:
         self._buffer += chunk
         part = self._store.part_bytes
         while len(self._buffer) >= part:
-            self._send(bytes(self._buffer[:part]))
+            with memoryview(self._buffer) as view:
+                data = bytes(view[:part])  # the one copy: a slice of the bytearray would be a second
             del self._buffer[:part]
+            self._send(data)
 
     def commit(self) -> str:
         sha256 = self._hash.hexdigest()
