@@ -31,7 +31,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Self, cast
@@ -252,7 +252,7 @@ class S3BlobStore:
 
     # -- S3 requests ---------------------------------------------------------------------------
 
-    def _create(self, sha256: str, write: Any) -> None:
+    def _create(self, sha256: str, write: Callable[[str], object]) -> None:
         """Run ``write(key)``, a conditional write of the blob; if the blob is already there, make it young."""
         key = self.key(sha256)
         try:
