@@ -24,6 +24,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from teabox.platform.blobs import BlobWriter
 from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
 from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
@@ -254,6 +255,9 @@ def _tag(name: str) -> str:
     return "files"
 
 
+_WRITE_BATCH_BYTES = 1024 * 1024
+
+
 async def _receive(request: Request, platform: Platform, limit: int) -> tuple[str, int]:
     """Stream the raw body into the blob store, refusing it (and keeping nothing) past ``limit`` bytes."""
     length = request.headers.get("content-length")
@@ -268,9 +272,16 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
         await _drain(request, limit)
         raise
     try:
-        # In the thread pool: a write to an object store sends a part over the network when one is full.
+        # Off the event loop, a megabyte per trip: a write to an object store waits on the network.
+        batch: list[bytes] = []
+        batched = 0
         async for chunk in request.stream():
-            await run_in_threadpool(writer.write, chunk)
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= _WRITE_BATCH_BYTES:
+                await run_in_threadpool(_write_all, writer, batch)
+                batch, batched = [], 0
+        await run_in_threadpool(_write_all, writer, batch)
     except StorageFull:
         await _drain(request, limit - writer.size)
         raise
@@ -288,6 +299,11 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
         writer.abort()
         raise
     return await run_in_threadpool(writer.commit), writer.size
+
+
+def _write_all(writer: BlobWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)
 
 
 async def _drain(request: Request, limit: int) -> None:
