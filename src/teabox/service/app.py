@@ -275,15 +275,18 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
         # Off the event loop, a megabyte per trip: a write to an object store waits on the network.
         batch: list[bytes] = []
         batched = 0
+        body_read = False
         async for chunk in request.stream():
             batch.append(chunk)
             batched += len(chunk)
             if batched >= _WRITE_BATCH_BYTES:
                 await run_in_threadpool(_write_all, writer, batch)
                 batch, batched = [], 0
+        body_read = True
         await run_in_threadpool(_write_all, writer, batch)
     except StorageFull:
-        await _drain(request, limit - writer.size)
+        if not body_read:
+            await _drain(request, limit - writer.size)
         raise
     except ClientDisconnect:
         # A client that gives up (Ctrl-C, a lost connection) is no server error: one line, no traceback.
