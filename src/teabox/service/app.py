@@ -279,7 +279,7 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
         async for chunk in request.stream():
             batch.append(chunk)
             batched += len(chunk)
-            if batched >= _WRITE_BATCH_BYTES:
+            if batched >= _WRITE_BATCH_BYTES or writer.size + batched > limit:  # over the limit: refuse now
                 await run_in_threadpool(_write_all, writer, batch)
                 batch, batched = [], 0
         body_read = True
