@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from support.metrics_dirs import remove_metrics_dirs_under
 from support.postgres import PostgresCluster
+from support.s3 import S3Server
 
 pytest_plugins = ["platform_server"]
 
@@ -26,3 +27,13 @@ def forget_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The servers' figures live in memory, not in their data directories: gone with the run's."""
     yield
     remove_metrics_dirs_under(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-API server (SeaweedFS) private to this test run; ``create_bucket()`` gives a fresh bucket."""
+    server = S3Server()
+    try:
+        yield server
+    finally:
+        server.stop()

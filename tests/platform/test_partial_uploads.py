@@ -12,7 +12,7 @@ import httpx
 from platform_support import Api
 
 from teabox.client.local_server import LocalServer
-from teabox.platform.blobs import BlobStore
+from teabox.platform.blobs import LocalBlobStore
 
 _CHUNK = b"\0" * (256 * 1024)
 # Only keeps a broken build from hanging the suite.
@@ -24,7 +24,7 @@ def _parts(data_dir: Path) -> list[Path]:
 
 
 def test_a_part_being_written_is_kept_and_a_dead_writers_part_is_removed(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path / "blobs")
+    store = LocalBlobStore(tmp_path / "blobs")
     dead = tmp_path / "blobs" / "tmp" / "0123abcd.part"
     dead.write_bytes(b"what a killed process wrote")  # nobody holds its lock
     with store.writer() as live:

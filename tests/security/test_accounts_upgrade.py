@@ -14,7 +14,7 @@ from platform_server import login
 from teabox.client.errors import Forbidden
 from teabox.client.local_server import LocalServer
 from teabox.platform.auth import hash_password
-from teabox.platform.blobs import BlobStore
+from teabox.platform.blobs import LocalBlobStore
 from teabox.platform.db import Database, alembic_config
 
 OLD_PASSWORD = "registered before the upgrade"
@@ -52,7 +52,7 @@ def test_the_upgrade_keeps_paths_and_payloads_with_their_first_user(tmp_path: Pa
     data_dir, files_dir = tmp_path / "data", tmp_path / "files"
     data_dir.mkdir(mode=0o700)
     files_dir.mkdir()
-    payload_id, _ = BlobStore(data_dir / "blobs").put(reading_payload())
+    payload_id, _ = LocalBlobStore(data_dir / "blobs").put(reading_payload())
     _old_data_dir(data_dir, files_dir, payload_id)
     with LocalServer(data_dir, workers=0, extra_args=("--allow-file-dir", str(files_dir))) as server:
         _attack_after_upgrade(server, files_dir, payload_id)

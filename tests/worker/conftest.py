@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support.s3 import s3_location
 from worker_support import LOCAL_SERVERS, LocalPlatform
 
 from teabox.platform.core import Platform
@@ -121,10 +122,20 @@ def transfers(allowed_dir: Path) -> Iterator[Transfers]:
 
 
 @pytest.fixture
-def local(tmp_path: Path, new_database: Callable[[], str | None]) -> Iterator[LocalPlatform]:
+def local(
+    request: pytest.FixtureRequest, tmp_path: Path, new_database: Callable[[], str | None]
+) -> Iterator[LocalPlatform]:
+    """A platform in this process; parametrized indirectly with "s3", its blobs are in the test S3 server."""
     files = tmp_path / "files"
     files.mkdir()
-    storage = Storage.open(tmp_path / "data", database_url=new_database())
+    blobs = None
+    if getattr(request, "param", "local") == "s3":
+        server = request.getfixturevalue("s3_server")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        for name, value in server.environment().items():
+            monkeypatch.setenv(name, value)
+        blobs = s3_location(server)
+    storage = Storage.open(tmp_path / "data", database_url=new_database(), blobs=blobs)
     platform = Platform(storage, Settings(allowed_file_dirs=(files,)))
     platform.create_admin("admin", "admin-password")
     admin = platform.authenticate(

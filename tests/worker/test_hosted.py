@@ -21,6 +21,9 @@ from teabox.platform.staged import StagedInput, StagedOutput
 from teabox.worker.fetch import TransferPolicy, Transfers
 from teabox.worker.run_task import run_task
 
+# Both blob stores: the data directory's folder and an S3-API object store.
+pytestmark = pytest.mark.parametrize("local", ["local", "s3"], indirect=True)
+
 
 def _upload(local: LocalPlatform, path: Path) -> str:
     sha256, size = local.platform.storage.blobs.put(path)

@@ -3,6 +3,7 @@ retention keeps the task's record until then."""
 
 from __future__ import annotations
 
+import pytest
 from worker_support import LocalPlatform, spin_payload
 
 from teabox.failure_kinds import TaskFailureKind
@@ -11,6 +12,9 @@ from teabox.platform.retention import collect
 from teabox.platform.staged import Outcome
 from teabox.worker.fetch import TransferPolicy, Transfers, hidden_part
 from teabox.worker.withdrawal import withdraw_unrecorded_outputs
+
+# Both blob stores: the data directory's folder and an S3-API object store.
+pytestmark = pytest.mark.parametrize("local", ["local", "s3"], indirect=True)
 
 
 def _output(local: LocalPlatform, name: str) -> str:

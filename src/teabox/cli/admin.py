@@ -9,9 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from teabox.cli.blob_options import blob_options
+
+if TYPE_CHECKING:
+    from teabox.platform.blob_location import BlobLocation
 
 DEFAULT_DATA_DIR = "teabox-data"
 data_dir_option = click.option(
@@ -177,6 +182,7 @@ _days = click.FloatRange(0)
 @admin_group.command("gc")
 @data_dir_option
 @database_option
+@blob_options
 @click.option(
     "--tasks-older-than", "tasks_days", type=_days, metavar="DAYS", help="Remove tasks that ended this long ago."
 )
@@ -191,6 +197,7 @@ _days = click.FloatRange(0)
 def gc_command(
     data_dir: Path,
     database_url: str | None,
+    blobs: BlobLocation,
     tasks_days: float | None,
     audit_days: float | None,
     blobs_days: float | None,
@@ -210,7 +217,7 @@ def gc_command(
             "name what to remove: --tasks-older-than DAYS, --audit-older-than DAYS and/or --blobs-older-than DAYS"
         )
     with storage_refusals():
-        storage = Storage.open(data_dir, database_url=database_url)
+        storage = Storage.open(data_dir, database_url=database_url, blobs=blobs)
     try:
         collected = collect(
             storage,

@@ -26,6 +26,7 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
+from teabox.cli.blob_options import blob_options
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 from teabox.cli.operations_options import log_format_option, metrics_options
 from teabox.cli.service_options import service_limit_options, service_limits
@@ -35,6 +36,7 @@ from teabox.platform.settings import DEFAULT_WORKERS, Settings
 from teabox.worker.pacing import Pace
 
 if TYPE_CHECKING:
+    from teabox.platform.blob_location import BlobLocation
     from teabox.platform.storage import Storage
     from teabox.worker.fetch import Transfers
     from teabox.worker.pool import WorkerPool
@@ -53,6 +55,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 @click.command("serve")
 @data_dir_option
 @database_option
+@blob_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -94,6 +97,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
 def serve_command(
     data_dir: Path,
     database_url: str | None,
+    blobs: BlobLocation,
     host: str,
     port: int,
     workers: int,
@@ -138,8 +142,8 @@ def serve_command(
     configure_logging(log_level, log_format)
     listener = _listen(host, port)
     with storage_refusals():
-        storage = Storage.open(data_dir, database_url=database_url)
-    storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
+        storage = Storage.open(data_dir, database_url=database_url, blobs=blobs)
+        storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written
     settings = Settings(
         token_ttl_seconds=token_ttl,
         max_upload_bytes=max_upload_bytes,
@@ -173,7 +177,7 @@ def serve_command(
     app = create_app(
         platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS, metrics_access=metrics_access
     )
-    pool = _start_pool(storage.data_dir, workers, settings, pace, database_url) if workers else None
+    pool = _start_pool(storage.data_dir, workers, settings, pace, database_url, blobs) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).
     # No proxy headers: a client could otherwise name any address and escape the per-address login limit.
     config = uvicorn.Config(
@@ -232,7 +236,9 @@ def _withdraw(storage: Storage, transfers: Transfers) -> None:
     withdraw_unrecorded_outputs(storage.database, transfers)
 
 
-def _start_pool(data_dir: Path, workers: int, settings: Settings, pace: Pace, database_url: str | None) -> WorkerPool:
+def _start_pool(
+    data_dir: Path, workers: int, settings: Settings, pace: Pace, database_url: str | None, blobs: BlobLocation
+) -> WorkerPool:
     from teabox.worker.pool import start_pool
 
-    return start_pool(data_dir, workers, settings, pace=pace, database_url=database_url)
+    return start_pool(data_dir, workers, settings, pace=pace, database_url=database_url, blobs=blobs)

@@ -21,9 +21,11 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
+from teabox.cli.blob_options import blob_options
 from teabox.cli.fairness_options import cap, max_running_per_user_option
 from teabox.cli.operations_options import log_format_option
 from teabox.logs import LogFormat, configure_logging
+from teabox.platform.blob_location import BlobLocation
 from teabox.platform.egress import EgressPolicy
 from teabox.platform.lease import DEFAULT_LEASE_SECONDS, HEARTBEATS_PER_LEASE
 from teabox.platform.settings import DEFAULT_WORKERS
@@ -32,6 +34,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 @click.command("worker")
 @data_dir_option
 @database_option
+@blob_options
 @click.option(
     "--workers", default=DEFAULT_WORKERS, show_default=True, type=click.IntRange(1, 256), help="Worker processes."
 )
@@ -51,6 +54,7 @@ from teabox.platform.settings import DEFAULT_WORKERS
 def worker_command(
     data_dir: Path,
     database_url: str | None,
+    blobs: BlobLocation,
     workers: int,
     allow_file_dir: tuple[Path, ...],
     egress: EgressPolicy,
@@ -75,6 +79,7 @@ def worker_command(
     configure_logging(log_level, log_format)
     settings = WorkerSettings(
         data_dir=data_dir,
+        blobs=blobs,
         transfers=TransferPolicy(
             allowed_dirs=allow_file_dir,
             egress=egress,

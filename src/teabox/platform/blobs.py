@@ -1,4 +1,9 @@
-"""Content-addressed blobs on local disk: payloads and platform-hosted files.
+"""Content-addressed blobs: payloads and platform-hosted files, and the local-disk store (the default).
+
+:class:`BlobStore` is what the platform, the service and the workers use; two
+stores implement it with the same behaviour: :class:`LocalBlobStore` here, a
+folder of the data directory, and :class:`teabox.platform.blobs_s3.S3BlobStore`,
+a bucket of an S3-API object store (``--blobs s3://bucket/prefix``).
 
 A blob's name is the sha256 of its bytes, so writing the same bytes twice
 stores them once, a reader can check what it got, and a blob that nothing
@@ -6,7 +11,7 @@ refers to yet (an upload refused half-way, an output whose task then failed)
 is harmless. Writes go to a temporary file that is renamed into place only
 when complete, so a reader never sees a partial blob. The writer holds an
 exclusive ``flock`` on its temporary file until then; the kernel drops it when
-the writer dies however it dies, so :meth:`BlobStore.sweep_partial` can tell a
+the writer dies however it dies, so :meth:`LocalBlobStore.sweep_partial` can tell a
 part still being written (locked) from debris of a killed process (unlocked)
 without guessing from ages. Every directory is
 0700 and every blob 0600, whatever the process umask: a blob may be another
@@ -23,8 +28,9 @@ import re
 import stat
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, Self
 
 from teabox.platform.disk_space import DiskSpace, is_full_error
 from teabox.platform.errors import NoSuchObject, TooLarge
@@ -37,10 +43,56 @@ _PART = ".part"
 log = logging.getLogger("teabox.blobs")
 
 
-class BlobWriter:
-    """An incremental write, for uploads that arrive in chunks; ``commit`` names the blob."""
+class BlobWriter(Protocol):
+    """An incremental write, for uploads that arrive in chunks; ``commit`` names the blob.
 
-    def __init__(self, store: BlobStore, max_bytes: int | None) -> None:
+    ``write`` raises TooLarge (having dropped what it had) past the writer's
+    limit; ``abort`` drops everything written; leaving the ``with`` block on an
+    exception aborts. Nothing is visible under the blob's name before ``commit``.
+    """
+
+    size: int
+
+    def write(self, chunk: bytes) -> None: ...
+    def commit(self) -> str: ...
+    def abort(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, kind: object, exc: object, tb: object) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Blobs by sha256, written once: a blob, once committed, keeps its bytes until it is removed."""
+
+    disk: DiskSpace  # the data directory's free space, which the service reports (507) when it runs out
+
+    def writer(self, max_bytes: int | None = None) -> BlobWriter: ...
+    def probe(self) -> None: ...  # raise OSError unless the store can be reached now (the readiness check)
+    def put(self, src: Path | BinaryIO | bytes, max_bytes: int | None = None) -> tuple[str, int]: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def read(self, sha256: str) -> bytes: ...
+    def exists(self, sha256: str) -> bool: ...
+    def size(self, sha256: str) -> int: ...
+    def older_than(self, age_seconds: float) -> list[str]: ...
+    def remove(self, sha256: str) -> None: ...
+    def sweep_partial(self) -> Sequence[object]: ...
+    def __hash__(self) -> int: ...  # by identity: what is cached per store (the console's payload reports)
+
+
+def is_blob_id(text: str) -> bool:
+    return bool(_SHA256.fullmatch(text))
+
+
+def check_blob_id(text: str) -> str:
+    """``text`` if it is a blob id; a blob id is all a caller may name, so nothing else reaches a path or key."""
+    if not is_blob_id(text):
+        raise NoSuchObject(f"'{text}' is not a blob id (a lowercase hex sha256)", "unknown_blob")
+    return text
+
+
+class LocalBlobWriter:
+    """A write to a locked part file, renamed into place on ``commit``."""
+
+    def __init__(self, store: LocalBlobStore, max_bytes: int | None) -> None:
         self._store = store
         self._max_bytes = max_bytes
         try:
@@ -85,7 +137,7 @@ class BlobWriter:
         self.abort()
         return self._store.disk.saw_full() if is_full_error(exc) else exc
 
-    def __enter__(self) -> BlobWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: object, exc: object, tb: object) -> None:
@@ -93,7 +145,7 @@ class BlobWriter:
             self.abort()
 
 
-class BlobStore:
+class LocalBlobStore:
     """Blobs under ``root/<first two hex digits>/<sha256>``; a write that finds the disk full raises StorageFull."""
 
     def __init__(self, root: Path, disk: DiskSpace | None = None) -> None:
@@ -101,8 +153,8 @@ class BlobStore:
         self.disk = disk or DiskSpace(self.root)
         private_dir(self.root / "tmp")
 
-    def writer(self, max_bytes: int | None = None) -> BlobWriter:
-        return BlobWriter(self, max_bytes)
+    def writer(self, max_bytes: int | None = None) -> LocalBlobWriter:
+        return LocalBlobWriter(self, max_bytes)
 
     def probe(self) -> None:
         """Raise OSError unless the store can be reached now (the readiness check)."""
@@ -111,21 +163,11 @@ class BlobStore:
 
     def put(self, src: Path | BinaryIO | bytes, max_bytes: int | None = None) -> tuple[str, int]:
         """Store ``src`` (a path, a binary file object or bytes); returns (sha256, size)."""
-        with self.writer(max_bytes) as writer:
-            if isinstance(src, bytes):
-                writer.write(src)
-            elif isinstance(src, Path):
-                with open(src, "rb") as file:
-                    _copy(file, writer)
-            else:
-                _copy(src, writer)
-            return writer.commit(), writer.size
+        return put_through(self.writer(max_bytes), src)
 
     def path(self, sha256: str, *, must_exist: bool = True) -> Path:
         """Where the blob lives; a worker on this machine may read it in place."""
-        if not _SHA256.match(sha256):
-            raise NoSuchObject(f"'{sha256}' is not a blob id (a lowercase hex sha256)", "unknown_blob")
-        path = self.root / sha256[:2] / sha256
+        path = self.root / check_blob_id(sha256)[:2] / sha256
         if must_exist and not path.is_file():
             raise NoSuchObject(f"no blob {sha256} in the blob store", "unknown_blob")
         return path
@@ -137,7 +179,7 @@ class BlobStore:
         return self.path(sha256).read_bytes()
 
     def exists(self, sha256: str) -> bool:
-        return bool(_SHA256.match(sha256)) and (self.root / sha256[:2] / sha256).is_file()
+        return is_blob_id(sha256) and (self.root / sha256[:2] / sha256).is_file()
 
     def size(self, sha256: str) -> int:
         return self.path(sha256).stat().st_size
@@ -148,7 +190,7 @@ class BlobStore:
         found = []
         for path in self.root.glob("??/*"):
             try:
-                if _SHA256.match(path.name) and path.stat().st_mtime < cutoff:
+                if is_blob_id(path.name) and path.stat().st_mtime < cutoff:
                     found.append(path.name)
             except FileNotFoundError:
                 continue
@@ -202,6 +244,19 @@ def _still_linked(path: Path, file: BinaryIO) -> bool:
         return os.stat(path).st_ino == os.fstat(file.fileno()).st_ino
     except FileNotFoundError:
         return False
+
+
+def put_through(writer: BlobWriter, src: Path | BinaryIO | bytes) -> tuple[str, int]:
+    """Write ``src`` (a path, a binary file object or bytes) through ``writer`` chunk by chunk; (sha256, size)."""
+    with writer:
+        if isinstance(src, bytes):
+            writer.write(src)
+        elif isinstance(src, Path):
+            with open(src, "rb") as file:
+                _copy(file, writer)
+        else:
+            _copy(src, writer)
+        return writer.commit(), writer.size
 
 
 def _copy(src: BinaryIO, writer: BlobWriter) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from teabox.platform import audit, files, functions, overview, tasks, users  # noqa: F401 - they register the operations
 from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
+from teabox.platform.blobs_s3 import BlobStoreError, unavailable
 from teabox.platform.conflicts import is_lost_race, lost_race
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.disk_space import is_full_error
@@ -109,6 +110,8 @@ class Platform:
                 refusal: PlatformError = self.storage.disk.saw_full()
             elif is_lost_race(exc):
                 refusal = lost_race(name)
+            elif isinstance(exc, BlobStoreError):
+                refusal = unavailable(exc)
             else:
                 refusal = InternalError(f"internal error: {type(exc).__name__}")
             self._refused(refusal, now, who, name, ctx, params)

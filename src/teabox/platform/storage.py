@@ -6,7 +6,7 @@ Layout of a data directory::
                    every process on it needs the same platform key); its file keys are sealed (see
                    teabox.platform.file_keys)
     platform.key   the platform key that seals them, unless TEABOX_PLATFORM_KEY gives it
-    blobs/         payloads and platform-hosted files, by sha256
+    blobs/         payloads and platform-hosted files, by sha256 (unless --blobs names another store)
     staging/       workers' private per-task areas (see teabox.worker.staging)
     wake/          the sockets processes poke each other through (see teabox.platform.notify)
 
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from teabox.platform.blob_location import BlobLocation
 from teabox.platform.blobs import BlobStore
 from teabox.platform.db import SERVER_POOL, Database, PoolSize
 from teabox.platform.disk_space import DiskSpace
@@ -51,7 +52,13 @@ class Storage:
 
     @classmethod
     def open(
-        cls, data_dir: Path, *, migrate: bool = True, database_url: str | None = None, pool: PoolSize = SERVER_POOL
+        cls,
+        data_dir: Path,
+        *,
+        migrate: bool = True,
+        database_url: str | None = None,
+        pool: PoolSize = SERVER_POOL,
+        blobs: BlobLocation | None = None,
     ) -> Storage:
         """Open (and by default create or upgrade) the data directory ``data_dir``.
 
@@ -59,9 +66,10 @@ class Storage:
         DataDirExposed if other users may read the directory, DatabaseUrlError for a URL
         teabox cannot use, SchemaOutdated if ``migrate`` is off and the schema is older than
         this teabox's, and PlatformKeyError if the platform key cannot open the database's
-        keys: all before anything is served.
+        keys: all before anything is served; BlobLocationError if ``blobs`` names no usable store.
         """
         data_dir = prepare_data_dir(Path(data_dir).resolve())
+        store = (blobs or BlobLocation()).open(data_dir, DiskSpace(data_dir))
         file_keys = FileKeys.load(data_dir)
         database = Database.for_data_dir(data_dir, database_url, pool)
         if migrate:
@@ -69,10 +77,9 @@ class Storage:
         else:
             database.check_schema()
         _check_platform_key(data_dir, database, file_keys)
-        blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
         notifier = notifier_for(database, data_dir)
         queue = TaskQueue(database, file_keys, notifier)
-        return cls(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
+        return cls(data_dir, database, store, queue, HostedFiles(database, store), notifier, file_keys)
 
     def close(self) -> None:
         self.notifier.close()

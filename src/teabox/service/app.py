@@ -17,14 +17,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import version
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from teabox.platform.blobs import BlobWriter
 from teabox.platform.context import OPERATIONS, Actor
 from teabox.platform.core import Platform
 from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
@@ -33,6 +33,7 @@ from teabox.platform.roles import check_api
 from teabox.service import errors, openapi, refusals
 from teabox.service.answers import ANSWERS, Health
 from teabox.service.bearer import bearer
+from teabox.service.blob_responses import blob_download
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
 from teabox.service.console import mount_console
@@ -200,12 +201,12 @@ def create_app(
         return JSONResponse(result)
 
     @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
-    def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
+    def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> Response:
         found = platform.call("download_file", actor_of(authorization), {"url": url})
         return _file(platform, found["sha256"], found["name"])
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
-    def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> FileResponse:
+    def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> Response:
         found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
         return _file(platform, found["payload_id"], f"{function_id}.wasm")
 
@@ -253,7 +254,7 @@ def _contract(name: str) -> dict[str, Any]:
 def _download(name: str) -> dict[str, Any]:
     """The same for a download, whose answer is the file's bytes."""
     raw = {"description": "the file's bytes, streamed", "content": {"application/octet-stream": {}}}
-    return {"response_class": FileResponse, "responses": {200: raw, **refusals.responses(name)}}
+    return {"response_class": Response, "responses": {200: raw, **refusals.responses(name)}}
 
 
 def _tag(name: str) -> str:
@@ -267,6 +268,9 @@ def _tag(name: str) -> str:
         if word in name:
             return tag
     return "files"
+
+
+_WRITE_BATCH_BYTES = 1024 * 1024
 
 
 async def _receive(request: Request, platform: Platform, limit: int) -> tuple[str, int]:
@@ -283,10 +287,21 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
         await _drain(request, limit)
         raise
     try:
+        # Off the event loop, a megabyte per trip: a write to an object store waits on the network.
+        batch: list[bytes] = []
+        batched = 0
+        body_read = False
         async for chunk in request.stream():
-            writer.write(chunk)
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= _WRITE_BATCH_BYTES or writer.size + batched > limit:  # over the limit: refuse now
+                await run_in_threadpool(_write_all, writer, batch)
+                batch, batched = [], 0
+        body_read = True
+        await run_in_threadpool(_write_all, writer, batch)
     except StorageFull:
-        await _drain(request, limit - writer.size)
+        if not body_read:
+            await _drain(request, limit - writer.size)
         raise
     except ClientDisconnect:
         # A client that gives up (Ctrl-C, a lost connection) is no server error: one line, no traceback.
@@ -301,7 +316,12 @@ async def _receive(request: Request, platform: Platform, limit: int) -> tuple[st
     except BaseException:
         writer.abort()
         raise
-    return writer.commit(), writer.size
+    return await run_in_threadpool(writer.commit), writer.size
+
+
+def _write_all(writer: BlobWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)
 
 
 async def _drain(request: Request, limit: int) -> None:
@@ -314,12 +334,8 @@ async def _drain(request: Request, limit: int) -> None:
             return
 
 
-def _file(platform: Platform, sha256: str, name: str) -> FileResponse:
-    return FileResponse(
-        platform.blobs.path(sha256),
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
+def _file(platform: Platform, sha256: str, name: str) -> Response:
+    return blob_download(platform.blobs, sha256, name)
 
 
 async def _every(period: float, job: Callable[[], object], disk: DiskSpace) -> None:

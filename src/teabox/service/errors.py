@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from teabox.platform.blobs_s3 import BlobStoreError, unavailable
 from teabox.platform.disk_space import DiskSpace, StorageFull, is_full_error
 from teabox.platform.errors import PlatformError, RetryLater
 from teabox.service.call_audit import CallAudit
@@ -72,6 +73,10 @@ def install(app: FastAPI, audit: CallAudit, disk: DiskSpace) -> None:
         )
         await audit.refused(request.scope, code, message)
         return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(BlobStoreError)
+    async def _store(request: Request, exc: BlobStoreError) -> JSONResponse:
+        return await _platform(request, unavailable(exc))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -170,7 +170,9 @@ class WorkerLoop:
 
 def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
     """Everything one worker process needs, opened on its data directory."""
-    storage = Storage.open(settings.data_dir, migrate=False, database_url=settings.database_url, pool=WORKER_POOL)
+    storage = Storage.open(
+        settings.data_dir, migrate=False, database_url=settings.database_url, pool=WORKER_POOL, blobs=settings.blobs
+    )
     queue = storage.queue
     context = WorkerContext(
         staging=WorkerStaging(settings.data_dir, worker_id),

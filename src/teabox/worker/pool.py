@@ -128,7 +128,11 @@ class WorkerPool:
         Workers never migrate: ``teabox serve`` or ``teabox admin migrate`` does, once.
         """
         self._storage = Storage.open(
-            self.settings.data_dir, migrate=False, database_url=self.settings.database_url, pool=WORKER_POOL
+            self.settings.data_dir,
+            migrate=False,
+            database_url=self.settings.database_url,
+            pool=WORKER_POOL,
+            blobs=self.settings.blobs,
         )
         sweep_abandoned(self.settings.data_dir)
         self._slots = [_Slot(index) for index in range(self.workers)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from teabox.platform.blob_location import BlobLocation
 from teabox.platform.lease import DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LEASE_SECONDS, DEFAULT_MAX_ATTEMPTS
 from teabox.platform.settings import Settings
 from teabox.worker.fetch import TransferPolicy
@@ -23,6 +24,7 @@ class WorkerSettings:
     """
 
     data_dir: Path
+    blobs: BlobLocation = field(default_factory=BlobLocation)  # default: the data directory's blob folder
     transfers: TransferPolicy = field(default_factory=TransferPolicy)
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS

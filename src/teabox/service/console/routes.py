@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -35,6 +35,7 @@ from teabox.platform.core import Platform
 from teabox.platform.errors import MalformedRequest, NotAuthenticated, PlatformError, RetryLater, TooManyRequests
 from teabox.platform.hosted import parse_hosted_url
 from teabox.platform.states import ENDED, TaskStatus
+from teabox.service.blob_responses import blob_download
 from teabox.service.call_audit import client_address
 from teabox.service.console import session
 from teabox.service.console.headers import ConsoleRequests
@@ -330,7 +331,7 @@ def _router(platform: Platform, guard: LoginGuard, templates: Jinja2Templates) -
         except PlatformError as exc:
             return refused(request, who, exc)
         name = parse_hosted_url(record["url"]).name
-        return FileResponse(platform.blobs.path(found["sha256"]), filename=name, media_type="application/octet-stream")
+        return blob_download(platform.blobs, found["sha256"], name)
 
     # -- functions -------------------------------------------------------------------------
 
