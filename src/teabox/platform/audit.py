@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy.orm import Session
 
 from teabox.platform.context import Ctx, operation
@@ -19,11 +19,18 @@ from teabox.platform.timefmt import iso
 
 
 def record(
-    session: Session, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str
+    session: Session | Connection,
+    now: float,
+    user_id: str | None,
+    action: str,
+    object_id: str | None,
+    outcome: str,
+    message: str,
 ) -> None:
     """Add an entry to ``session``'s transaction: it commits with the change it records, or not at all."""
     # A Core insert on the session's connection: every call writes one, and the ORM would double its cost.
-    session.connection().execute(
+    connection = session.connection() if isinstance(session, Session) else session
+    connection.execute(
         _INSERT,
         {
             "timestamp": now,

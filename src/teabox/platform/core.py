@@ -143,9 +143,25 @@ class Platform:
             return set(connection.scalars(_ENDED_AMONG, {"ids": task_ids}))
 
     def task_result(self, task_id: str, viewer: Actor) -> dict[str, Any]:
-        """The result answer, as ``viewer`` may see it, for a task whose access was already checked (not audited)."""
-        with self.storage.database.reading() as connection:
-            return tasks.task_result(tasks.result_row(connection, task_id), viewer)
+        """The result answer after a long-poll's wait, for a task whose access was already checked.
+
+        The call is audited in the transaction that reads the answer: one write instead of a read and a
+        write. With the data directory full the answer is still given, unaudited, as :meth:`audit` does.
+        """
+        try:
+            with self.storage.database.writing() as connection:
+                now = time.time()
+                result = tasks.task_result(tasks.result_row(connection, task_id), viewer)
+                note = "ended" if result["done"] else "still running after the wait"
+                audit.record(connection, now, viewer.user_id, "get_task_result", task_id, "ok", note)
+        except Exception as exc:
+            if not is_full_error(exc):
+                raise
+            self.storage.disk.saw_full()
+            with self.storage.database.reading() as connection:
+                return tasks.task_result(tasks.result_row(connection, task_id), viewer)
+        self.storage.disk.saw_write()
+        return result
 
     def has_admin(self) -> bool:
         """Whether a PlatformAdmin exists: without one nobody can register users or log in to manage."""

@@ -45,6 +45,7 @@ class ResultWaiter:
         self._per_user: Counter[str] = Counter()
         self._total = 0
         self._poked = asyncio.Event()
+        self._pokes = 0  # wake-ups received so far: see mark()
         self._watcher: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -78,14 +79,20 @@ class ResultWaiter:
             if not self._per_user[user_id]:
                 del self._per_user[user_id]
 
-    def expect(self, task_id: str) -> asyncio.Future[None]:
-        """A future resolved when ``task_id`` ends.
+    def mark(self) -> int:
+        """Take a mark before looking at a task; pass it to :meth:`expect` if the task has not ended."""
+        return self._pokes
 
-        Take it before looking at the task, so that no poke sent after the
-        look can be missed; give it back with :meth:`forget`.
+    def expect(self, task_id: str, mark: int) -> asyncio.Future[None]:
+        """A future resolved when ``task_id`` ends; give it back with :meth:`forget`.
+
+        A task that ended after the caller's look sent its wake-up after ``mark`` was taken: if any
+        came since, the watcher looks again now, so the look and the wait together miss no ending.
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(task_id, []).append(future)
+        if self._pokes != mark:
+            self._poked.set()
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.create_task(self._watch())
         return future
@@ -109,6 +116,7 @@ class ResultWaiter:
     def _woken(self) -> None:
         assert self._listener is not None
         self._listener.drain()  # pokes after this point make the socket readable again
+        self._pokes += 1
         self._poked.set()
 
     async def _watch(self) -> None:
