@@ -65,7 +65,7 @@ def create_app(
     limits = limits or ServiceLimits()
     settings = platform.settings
     waiter = ResultWaiter(
-        platform.ended_tasks,
+        platform.ended_results,
         platform.storage.notifier,
         max_waits=limits.max_waits,
         max_waits_per_user=limits.max_waits_per_user,
@@ -154,19 +154,22 @@ def create_app(
                 platform.audit(time.time(), actor.user_id, "get_task_result", body.task_id, "ok", "ended")
             return actor, result
 
-        # One hand-off to a thread before the wait and one after: each costs the event loop and the
-        # thread a wake-up, and the long-poll is half of every task's calls.
+        # One hand-off to a thread for the token and the first look (each hand-off costs the event loop
+        # and a thread a wake-up, and the long-poll is half of every task's calls); an ending is answered
+        # by the waiter's watcher, which answers every wait that ended in one hand-off.
         mark = waiter.mark()
         actor, result = await run_in_threadpool(look)
         if result["done"]:
             return JSONResponse(result)
         with waiter.slot(actor.user_id):
-            ended = waiter.expect(body.task_id, mark)  # a task that ended since the mark is looked at again
+            ended = waiter.expect(body.task_id, mark, actor)  # a task that ended since the mark is looked at again
             try:
-                await waiter.wait(ended, timeout)
+                answered = await waiter.wait(ended, timeout)  # the watcher answers (and audits) an ending
             finally:
                 waiter.forget(body.task_id, ended)
-        # Read again and audited once, in one transaction, when the wait is over: waiting writes nothing.
+        if answered is not None:
+            return JSONResponse(answered)
+        # Still running: read again and audited once, in one transaction, when the wait is over.
         return JSONResponse(await run_in_threadpool(platform.task_result, body.task_id, actor))
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY)
