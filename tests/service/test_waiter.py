@@ -24,7 +24,7 @@ class Tasks:
         self.ended: set[str] = set()
         self.looks: list[list[tuple[str, str]]] = []
 
-    def ended_results(self, waits: list[tuple[str, Actor]]) -> list[dict[str, Any] | None]:
+    async def ended_results(self, waits: list[tuple[str, Actor]]) -> list[dict[str, Any] | None]:
         self.looks.append([(task, viewer.user_id) for task, viewer in waits])
         return [{"task_id": task, "for": viewer.user_id} if task in self.ended else None for task, viewer in waits]
 

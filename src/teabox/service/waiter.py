@@ -5,8 +5,8 @@ in-memory event would miss their results. Whoever ends a task pokes the
 ``results`` wake-up after committing (see :mod:`teabox.platform.notify`); on
 each poke one watcher asks the database which of the awaited tasks have
 ended and hands each ended wait its answer: one indexed read however many
-requests wait, and one audit write for all the waits it ends, run in a thread
-so that the event loop never waits for the database. While someone waits it
+requests wait, and one audit write for all the waits it ends, run off the
+event loop (``ended_results`` is awaited) so that it never waits for the database. While someone waits it
 also asks every ``poll_seconds`` on its own, in case a poke never comes.
 
 Waiting writes nothing and holds no thread. The number of waits is capped in
@@ -19,10 +19,8 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
-
-from starlette.concurrency import run_in_threadpool
 
 from teabox.platform.context import Actor
 from teabox.platform.errors import TooManyRequests, Unavailable
@@ -32,7 +30,8 @@ log = logging.getLogger(__name__)
 
 Answer = dict[str, Any]
 # The answers for waits (task, viewer) whose tasks have ended, None for the others; each answer audited.
-EndedResults = Callable[[list[tuple[str, Actor]]], list[Answer | None]]
+# Awaited: it runs the database work off the event loop.
+EndedResults = Callable[[list[tuple[str, Actor]]], Awaitable[list[Answer | None]]]
 
 
 class ResultWaiter:
@@ -144,7 +143,7 @@ class ResultWaiter:
         self._checking = {future for _, future, _ in waits}
         self._checked = asyncio.get_running_loop().create_future()
         try:
-            answers = await run_in_threadpool(self._ended_results, [(task_id, viewer) for task_id, _, viewer in waits])
+            answers = await self._ended_results([(task_id, viewer) for task_id, _, viewer in waits])
         except Exception:  # the next poke or poll asks again
             log.exception("looking up ended tasks failed")
             return
