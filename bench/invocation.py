@@ -23,7 +23,8 @@ from bench import build
 from bench.section import Log, Mode, Ratio, Section, Target
 from bench.stats import Summary, percentile, summarize
 from teabox.abi.argv import argv_strings, layout_argv
-from teabox.executor import Executor, Limits
+from teabox.executor import Executor, FailureKind, Limits
+from teabox.executor.sandbox import SandboxRunner
 
 TITLE = "Invocation"
 PAYLOAD_SOURCE = Path(__file__).resolve().parent / "payloads" / "trivial.c"
@@ -104,6 +105,31 @@ def cold_runs(payload: bytes, runs: int, root: Path) -> tuple[list[float], list[
     return compiled, from_disk
 
 
+_ENDLESS = wasmtime.wat2wasm(
+    '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (loop (br 0)) '
+    "(i32.const 0)))"
+)
+
+
+def after_timeout(payload: bytes, runs: int, cache_dir: Path, *, spare: bool) -> list[float]:
+    """The run right after a run killed at its time limit, with or without the sandbox's spare process."""
+    executor = Executor(cache_dir, isolation="subprocess", sandbox_spare=spare)
+    runner = executor._runner
+    assert isinstance(runner, SandboxRunner)
+    call = teabox_call(executor, payload)
+    times = []
+    for _ in range(runs):
+        call()  # a warm process, and the spare started behind it
+        runner.wait_for_spare()
+        killed = executor.run(_ENDLESS, limits=Limits(timeout=0.1))
+        assert killed.failure is not None and killed.failure.kind == FailureKind.TIMEOUT, killed.failure
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    executor.close()
+    return times
+
+
 def _runs_for(seconds: float, cache: str, payload: bytes, start_at: float) -> int:
     """Warm runs completed in ``seconds`` from ``start_at`` (a shared wall-clock instant)."""
     call = teabox_call(Executor(Path(cache)), payload)
@@ -147,6 +173,10 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
         sub += warm_runs(sandboxed, payload, warm_n // 10)[0]
         bare += _timed(alone, warm_n // 10)
     sandboxed.close()
+    log("invocation: the run after a timeout, with and without the spare sandbox process")
+    after_runs = mode.reps(full=10, quick=3)
+    with_spare = summarize(after_timeout(payload, after_runs, cache_dir, spare=True))
+    without_spare = summarize(after_timeout(payload, after_runs, cache_dir, spare=False))
     log("invocation: cold runs (compile, then load from the disk cache)")
     with tempfile.TemporaryDirectory(prefix="teabox-bench-cold-") as root:
         compiled, from_disk = cold_runs(payload, mode.reps(full=7, quick=3), Path(root))
@@ -163,6 +193,7 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
         summarize(bare),
         summarize(compiled),
         summarize(from_disk),
+        (with_spare, without_spare),
         one,
         pool,
         cores,
@@ -188,6 +219,7 @@ def _section(
     bare: Summary,
     compiled: Summary,
     from_disk: Summary,
+    after: tuple[Summary, Summary],
     one: float,
     pool: float,
     cores: int,
@@ -218,6 +250,16 @@ def _section(
             bare,
             f"wasmtime `Store` + `Instance` + argv + call; teabox in-process ×{ratio:.2f}",
         ),
+        _row(
+            "run after a timeout, subprocess, spare process",
+            after[0],
+            "the killed process's replacement was started before the timeout",
+        ),
+        _row(
+            "run after a timeout, subprocess, no spare",
+            after[1],
+            f"`Executor(sandbox_spare=False)`: waits for a new process; ×{after[1].median / after[0].median:.0f}",
+        ),
         _row("cold run: compile", compiled, "first run in a new in-process executor with an empty cache"),
         _row("cold run: compiled module from disk", from_disk, "first run in a new in-process executor, cache on disk"),
         "",
@@ -243,6 +285,8 @@ def _section(
         "engine_alone_seconds": bare.to_dict(),
         "cold_compile_seconds": compiled.to_dict(),
         "cold_disk_seconds": from_disk.to_dict(),
+        "after_timeout_spare_seconds": after[0].to_dict(),
+        "after_timeout_no_spare_seconds": after[1].to_dict(),
         "runs_per_second_1": one,
         f"runs_per_second_{cores}": pool,
     }

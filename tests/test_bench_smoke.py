@@ -140,6 +140,8 @@ def test_invocation_paths_return_the_trivial_result(tmp_path: Path) -> None:
     assert len(outer) == len(inner) == 5
     compiled, from_disk = invocation.cold_runs(payload, 1, tmp_path / "cold")  # asserts where each module came from
     assert len(compiled) == len(from_disk) == 1
+    for spare in (True, False):  # each asserts that the run before it timed out
+        assert len(invocation.after_timeout(payload, 1, tmp_path / "cache", spare=spare)) == 1
 
 
 def test_end_to_end_tasks_finish_with_the_right_output(tmp_path: Path) -> None:

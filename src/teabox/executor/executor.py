@@ -57,16 +57,20 @@ class Executor:
         isolation: Isolation = "in-process",
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         sandbox_user: str | None = None,
+        sandbox_spare: bool = True,
     ) -> None:
         """``sandbox_user`` is the account sandbox processes run as when teabox runs as root
-        (default ``$TEABOX_SANDBOX_USER``, else ``nobody``); it is not used otherwise."""
+        (default ``$TEABOX_SANDBOX_USER``, else ``nobody``); it is not used otherwise.
+        ``sandbox_spare`` keeps one more sandbox process started, for the run after a killed one."""
         self._cache: ModuleCache | None = None
         if isolation == "in-process":
             in_process = InProcessRunner(cache_dir, max_payload_bytes=max_payload_bytes)
             self._cache = in_process.cache
             self._runner: Runner = in_process
         elif isolation == "subprocess":
-            self._runner = SandboxRunner(cache_dir, max_payload_bytes=max_payload_bytes, user=sandbox_user)
+            self._runner = SandboxRunner(
+                cache_dir, max_payload_bytes=max_payload_bytes, user=sandbox_user, spare=sandbox_spare
+            )
         else:
             raise ValueError(f"isolation must be 'in-process' or 'subprocess', not {isolation!r}")
         self.isolation = isolation

@@ -243,6 +243,12 @@ class SandboxRunner:
 
     ``user`` is the account sandbox processes switch to when teabox runs as root
     (default: ``$TEABOX_SANDBOX_USER``, else ``nobody``).
+
+    With ``spare`` (the default) one more process is kept started and idle,
+    started in the background after a run: when a run's process is killed (its
+    time limit, a crash), the next run takes the spare instead of waiting for an
+    interpreter to start and confine itself. ``cold_starts`` counts the runs
+    that did wait for a process to start.
     """
 
     def __init__(
@@ -251,33 +257,71 @@ class SandboxRunner:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         user: str | None = None,
+        spare: bool = True,
     ) -> None:
         self.disk = ModuleCache(cache_dir)
         self.max_payload_bytes = max_payload_bytes
         self.user = user or sandbox_user()
+        self.spare = spare
+        self.cold_starts = 0
         self._idle: list[_Child] = []
+        self._spares: list[_Child] = []  # at most one: started, never used, so its caches are empty
+        self._starter: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, SandboxRunner._kill_all, self._idle)
+        self._finalizer = weakref.finalize(self, SandboxRunner._kill_all, self._idle, self._spares)
 
     @staticmethod
-    def _kill_all(children: list[_Child]) -> None:
-        while children:
-            children.pop().kill()
+    def _kill_all(*groups: list[_Child]) -> None:
+        for children in groups:
+            while children:
+                children.pop().kill()
 
     def close(self) -> None:
-        """Stop the idle sandbox processes (they also exit when this process does)."""
+        """Stop the idle sandbox processes and the spare (they also exit when this process does)."""
+        self.wait_for_spare()
         with self._lock:
-            self._kill_all(self._idle)
+            self._kill_all(self._idle, self._spares)
+
+    def wait_for_spare(self) -> None:
+        """Return once no spare is being started (for a caller that needs it in place before going on)."""
+        starter = self._starter
+        if starter is not None:
+            starter.join()
 
     def _acquire(self) -> _Child:
+        while True:
+            with self._lock:
+                if self._idle:  # a process that ran before holds this runner's recent payloads and modules
+                    return self._idle.pop()
+                if self._spares:
+                    return self._spares.pop()
+                starter = self._starter
+            if starter is None or not starter.is_alive():
+                break
+            starter.join()  # a spare on its way comes sooner than a process started now
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
+            self.cold_starts += 1
         return _Child(self.max_payload_bytes, self.user)
 
     def _release(self, child: _Child) -> None:
         with self._lock:
             self._idle.append(child)
+
+    def _keep_spare(self) -> None:
+        """Start a spare in the background unless one is ready or on its way."""
+        with self._lock:
+            if not self.spare or self._spares or (self._starter is not None and self._starter.is_alive()):
+                return
+            self._starter = threading.Thread(target=self._start_spare, name="teabox-sandbox-spare", daemon=True)
+            self._starter.start()
+
+    def _start_spare(self) -> None:
+        try:
+            child = _Child(self.max_payload_bytes, self.user)
+        except Exception:  # the next run that needs a process starts one itself and reports why it could not
+            return
+        with self._lock:
+            self._spares.append(child)
 
     def run(
         self,
@@ -334,6 +378,7 @@ class SandboxRunner:
         if child.process.poll() is None:
             self._release(child)
         result.wall_time = time.perf_counter() - started
+        self._keep_spare()
         return result
 
     def _await(self, child: _Child, limits: Limits, announced: bool, started: float) -> tuple[RunResult, bytes | None]:

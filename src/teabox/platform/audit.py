@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy.orm import Session
 
 from teabox.platform.context import Ctx, operation
@@ -17,22 +17,39 @@ from teabox.platform.errors import Invalid
 from teabox.platform.models import AuditEntry
 from teabox.platform.timefmt import iso
 
+Entry = tuple[str | None, str, str | None, str, str]  # user id, action, object id, outcome, message
+
 
 def record(
-    session: Session, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str
+    session: Session | Connection,
+    now: float,
+    user_id: str | None,
+    action: str,
+    object_id: str | None,
+    outcome: str,
+    message: str,
 ) -> None:
     """Add an entry to ``session``'s transaction: it commits with the change it records, or not at all."""
+    record_all(session, now, [(user_id, action, object_id, outcome, message)])
+
+
+def record_all(session: Session | Connection, now: float, entries: list[Entry]) -> None:
+    """Add ``entries`` to ``session``'s transaction in one statement."""
     # A Core insert on the session's connection: every call writes one, and the ORM would double its cost.
-    session.connection().execute(
+    connection = session.connection() if isinstance(session, Session) else session
+    connection.execute(
         _INSERT,
-        {
-            "timestamp": now,
-            "user_id": _text(user_id, 256),
-            "action": _text(action, 256),
-            "object_id": _text(object_id, 2000),
-            "outcome": _text(outcome, 256),
-            "message": _text(message, 2000),
-        },
+        [
+            {
+                "timestamp": now,
+                "user_id": _text(user_id, 256),
+                "action": _text(action, 256),
+                "object_id": _text(object_id, 2000),
+                "outcome": _text(outcome, 256),
+                "message": _text(message, 2000),
+            }
+            for user_id, action, object_id, outcome, message in entries
+        ],
     )
 
 

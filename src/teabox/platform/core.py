@@ -14,9 +14,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from teabox.platform import audit, files, functions, overview, tasks, users  # noqa: F401 - they register the operations
+from teabox.platform.audit import Entry
 from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
 from teabox.platform.blobs_s3 import BlobStoreError, unavailable
@@ -24,18 +25,14 @@ from teabox.platform.conflicts import is_lost_race, lost_race
 from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
 from teabox.platform.disk_space import is_full_error
 from teabox.platform.errors import InternalError, NoSuchObject, NotAuthenticated, PlatformError
-from teabox.platform.models import Task, User
+from teabox.platform.models import User
 from teabox.platform.nul import refuse_nul
 from teabox.platform.roles import Role, RoleKind, check_api
 from teabox.platform.settings import Settings
-from teabox.platform.states import ENDED
 from teabox.platform.storage import Storage
 
 _OBJECT_KEYS = ("task_id", "function_id", "data_id", "user_id", "url", "name")
 _ANY_ADMIN = select(User.id).where(User.role == RoleKind.PLATFORM_ADMIN.value).limit(1)
-_ENDED_AMONG = select(Task.id).where(
-    Task.id.in_(bindparam("ids", expanding=True)), Task.status.in_([status.value for status in ENDED])
-)
 
 
 class Platform:
@@ -127,14 +124,18 @@ class Platform:
     def audit(
         self, now: float, user_id: str | None, action: str, object_id: str | None, outcome: str, message: str
     ) -> None:
-        """Record an entry in a transaction of its own (one short write).
+        """Record an entry in a transaction of its own (one short write)."""
+        self.audit_all(now, [(user_id, action, object_id, outcome, message)])
 
-        With the data directory full the entry is lost (the refusal itself is
+    def audit_all(self, now: float, entries: list[Entry]) -> None:
+        """Record ``entries`` in one transaction of their own.
+
+        With the data directory full the entries are lost (the calls themselves are
         still answered): the log says once that the directory is full.
         """
         try:
-            with self.storage.database.write() as session:
-                audit.record(session, now, user_id, action, object_id, outcome, message)
+            with self.storage.database.writing() as connection:
+                audit.record_all(connection, now, entries)
         except Exception as exc:
             if not is_full_error(exc):
                 raise
@@ -144,15 +145,43 @@ class Platform:
     def _who(actor: Actor | None, params: dict[str, Any]) -> str | None:
         return actor.user_id if actor is not None else params.get("user_id")
 
-    def ended_tasks(self, task_ids: list[str]) -> set[str]:
-        """Which of ``task_ids`` have ended; the long-poll's one cheap query."""
+    def ended_results(self, waits: list[tuple[str, Actor]]) -> list[dict[str, Any] | None]:
+        """The answers of the long-polls ``waits`` (task, viewer whose access was checked) whose tasks have
+        ended, None for the others.
+
+        The waiting long-polls' one cheap query, and one audit write for all the waits that end: a task's
+        end answers its waits without each of them coming back for its answer.
+        """
         with self.storage.database.reading() as connection:
-            return set(connection.scalars(_ENDED_AMONG, {"ids": task_ids}))
+            rows = {row.id: row for row in tasks.ended_result_rows(connection, sorted({task for task, _ in waits}))}
+        answers = [tasks.task_result(rows[task], viewer) if task in rows else None for task, viewer in waits]
+        entries: list[Entry] = [
+            (viewer.user_id, "get_task_result", task, "ok", "ended") for task, viewer in waits if task in rows
+        ]
+        if entries:
+            self.audit_all(time.time(), entries)
+        return answers
 
     def task_result(self, task_id: str, viewer: Actor) -> dict[str, Any]:
-        """The result answer, as ``viewer`` may see it, for a task whose access was already checked (not audited)."""
-        with self.storage.database.reading() as connection:
-            return tasks.task_result(tasks.result_row(connection, task_id), viewer)
+        """The result answer after a long-poll's wait, for a task whose access was already checked.
+
+        The call is audited in the transaction that reads the answer: one write instead of a read and a
+        write. With the data directory full the answer is still given, unaudited, as :meth:`audit` does.
+        """
+        try:
+            with self.storage.database.writing() as connection:
+                now = time.time()
+                result = tasks.task_result(tasks.result_row(connection, task_id), viewer)
+                note = "ended" if result["done"] else "still running after the wait"
+                audit.record(connection, now, viewer.user_id, "get_task_result", task_id, "ok", note)
+        except Exception as exc:
+            if not is_full_error(exc):
+                raise
+            self.storage.disk.saw_full()
+            with self.storage.database.reading() as connection:
+                return tasks.task_result(tasks.result_row(connection, task_id), viewer)
+        self.storage.disk.saw_write()
+        return result
 
     def has_admin(self) -> bool:
         """Whether a PlatformAdmin exists: without one nobody can register users or log in to manage."""

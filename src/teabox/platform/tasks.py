@@ -79,6 +79,9 @@ _RESULT_COLUMNS = (
     Task.outputs_ownership,
 )
 _RESULT = select(*_RESULT_COLUMNS).where(Task.id == bindparam("task"))
+_ENDED_RESULTS = select(*_RESULT_COLUMNS).where(
+    Task.id.in_(bindparam("ids", expanding=True)), Task.status.in_([status.value for status in ENDED])
+)
 _RESULT_AND_PART = select(
     *_RESULT_COLUMNS,
     select(TaskParticipant.user_id)
@@ -506,6 +509,11 @@ def get_task_result(ctx: Ctx, *, task_id: str, timeout: float = 30.0) -> dict[st
 def result_row(db: Connection, task_id: str) -> Row[Any]:
     """The columns :func:`task_result` reads, for a task known to exist."""
     return db.execute(_RESULT, {"task": task_id}).one()
+
+
+def ended_result_rows(db: Connection, task_ids: list[str]) -> list[Row[Any]]:
+    """The columns :func:`task_result` reads, for those of ``task_ids`` that have ended."""
+    return list(db.execute(_ENDED_RESULTS, {"ids": task_ids}))
 
 
 def task_result(task: Task | Row[Any], viewer: Actor) -> dict[str, Any]:

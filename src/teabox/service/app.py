@@ -1,8 +1,8 @@
 """The FastAPI application: one POST endpoint per platform operation, plus streaming files and the wait.
 
-The event loop never waits for the database: every handler that touches it
-runs in the thread pool (plain ``def`` endpoints, which Starlette runs there,
-or an explicit hand-off). Password operations (argon2: tens of milliseconds
+The event loop never waits for the database: every call's database work is
+handed to a few database threads (:mod:`teabox.service.db_threads`), or to the
+thread pool when it first checks a payload or streams an upload. Password operations (argon2: tens of milliseconds
 and 64 MiB each) queue for one of a few hashing slots without holding a
 thread, so a login flood cannot take the threads the other calls need, and
 failed logins are limited per user id and per client address. The long-poll
@@ -14,13 +14,12 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import version
 from typing import Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -37,6 +36,7 @@ from teabox.service.blob_responses import blob_download
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
 from teabox.service.console import mount_console
+from teabox.service.db_threads import DatabaseThreads
 from teabox.service.http_metrics import RequestTimer, RouteNote
 from teabox.service.limits import ServiceLimits
 from teabox.service.login_guard import LoginGuard
@@ -75,8 +75,9 @@ def create_app(
     """
     limits = limits or ServiceLimits()
     settings = platform.settings
+    db = DatabaseThreads()
     waiter = ResultWaiter(
-        platform.ended_tasks,
+        functools.partial(db.run, platform.ended_results),
         platform.storage.notifier,
         max_waits=limits.max_waits,
         max_waits_per_user=limits.max_waits_per_user,
@@ -94,6 +95,7 @@ def create_app(
         for job in jobs:
             job.cancel()
         await waiter.close()
+        db.close()
 
     app = FastAPI(
         title="teabox",
@@ -130,7 +132,7 @@ def create_app(
 
     for name, model in ENDPOINTS.items():
         if name not in _CUSTOM:
-            _add_rpc(app, name, model, answer, hashed if name in _HASHING else None)
+            _add_rpc(app, name, model, answer, _offload(name, hashed, db))
 
     @app.post(f"{PREFIX}/user_login", summary="user_login", tags=["users"], **_contract("user_login"))
     async def user_login(body: UserLogin, request: Request) -> JSONResponse:
@@ -160,25 +162,32 @@ def create_app(
     async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
         timeout = min(body.timeout, settings.max_wait_seconds)
         if timeout <= 0:
-            return JSONResponse(await run_in_threadpool(answer, "get_task_result", body, authorization))
-        actor = await run_in_threadpool(actor_of, authorization)
+            return JSONResponse(await db.run(answer, "get_task_result", body, authorization))
+
+        def look() -> tuple[Actor, dict[str, Any]]:
+            actor = actor_of(authorization)
+            result = platform.call("get_task_result", actor, params_of(body), audit_success=False)
+            if result["done"]:
+                platform.audit(time.time(), actor.user_id, "get_task_result", body.task_id, "ok", "ended")
+            return actor, result
+
+        # One hand-off to a thread for the token and the first look (each hand-off costs the event loop
+        # and a thread a wake-up, and the long-poll is half of every task's calls); an ending is answered
+        # by the waiter's watcher, which answers every wait that ended in one hand-off.
+        mark = waiter.mark()
+        actor, result = await db.run(look)
+        if result["done"]:
+            return JSONResponse(result)
         with waiter.slot(actor.user_id):
-            ended = waiter.expect(body.task_id)  # before looking, so that no wake-up after the look is missed
+            ended = waiter.expect(body.task_id, mark, actor)  # a task that ended since the mark is looked at again
             try:
-                look = functools.partial(platform.call, "get_task_result", actor, params_of(body), audit_success=False)
-                result = await run_in_threadpool(look)
-                woke = not result["done"] and await waiter.wait(ended, timeout)
+                answered = await waiter.wait(ended, timeout)  # the watcher answers (and audits) an ending
             finally:
                 waiter.forget(body.task_id, ended)
-        if woke:
-            result = await run_in_threadpool(platform.task_result, body.task_id, actor)
-        # Audited once, when the wait is over (waiting writes nothing, however many clients wait),
-        # and right after the answer is sent, so that the audit's write is not on the waiting client's path.
-        note = "ended" if result["done"] else "still running after the wait"
-        audit_call = BackgroundTask(
-            platform.audit, time.time(), actor.user_id, "get_task_result", body.task_id, "ok", note
-        )
-        return JSONResponse(result, background=audit_call)
+        if answered is not None:
+            return JSONResponse(answered)
+        # Still running: read again and audited once, in one transaction, when the wait is over.
+        return JSONResponse(await db.run(platform.task_result, body.task_id, actor))
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY, **_contract("upload_file"))
     async def upload_file(
@@ -227,19 +236,24 @@ def create_app(
 
 
 Answer = Callable[[str, Body, str | None], dict[str, Any]]
-Hashed = Callable[[Callable[[], dict[str, Any]]], Any]
+Offload = Callable[[Callable[[], dict[str, Any]]], Awaitable[dict[str, Any]]]
 
 
-def _add_rpc(app: FastAPI, name: str, model: type[Body], answer: Answer, hashed: Hashed | None) -> None:
-    if hashed is None:
+def _offload(name: str, hashed: Offload, db: DatabaseThreads) -> Offload:
+    """Where an operation's work runs: after a hashing slot, in the thread pool when it has a slow
+    preparation (checking a payload) that must not hold up the database threads, else on those."""
+    if name in _HASHING:
+        return hashed
+    if OPERATIONS[name].prepare is not None:
+        return run_in_threadpool
+    return db.run
 
-        def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:
-            return JSONResponse(answer(name, body, authorization))
 
-    else:
+def _add_rpc(app: FastAPI, name: str, model: type[Body], answer: Answer, offload: Offload) -> None:
+    """An endpoint whose work ``offload`` runs off the event loop (on the database threads, or after hashing)."""
 
-        async def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:  # type: ignore[misc]
-            return JSONResponse(await hashed(lambda: answer(name, body, authorization)))
+    async def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:
+        return JSONResponse(await offload(lambda: answer(name, body, authorization)))
 
     endpoint.__annotations__["body"] = model
     endpoint.__name__ = name

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -35,6 +36,15 @@ def guarded_protocol(limits: ServiceLimits) -> type[asyncio.Protocol]:
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
+    """Deadlines are a time and a kind per connection, moved on every event without touching a timer.
+
+    One timer per connection stands behind them: when it fires it refuses the
+    request if the deadline has passed, or sleeps again until the deadline if
+    the deadline moved on meanwhile. A request on a kept-alive connection, and
+    each piece of a body, so costs a float's assignment rather than a
+    timer's creation and cancellation.
+    """
+
     limits: ClassVar[ServiceLimits] = ServiceLimits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -42,7 +52,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_request = False  # from a request's complete headers until its answer is complete
         self._header_bytes = 0
         self._since = 0.0  # when this connection last started to wait for a request
-        self._deadline: asyncio.TimerHandle | None = None
+        self._expire: Callable[[], None] | None = None  # what to do at the deadline; None: no deadline
+        self._expires_at = 0.0
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0  # when the pending timer fires
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -52,7 +65,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._make_room()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._expire = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -66,12 +82,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None:  # a later request on a kept-alive connection: its first byte starts the clock
+        if self._expire is None:  # a later request on a kept-alive connection: its first byte starts the clock
             self._arm(self.limits.header_timeout, self._headers_too_slow)
 
     def on_headers_complete(self) -> None:
         self._in_request = True
-        self._disarm()
         self._arm(self.limits.body_timeout, self._body_too_slow)
         super().on_headers_complete()
 
@@ -80,7 +95,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._expire = None
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -89,17 +104,32 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._since = self.loop.time()
         super().on_response_complete()
 
-    def _arm(self, seconds: float, expire: Any) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, expire)
+    def _arm(self, seconds: float, expire: Callable[[], None]) -> None:
+        """Set the deadline ``seconds`` from now; a new timer only if none is pending before it."""
+        self._expire = expire
+        self._expires_at = self.loop.time() + seconds
+        if self._timer is not None and self._timer_at > self._expires_at:
+            self._timer.cancel()  # a later request's header deadline can come before the last body deadline
+            self._timer = None
+        if self._timer is None:
+            self._start_timer()
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    def _start_timer(self) -> None:
+        self._timer_at = self._expires_at
+        self._timer = self.loop.call_at(self._expires_at, self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        self._timer = None
+        expire = self._expire
+        if expire is None:  # the request this timer was for has been read: nothing to wait for
+            return
+        if self.loop.time() < self._expires_at:  # moved on since the timer started
+            self._start_timer()
+            return
+        self._expire = None
+        expire()
 
     def _headers_too_slow(self) -> None:
-        self._deadline = None
         self._refuse(
             b"408 Request Timeout",
             "request_timeout",
@@ -107,7 +137,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         )
 
     def _body_too_slow(self) -> None:
-        self._deadline = None
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()
         else:
