@@ -51,7 +51,7 @@ def make_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes
     return WorkerContext(
         staging=WorkerStaging(tmp_path / "data", "test-worker"),
         transfers=transfers,
-        payloads=PayloadCache(lambda sha: payloads[sha]),
+        payloads=PayloadCache(lambda task: payloads[task.payload_sha256]),
         begin_writes=lambda task: None,  # no platform here: every run may write its outputs
         executor=CountingExecutor(tmp_path / "module-cache"),
     )

@@ -1,9 +1,9 @@
 """The worker loop: claim a staged task, keep its lease alive, run it, record how it ended.
 
 One loop runs in each worker process. Everything it shares with other
-processes goes through the database (the claim, the lease, the outcome), so
-the same loop works beside ``teabox serve`` on SQLite and on other machines
-against PostgreSQL.
+processes goes through a :class:`teabox.worker.interface.WorkerPlatform`:
+the database beside ``teabox serve``, or the API servers' worker endpoints
+for a worker on another machine (``teabox worker --url``).
 
 Cancel and crash handling are not the loop's job: a payload cannot be
 interrupted from inside its process without harming it, so the supervisor
@@ -20,11 +20,10 @@ from contextlib import contextmanager
 
 from teabox.executor import Executor
 from teabox.failure_kinds import TaskFailureKind
-from teabox.platform.notify import Listener, Topic
-from teabox.platform.queue import TaskQueue
+from teabox.platform.queue import ActiveRun
 from teabox.platform.staged import Outcome, StagedTask
-from teabox.platform.storage import Storage
 from teabox.worker.fetch import Transfers
+from teabox.worker.interface import WorkerPlatform
 from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import TaskRun, WorkerContext, run_task
 from teabox.worker.settings import WorkerSettings
@@ -44,8 +43,8 @@ class Heartbeat:
     more than a trivial task's whole run.
     """
 
-    def __init__(self, queue: TaskQueue, worker_id: str, interval: float) -> None:
-        self._queue, self._worker_id, self._interval = queue, worker_id, interval
+    def __init__(self, platform: WorkerPlatform, worker_id: str, interval: float) -> None:
+        self._platform, self._worker_id, self._interval = platform, worker_id, interval
         self._current: StagedTask | None = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
@@ -66,7 +65,7 @@ class Heartbeat:
             if task is None or (task.task_id, task.attempt) == given_up:
                 continue
             try:
-                alive = self._queue.heartbeat(task.task_id, self._worker_id, task.attempt)
+                alive = self._platform.heartbeat(ActiveRun(task.task_id, self._worker_id, task.attempt))
             except Exception:
                 log.warning("heartbeat for %s failed", task.task_id, exc_info=True)
                 continue
@@ -87,74 +86,88 @@ def _internal_failure(exc: BaseException) -> TaskRun:
     )
 
 
+# After a failed claim or finish (the platform unreachable, an API server restarting), wait this long
+# before trying again, doubling up to the cap while it keeps failing.
+_FIRST_RETRY_SECONDS = 0.25
+_MAX_RETRY_SECONDS = 5.0
+
+
 class WorkerLoop:
     """Claims and runs tasks until :meth:`request_stop`.
 
-    An idle worker sleeps on its wake-up ``listener`` (poked when a task is
-    staged or put back in the queue) and looks at the queue on its own only
-    every ``listener.poll_seconds``, so idle workers cost next to nothing and
-    never contend with the service for the database's write lock. A busy
-    worker claims its next task as soon as it finishes one.
+    An idle worker waits inside the platform's claim (on a wake-up beside the
+    database, in a bounded long-poll over HTTP), so idle workers cost next to
+    nothing. A busy worker claims its next task as soon as it finishes one.
     """
 
     def __init__(
-        self, settings: WorkerSettings, queue: TaskQueue, context: WorkerContext, worker_id: str, listener: Listener
+        self, settings: WorkerSettings, platform: WorkerPlatform, context: WorkerContext, worker_id: str
     ) -> None:
-        self.settings, self.queue, self.context, self.worker_id = settings, queue, context, worker_id
-        self.listener = listener
+        self.settings, self.platform, self.context, self.worker_id = settings, platform, context, worker_id
         self.stop = threading.Event()
-        self.heartbeat = Heartbeat(queue, worker_id, settings.heartbeat_seconds)
+        self.heartbeat = Heartbeat(platform, worker_id, settings.heartbeat_seconds)
 
     def run_once(self) -> bool:
         """Claim and run at most one task; returns whether there was one."""
-        task = self.queue.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
+        task = self.platform.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
         if task is None:
             return False
-        with self.heartbeat.holding(task):
+        run = ActiveRun(task.task_id, self.worker_id, task.attempt)
+        with self.heartbeat.holding(task), self.platform.holding(task):
             try:
-                run = run_task(task, self.context)
+                ran = run_task(task, self.context)
             except Exception as exc:
                 log.exception("task %s failed inside the worker", task.task_id)
-                run = _internal_failure(exc)
-        if not self.queue.finish(task.task_id, self.worker_id, task.attempt, run.outcome):
-            # Canceled or taken over while we ran: what we published is not this task's result.
-            run.publication.withdraw()
+                ran = _internal_failure(exc)
+            if not self.platform.finish(run, ran.outcome):
+                # Canceled or taken over while we ran: what we published is not this task's result.
+                ran.publication.withdraw()
         return True
 
     def run_forever(self) -> None:
+        pause = _FIRST_RETRY_SECONDS
         while not self.stop.is_set():
-            self.listener.drain()  # wake-ups sent before this look at the queue are answered by it
             try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("worker %s could not claim or finish a task", self.worker_id)
-                self.stop.wait(1.0)
+                self.run_once()
+            except Exception as exc:
+                log.warning("worker %s could not claim or finish a task (%s); trying again in %g s",
+                            self.worker_id, exc, pause, exc_info=log.isEnabledFor(logging.DEBUG))
+                self.stop.wait(pause)
+                pause = min(_MAX_RETRY_SECONDS, pause * 2)
                 continue
-            if not busy and not self.stop.is_set():
-                self.listener.wait(self.listener.poll_seconds)
+            pause = _FIRST_RETRY_SECONDS
 
     def request_stop(self) -> None:
         """Stop after the current task (safe from a signal handler or another thread)."""
         self.stop.set()
-        self.listener.ring()
+        self.platform.wake()
 
     def close(self) -> None:
         self.heartbeat.close()
-        self.listener.close()
         self.context.transfers.close()
         self.context.staging.close()
+        self.platform.close()
 
 
-def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
-    """Everything one worker process needs, opened on its data directory."""
-    storage = Storage.open(settings.data_dir, migrate=False)
-    queue = storage.queue
+def open_worker(settings: WorkerSettings, worker_id: str) -> WorkerLoop:
+    """Everything one worker process needs: the platform (direct, or remote with ``settings.remote``)."""
+    platform = _open_platform(settings)
     context = WorkerContext(
         staging=WorkerStaging(settings.data_dir, worker_id),
-        transfers=Transfers(settings.transfers, hosted=storage.hosted),
-        payloads=PayloadCache(storage.blobs.read),
-        begin_writes=lambda task: queue.begin_writes(task.task_id, worker_id, task.attempt),
+        transfers=Transfers(settings.transfers, hosted=platform.hosted),
+        payloads=PayloadCache(platform.payload),
+        begin_writes=lambda task: platform.begin_writes(ActiveRun(task.task_id, worker_id, task.attempt)),
         executor=Executor(settings.module_cache_dir, isolation="subprocess"),
     )
-    listener = storage.notifier.listen(Topic.QUEUE)
-    return WorkerLoop(settings, storage.queue, context, worker_id, listener), storage
+    return WorkerLoop(settings, platform, context, worker_id)
+
+
+def _open_platform(settings: WorkerSettings) -> WorkerPlatform:
+    if settings.remote is not None:
+        from teabox.worker.remote import RemotePlatform
+
+        return RemotePlatform(settings.remote)
+    from teabox.platform.storage import Storage
+    from teabox.worker.direct import DirectPlatform
+
+    return DirectPlatform(Storage.open(settings.data_dir, migrate=False))

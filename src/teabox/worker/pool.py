@@ -64,13 +64,12 @@ def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifel
     threading.Thread(target=_exit_when_orphaned, args=(lifeline, worker_id), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    loop, storage = open_worker(settings, worker_id)
+    loop = open_worker(settings, worker_id)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.request_stop())
     try:
         loop.run_forever()
     finally:
         loop.close()
-        storage.close()
 
 
 def _exit_when_orphaned(lifeline: Connection, worker_id: str) -> None:
@@ -102,7 +101,12 @@ class _Slot:
 
 @dataclass
 class WorkerPool:
-    """Starts, watches and stops ``workers`` worker processes on one data directory."""
+    """Starts, watches and stops ``workers`` worker processes on one data directory.
+
+    With ``settings.remote`` the workers talk to API servers and the pool opens
+    no database: it only restarts dead workers and clears their staging
+    directories, and the servers recover the leases of workers that died.
+    """
 
     settings: WorkerSettings
     workers: int = DEFAULT_WORKERS
@@ -122,7 +126,7 @@ class WorkerPool:
 
     def start(self) -> Self:
         """Open the data directory, clear what dead workers left, start the workers and the supervisor."""
-        self._storage = Storage.open(self.settings.data_dir)
+        self._storage = None if self.settings.remote else Storage.open(self.settings.data_dir)
         sweep_abandoned(self.settings.data_dir)
         self._slots = [_Slot(index) for index in range(self.workers)]
         for slot in self._slots:
@@ -149,9 +153,9 @@ class WorkerPool:
                     self._recover(slot)
             if slot.lifeline is not None:
                 slot.lifeline.close()
+        sweep_abandoned(self.settings.data_dir)
         if self._storage is not None:
             self._storage.queue.requeue_expired(self.settings.max_attempts)
-            sweep_abandoned(self.settings.data_dir)
             self._storage.close()
 
     def __enter__(self) -> Self:
@@ -200,13 +204,12 @@ class WorkerPool:
         while not self._stopping.wait(_TICK):
             now = time.monotonic()
             try:
-                if now >= next_cancel_check:
+                if now >= next_cancel_check and self._storage is not None:
                     self._stop_canceled()
                     next_cancel_check = now + _CANCEL_CHECK
                 for slot in self._slots:
                     self._tend(slot, now)
-                if now >= next_expiry_check:
-                    assert self._storage is not None
+                if now >= next_expiry_check and self._storage is not None:
                     self._storage.queue.requeue_expired(self.settings.max_attempts)
                     next_expiry_check = now + _EXPIRY_CHECK
             except Exception:
@@ -240,8 +243,7 @@ class WorkerPool:
 
     def _recover(self, slot: _Slot) -> None:
         """What a dead worker cannot do itself: give up its lease and remove its staging directory."""
-        assert self._storage is not None
-        if self._storage.queue.release_worker(slot.worker_id):
+        if self._storage is not None and self._storage.queue.release_worker(slot.worker_id):
             self._storage.queue.requeue_expired(self.settings.max_attempts)
         sweep_abandoned(self.settings.data_dir)
 
