@@ -20,7 +20,9 @@ from teabox.platform.errors import NotPermitted
 from teabox.platform.hosted import parse_hosted_url
 from teabox.platform.models import DataFile, HostedFile, Task, TaskData
 from teabox.platform.queue import ActiveRun
+from teabox.platform.staged import Outcome
 from teabox.platform.states import TaskStatus
+
 
 @dataclass(frozen=True)
 class BoundFile:
@@ -104,3 +106,21 @@ def writable_hosted(database: Database, url: str) -> str:
     if row.recorded:
         raise NotPermitted(f"the platform file {url} already holds a recorded output", "already_written")
     return file_id
+
+
+def settled_by(database: Database, run: ActiveRun, outcome: Outcome) -> bool:
+    """Whether the task already ended with exactly this run's outcome: a finish that arrives twice (its first
+    answer was lost on the way) is answered "recorded" again rather than refused."""
+    with database.reading() as connection:
+        row = connection.execute(
+            select(Task.status, Task.attempt, Task.worker_id, Task.tags, Task.failure_kind, Task.reason).where(
+                Task.id == run.task_id
+            )
+        ).first()
+    if row is None or row.attempt != run.attempt or row.worker_id is not None:
+        return False
+    if outcome.ok:
+        tags = {name: tag.hex() for name, tag in outcome.tags.items()}
+        return row.status == TaskStatus.FINISHED.value and (row.tags or {}) == tags
+    kind = outcome.failure_kind.value if outcome.failure_kind is not None else None
+    return row.status == TaskStatus.FAILED.value and (row.failure_kind, row.reason) == (kind, outcome.reason)

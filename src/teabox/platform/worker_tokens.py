@@ -26,7 +26,9 @@ from teabox.platform.models import WorkerToken
 # Recognisable in a file or a log line, and never mistaken for a user's token.
 TOKEN_PREFIX = "teabox-worker-"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_LIVE = select(WorkerToken.id).where(WorkerToken.token_hash == bindparam("hashed"), WorkerToken.revoked_at.is_(None))
+_LIVE = select(WorkerToken.id, WorkerToken.name, WorkerToken.created_at, WorkerToken.revoked_at).where(
+    WorkerToken.token_hash == bindparam("hashed"), WorkerToken.revoked_at.is_(None)
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,7 @@ def issue(database: Database, name: str) -> tuple[WorkerTokenInfo, str]:
     """A new token for the worker(s) called ``name``; the token itself is returned once, here only."""
     check_name(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = WorkerToken(
-        id=f"wt-{secrets.token_hex(6)}", name=name, token_hash=token_hash(token), created_at=time.time()
-    )
+    row = WorkerToken(id=f"wt-{secrets.token_hex(6)}", name=name, token_hash=token_hash(token), created_at=time.time())
     with database.write() as session:
         session.add(row)
     return _info(row), token
@@ -75,15 +75,15 @@ def revoke(database: Database, token_id: str) -> WorkerTokenInfo:
         return _info(row)
 
 
-def authenticate(database: Database, token: str | None) -> str:
-    """The id of the live worker token ``token``; raises NotAuthenticated otherwise (no token, unknown, revoked)."""
+def authenticate(database: Database, token: str | None) -> WorkerTokenInfo:
+    """The live worker token ``token``; raises NotAuthenticated otherwise (no token, unknown, revoked)."""
     if not token:
         raise NotAuthenticated("worker calls need a worker token: send 'Authorization: Bearer <worker token>'")
     with database.reading() as connection:
-        token_id = connection.scalar(_LIVE, {"hashed": token_hash(token)})
-    if token_id is None:
+        row = connection.execute(_LIVE, {"hashed": token_hash(token)}).first()
+    if row is None:
         raise NotAuthenticated("the worker token is unknown or revoked", "invalid_worker_token")
-    return str(token_id)
+    return WorkerTokenInfo(row.id, row.name, row.created_at, row.revoked_at)
 
 
 def _info(row: WorkerToken) -> WorkerTokenInfo:

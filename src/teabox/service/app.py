@@ -40,6 +40,7 @@ from teabox.service.login_guard import LoginGuard
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
 from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
+from teabox.service.worker_api import mount_worker_api
 
 _JSON_OVERHEAD = 1024 * 1024
 _RAW_BODY = {
@@ -85,6 +86,7 @@ def create_app(
         for job in jobs:
             job.cancel()
         await waiter.close()
+        await worker_api.close()
 
     app = FastAPI(
         title="teabox",
@@ -103,6 +105,7 @@ def create_app(
         audit=audit,
     )
     mount_console(app, platform, guard)
+    worker_api = mount_worker_api(app, platform, _receive)
 
     def actor_of(authorization: str | None) -> Actor:
         return platform.authenticate(bearer(authorization))

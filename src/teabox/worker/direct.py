@@ -42,7 +42,7 @@ class DirectPlatform:
     def payload(self, task: StagedTask) -> bytes:
         return self.storage.blobs.read(task.payload_sha256)
 
-    def holding(self, task: StagedTask) -> AbstractContextManager[None]:
+    def holding(self, run: ActiveRun) -> AbstractContextManager[None]:
         return nullcontext()  # the data directory's files are this process's to read
 
     def wake(self) -> None:

@@ -44,8 +44,8 @@ class WorkerPlatform(Protocol):
         """The payload of a task this worker holds (the caller checks it against ``task.payload_sha256``)."""
         ...
 
-    def holding(self, task: StagedTask) -> AbstractContextManager[None]:
-        """Hosted files are read and written on behalf of ``task`` inside this block."""
+    def holding(self, run: ActiveRun) -> AbstractContextManager[None]:
+        """Inside this block, payload and hosted files are read and written on behalf of ``run``."""
         ...
 
     def wake(self) -> None:

@@ -113,7 +113,7 @@ class WorkerLoop:
         if task is None:
             return False
         run = ActiveRun(task.task_id, self.worker_id, task.attempt)
-        with self.heartbeat.holding(task), self.platform.holding(task):
+        with self.heartbeat.holding(task), self.platform.holding(run):
             try:
                 ran = run_task(task, self.context)
             except Exception as exc:
@@ -130,8 +130,13 @@ class WorkerLoop:
             try:
                 self.run_once()
             except Exception as exc:
-                log.warning("worker %s could not claim or finish a task (%s); trying again in %g s",
-                            self.worker_id, exc, pause, exc_info=log.isEnabledFor(logging.DEBUG))
+                log.warning(
+                    "worker %s could not claim or finish a task (%s); trying again in %g s",
+                    self.worker_id,
+                    exc,
+                    pause,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
                 self.stop.wait(pause)
                 pause = min(_MAX_RETRY_SECONDS, pause * 2)
                 continue
