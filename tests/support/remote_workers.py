@@ -131,7 +131,13 @@ def hosted_task(client: Client, payload: bytes, plaintext: bytes, tmp: Path, *, 
     Returns (task id, input record, output record); the payload copies input ``in`` to output ``out``.
     """
     function_id = client.register_function(
-        "copy", "", "wamr", payload=payload, inputs=[FunctionInput("in")], outputs=[FunctionOutput("out")]
+        "copy",
+        "",
+        "wamr",
+        payload=payload,
+        inputs=[FunctionInput("in")],
+        outputs=[FunctionOutput("out")],
+        limits={"timeout_seconds": 300.0},  # a loaded machine must not turn a long run into a timeout
     )
     source = tmp / "in.txt"
     source.write_bytes(plaintext)
