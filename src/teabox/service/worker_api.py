@@ -80,12 +80,13 @@ class WorkerApi:
             worker_tokens.authenticate, self.platform.storage.database, bearer(authorization)
         )
 
-    async def worker_id(self, authorization: str | None, name: str) -> str:
-        """The id runs are recorded under: the token's id and the worker's own name."""
-        return f"{(await self.token(authorization)).id}/{name}"
+    async def checked(self, request: Request, model: type[Body]) -> tuple[str, Body]:
+        """The token's id and the body: the token first, so that a caller without one learns nothing more."""
+        token = await self.token(request.headers.get("authorization"))
+        return token.id, parse(model, await request.body())
 
     async def held(self, authorization: str | None, run: Run) -> HeldRun:
-        worker_id = await self.worker_id(authorization, run.worker)
+        worker_id = worker_id_of((await self.token(authorization)).id, run.worker)
         return await run_in_threadpool(
             held_run, self.platform.storage.database, ActiveRun(run.task_id, worker_id, run.attempt)
         )
@@ -137,9 +138,6 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
     api = WorkerApi(platform, receive)
     queue, database, hosted = platform.storage.queue, platform.storage.database, platform.storage.hosted
 
-    async def body_of(request: Request, model: type[Body]) -> Body:
-        return parse(model, await request.body())
-
     @app.get(f"{PATH}/whoami", tags=["worker"], response_model=Identity)
     async def whoami(authorization: str | None = Header(default=None)) -> Response:
         """Which worker token the call carries: a worker checks its token with it at start."""
@@ -147,27 +145,26 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         return _json(Identity(token_id=token.id, name=token.name))
 
     @app.post(f"{PATH}/claim", tags=["worker"], response_model=Claimed, openapi_extra=_JSON_BODY)
-    async def claim(request: Request, authorization: str | None = Header(default=None)) -> Response:
-        body = await body_of(request, Claim)
-        worker_id = await api.worker_id(authorization, body.worker)
-        return _json(await api.claim(request, body, worker_id))
+    async def claim(request: Request) -> Response:
+        token_id, body = await api.checked(request, Claim)
+        return _json(await api.claim(request, body, worker_id_of(token_id, body.worker)))
 
     @app.post(f"{PATH}/heartbeat", tags=["worker"], response_model=Held, openapi_extra=_JSON_BODY)
-    async def heartbeat(request: Request, authorization: str | None = Header(default=None)) -> Response:
-        body = await body_of(request, Run)
-        run = ActiveRun(body.task_id, await api.worker_id(authorization, body.worker), body.attempt)
+    async def heartbeat(request: Request) -> Response:
+        token_id, body = await api.checked(request, Run)
+        run = ActiveRun(body.task_id, worker_id_of(token_id, body.worker), body.attempt)
         return _json(Held(held=await run_in_threadpool(queue.heartbeat, *run)))
 
     @app.post(f"{PATH}/begin_writes", tags=["worker"], response_model=WritesBegun, openapi_extra=_JSON_BODY)
-    async def begin_writes(request: Request, authorization: str | None = Header(default=None)) -> Response:
-        body = await body_of(request, Run)
-        run = ActiveRun(body.task_id, await api.worker_id(authorization, body.worker), body.attempt)
+    async def begin_writes(request: Request) -> Response:
+        token_id, body = await api.checked(request, Run)
+        run = ActiveRun(body.task_id, worker_id_of(token_id, body.worker), body.attempt)
         return _json(WritesBegun(refused=await run_in_threadpool(queue.begin_writes, *run)))
 
     @app.post(f"{PATH}/finish", tags=["worker"], response_model=Recorded, openapi_extra=_JSON_BODY)
-    async def finish(request: Request, authorization: str | None = Header(default=None)) -> Response:
-        body = await body_of(request, Finish)
-        run = ActiveRun(body.task_id, await api.worker_id(authorization, body.worker), body.attempt)
+    async def finish(request: Request) -> Response:
+        token_id, body = await api.checked(request, Finish)
+        run = ActiveRun(body.task_id, worker_id_of(token_id, body.worker), body.attempt)
 
         def record() -> bool:
             # A finish sent again because its answer was lost must not look refused: the worker would
@@ -238,6 +235,11 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         return _json(Unlinked(url=url))
 
     return api
+
+
+def worker_id_of(token_id: str, name: str) -> str:
+    """The id runs are recorded under: the token's id and the worker's own name, so no token acts for another's."""
+    return f"{token_id}/{name}"
 
 
 def _run(worker: str, task_id: str, attempt: int) -> Run:
