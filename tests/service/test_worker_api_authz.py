@@ -245,3 +245,31 @@ def test_bad_worker_bodies_are_refused_400_naming_the_field(held: Held, path: st
 def _file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_worker_calls_are_audited_when_refused_and_only_then(held: Held) -> None:
+    assert _call(held, "heartbeat", "none", held.run()).status_code == 401
+    assert _call(held, "heartbeat", "right", held.run()).status_code == 200
+    answer = held.http.post(
+        "/api/v1/query_audit_logs", json={"action": "worker/heartbeat", "limit": 1000}, headers=held.headers("user")
+    )
+    outcomes = {entry["outcome"] for entry in answer.json()["logs"]}
+    assert "unauthenticated" in outcomes and "ok" not in outcomes
+
+
+def test_the_per_user_cap_on_running_tasks_is_the_api_servers(tmp_path: Path) -> None:
+    with LocalServer(tmp_path / "capped", workers=0, extra_args=("--max-running-per-user", "1")) as capped:
+        token = issue_worker_token(capped, "capped")
+        owner = Client(capped.url)
+        owner.user_login(capped.admin_id, capped.admin_password)
+        payload = concat_payload(["in"], ["out"])
+        first, _, _ = hosted_task(owner, payload, b"one", tmp_path)
+        second, _, _ = hosted_task(owner, payload, b"two", tmp_path)
+        headers = {"authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=capped.url, headers=headers, timeout=60.0) as http:
+            claimed = http.post(f"{WORKER}/claim", json={"worker": "w1", "lease_seconds": 300.0}).json()["task"]
+            assert claimed["task_id"] == first
+            # The owner has one task running: the second waits, whatever the worker would allow.
+            assert http.post(f"{WORKER}/claim", json={"worker": "w2", "lease_seconds": 300.0}).json() == {"task": None}
+        assert owner.get_task(second).status == "Staged"
+        owner.close()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from support.remote_workers import RemoteWorker, hosted_task, issue_worker_token, token_id_of, wait_until
+from support.round_robin import RoundRobin
 from worker_support import concat_payload, spin_payload
 
 from teabox.client import Client
@@ -89,3 +90,28 @@ def test_a_remote_worker_rides_out_a_restart_of_the_api_server(
         assert worker.process is not None and worker.process.poll() is None
     owner.fetch_output(output.data_id, output.crypto, tmp_path / "out.txt")
     assert (tmp_path / "out.txt").read_bytes() == b"after the restart"
+
+
+def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_of_them(
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+) -> None:
+    first = start_platform_server(workers=0)
+    second = LocalServer(first.data_dir, workers=0)  # the same platform: a second API server on its data
+    second._admin_created = True  # the first one's admin
+    second.start()
+    balancer = RoundRobin([first.port, second.port])
+    try:
+        token = issue_worker_token(first)
+        owner = _owner(second)
+        with RemoteWorker(tmp_path / "worker", balancer.url, token, workers=2):
+            before, _, _ = hosted_task(owner, concat_payload(["in"], ["out"]), b"two servers", tmp_path)
+            assert owner.wait_for_task(before, 120).return_value == "11"
+            assert set(balancer.connections) == {first.port, second.port}  # each server answered worker calls
+            first.stop()
+            after, _, output = hosted_task(owner, concat_payload(["in"], ["out"]), b"one server left", tmp_path)
+            assert owner.wait_for_task(after, 120).return_value == "15"
+        owner.fetch_output(output.data_id, output.crypto, tmp_path / "out.txt")
+        assert (tmp_path / "out.txt").read_bytes() == b"one server left"
+    finally:
+        balancer.close()
+        second.stop()

@@ -93,19 +93,21 @@ def held_run(database: Database, run: ActiveRun) -> HeldRun:
 
 def writable_hosted(database: Database, url: str) -> str:
     """The hosted file id behind ``url`` if a task may write it: reserved (not uploaded), holding no recorded output."""
-    file_id = parse_hosted_url(url).file_id
+    parsed = parse_hosted_url(url)
     recorded = exists().where(and_(DataFile.url == url, DataFile.kind == "output", DataFile.cmac.is_not(None)))
     with database.reading() as connection:
         row = connection.execute(
-            select(HostedFile.name, HostedFile.uploaded, recorded.label("recorded")).where(HostedFile.id == file_id)
+            select(HostedFile.name, HostedFile.uploaded, recorded.label("recorded")).where(
+                HostedFile.id == parsed.file_id
+            )
         ).first()
-    if row is None or row.name != parse_hosted_url(url).name:
+    if row is None or row.name != parsed.name:
         raise NotPermitted(f"there is no platform file {url}", "not_bound")
     if row.uploaded:
         raise NotPermitted(f"the platform file {url} was uploaded by a user; tasks write only reserved files")
     if row.recorded:
         raise NotPermitted(f"the platform file {url} already holds a recorded output", "already_written")
-    return file_id
+    return parsed.file_id
 
 
 def settled_by(database: Database, run: ActiveRun, outcome: Outcome) -> bool:

@@ -22,6 +22,7 @@ lost is recovered like a lost worker's when its lease runs out.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import time
@@ -105,7 +106,7 @@ class RemotePlatform:
         run = self.current if self.current is not None and self.current.task_id == task.task_id else None
         if run is None:
             raise PlatformRefused(403, "not_holder", f"this worker does not hold task {task.task_id}")
-        request = lambda: self._http.build_request("GET", "payload", params=_query(run))  # noqa: E731
+        request = functools.partial(self._http.build_request, "GET", "payload", params=_query(run))
         response = self._send(request, budget=_BUDGET_SECONDS["data"])
         return response.content
 
@@ -119,7 +120,7 @@ class RemotePlatform:
 
     def identity(self) -> Identity:
         """The worker token's id and name, as the API servers know it: a check of the URL and the token."""
-        response = self._send(lambda: self._http.build_request("GET", "whoami"), budget=0.0)
+        response = self._send(functools.partial(self._http.build_request, "GET", "whoami"), budget=0.0)
         return Identity.model_validate_json(response.content)
 
     def wake(self) -> None:
@@ -136,10 +137,10 @@ class RemotePlatform:
         content = body.model_dump_json().encode()
         headers = {"content-type": "application/json"}
         extensions = {"timeout": (timeout or _TIMEOUT).as_dict()}
-        response = self._send(
-            lambda: self._http.build_request("POST", name, content=content, headers=headers, extensions=extensions),
-            budget=budget,
+        request = functools.partial(
+            self._http.build_request, "POST", name, content=content, headers=headers, extensions=extensions
         )
+        response = self._send(request, budget=budget)
         return answer.model_validate_json(response.content)
 
     def _send(self, build: Callable[[], httpx.Request], *, budget: float, stream: bool = False) -> httpx.Response:
@@ -185,7 +186,7 @@ class RemoteHostedFiles:
 
     def open_hosted(self, url: str) -> BinaryIO:
         params = _query(self._run()) | {"url": url}
-        request = lambda: self._platform._http.build_request("GET", "file", params=params)  # noqa: E731
+        request = functools.partial(self._platform._http.build_request, "GET", "file", params=params)
         try:
             response = self._platform._send(request, budget=_BUDGET_SECONDS["data"], stream=True)
         except (PlatformRefused, PlatformUnreachable) as exc:
@@ -193,6 +194,8 @@ class RemoteHostedFiles:
         return io.BufferedReader(_ResponseStream(response), _CHUNK)
 
     def stage_hosted(self, src: Path, url: str, max_bytes: int) -> RemoteHostedUpload:
+        """Nothing leaves the worker before the commit (``max_bytes`` was checked by the caller, the
+        API servers check their own limit on the upload)."""
         return RemoteHostedUpload(self._platform, self._run(), Path(src), url)
 
     def withdraw_hosted(self, url: str) -> None:
@@ -208,7 +211,7 @@ class RemoteHostedUpload:
 
     def _request(self, method: str, **options: Any) -> Callable[[], httpx.Request]:
         params = _query(self.run) | {"url": self.url}
-        return lambda: self.platform._http.build_request(method, "file", params=params, **options)
+        return functools.partial(self.platform._http.build_request, method, "file", params=params, **options)
 
     def commit(self) -> None:
         size = self.src.stat().st_size
