@@ -96,8 +96,9 @@ def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_o
     start_platform_server: Callable[..., LocalServer], tmp_path: Path
 ) -> None:
     first = start_platform_server(workers=0)
-    second = LocalServer(first.data_dir, workers=0)  # the same platform: a second API server on its data
-    second._admin_created = True  # the first one's admin
+    # The same platform: a second API server on the first one's data, with its admin.
+    second = LocalServer(first.data_dir, workers=0, admin_password=first.admin_password)
+    second._admin_created = True
     second.start()
     balancer = RoundRobin([first.port, second.port])
     try:
