@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from teabox.errors import TeaboxError
 from teabox.executor import Executor
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.queue import ActiveRun
@@ -135,7 +136,8 @@ class WorkerLoop:
                     self.worker_id,
                     exc,
                     pause,
-                    exc_info=log.isEnabledFor(logging.DEBUG),
+                    # A platform that cannot be reached or refuses says why in one line; anything else is a bug.
+                    exc_info=not isinstance(exc, TeaboxError) or log.isEnabledFor(logging.DEBUG),
                 )
                 self.stop.wait(pause)
                 pause = min(_MAX_RETRY_SECONDS, pause * 2)
