@@ -51,8 +51,9 @@ if TYPE_CHECKING:
 @max_running_per_user_option
 @click.option(
     "--url",
-    envvar="TEABOX_URL",
-    help="Run as a remote worker of the API servers at this URL (needs --token-file), not on DATA_DIR's database.",
+    envvar="TEABOX_WORKER_URL",
+    help="Run as a remote worker of the API servers at this URL (needs --token-file; env TEABOX_WORKER_URL), "
+    "not on DATA_DIR's database.",
 )
 @click.option(
     "--token-file",
