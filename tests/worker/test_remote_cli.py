@@ -36,7 +36,10 @@ def test_a_token_is_shown_once_stored_as_its_hash_listed_without_it_and_revoked(
     assert "is revoked" in admin(server, "worker-token", "revoke", token_id)
     assert _whoami(server, token).status_code == 401
     assert f"{token_id}\tmachine-b\t" in admin(server, "worker-token", "list")
-    assert "revoked" in admin(server, "worker-token", "list").split(token_id)[1].splitlines()[0]
+    listed = admin(server, "worker-token", "list")
+    assert "revoked" in listed.split(token_id)[1].splitlines()[0]
+    admin(server, "worker-token", "revoke", token_id)  # again: nothing changes, not even the time
+    assert admin(server, "worker-token", "list") == listed
 
 
 @pytest.mark.parametrize(

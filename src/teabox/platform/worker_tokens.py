@@ -23,7 +23,7 @@ from teabox.platform.db import Database
 from teabox.platform.errors import Invalid, NoSuchObject, NotAuthenticated
 from teabox.platform.models import WorkerToken
 
-# Recognisable in a file or a log line, and never mistaken for a user's token.
+# Recognisable as a worker token in a file or a log line.
 TOKEN_PREFIX = "teabox-worker-"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _LIVE = select(WorkerToken.id, WorkerToken.name, WorkerToken.created_at, WorkerToken.revoked_at).where(
