@@ -8,7 +8,7 @@ from pathlib import Path
 
 from support.remote_workers import RemoteWorker, hosted_task, issue_worker_token, token_id_of, wait_until
 from support.round_robin import RoundRobin
-from worker_support import concat_payload, spin_payload
+from worker_support import concat_payload, endless_payload, spin_payload
 
 from teabox.client import Client
 from teabox.client.local_server import LocalServer
@@ -116,3 +116,20 @@ def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_o
     finally:
         balancer.close()
         second.stop()
+
+
+def test_a_remote_worker_stops_a_canceled_run_itself_and_takes_the_next_task(
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+) -> None:
+    server = start_platform_server(workers=0, extra_args=("--log-level", "debug"))  # access log on
+    owner = _owner(server)
+    with RemoteWorker(tmp_path / "worker", server.url, issue_worker_token(server), workers=1) as worker:
+        endless, _, _ = hosted_task(owner, endless_payload(), b"unused", tmp_path)  # a 300-second limit
+        # Once its payload is fetched, nothing but the worker itself can stop the run.
+        wait_until(lambda: "/api/v1/worker/payload?" in server.log_tail(1000), "the worker fetches the payload")
+        owner.cancel_task(endless)
+        # One worker process: the next task runs only once the endless run has been stopped.
+        following, _, _ = hosted_task(owner, concat_payload(["in"], ["out"]), b"next", tmp_path)
+        assert owner.wait_for_task(following, 120).return_value == "4"
+        assert f"task {endless} was canceled or its lease passed on; stopping its run" in worker.log()
+    assert owner.get_task(endless).status == "Canceled"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from teabox.errors import TeaboxError
@@ -39,14 +39,26 @@ class Heartbeat:
     The payload runs in native code that releases the GIL, so the thread keeps
     beating even while a run is busy. It stops beating for a task once the
     platform answers that the task was canceled or its lease passed to
-    someone else; ``finish`` will then refuse the run's outcome. One thread
-    serves every task of the process: starting a thread per task would cost
-    more than a trivial task's whole run.
+    someone else; ``finish`` will then refuse the run's outcome, and
+    ``on_lost`` (if given) is called with the task: a worker nobody else can
+    stop (another machine) ends its own run there. One thread serves every
+    task of the process: starting a thread per task would cost more than a
+    trivial task's whole run.
     """
 
-    def __init__(self, platform: WorkerPlatform, worker_id: str, interval: float) -> None:
+    def __init__(
+        self,
+        platform: WorkerPlatform,
+        worker_id: str,
+        interval: float,
+        on_lost: Callable[[StagedTask], None] | None = None,
+    ) -> None:
         self._platform, self._worker_id, self._interval = platform, worker_id, interval
+        self._on_lost = on_lost
         self._current: StagedTask | None = None
+        # Held while a beat is answered and acted on, and to end a holding: once the run's finish may
+        # have begun, no answer (which a recorded finish makes "not held") can stop the run.
+        self._beating = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._thread.start()
@@ -57,21 +69,25 @@ class Heartbeat:
         try:
             yield
         finally:
-            self._current = None
+            with self._beating:
+                self._current = None
 
     def _beat(self) -> None:
         given_up: tuple[str, int] | None = None
         while not self._closed.wait(self._interval):
-            task = self._current
-            if task is None or (task.task_id, task.attempt) == given_up:
-                continue
-            try:
-                alive = self._platform.heartbeat(ActiveRun(task.task_id, self._worker_id, task.attempt))
-            except Exception:
-                log.warning("heartbeat for %s failed", task.task_id, exc_info=True)
-                continue
-            if not alive:
-                given_up = (task.task_id, task.attempt)
+            with self._beating:
+                task = self._current
+                if task is None or (task.task_id, task.attempt) == given_up:
+                    continue
+                try:
+                    alive = self._platform.heartbeat(ActiveRun(task.task_id, self._worker_id, task.attempt))
+                except Exception:
+                    log.warning("heartbeat for %s failed", task.task_id, exc_info=True)
+                    continue
+                if not alive:
+                    given_up = (task.task_id, task.attempt)
+                    if self._on_lost is not None:
+                        self._on_lost(task)
 
     def close(self) -> None:
         self._closed.set()
@@ -102,11 +118,16 @@ class WorkerLoop:
     """
 
     def __init__(
-        self, settings: WorkerSettings, platform: WorkerPlatform, context: WorkerContext, worker_id: str
+        self,
+        settings: WorkerSettings,
+        platform: WorkerPlatform,
+        context: WorkerContext,
+        worker_id: str,
+        on_lost: Callable[[StagedTask], None] | None = None,
     ) -> None:
         self.settings, self.platform, self.context, self.worker_id = settings, platform, context, worker_id
         self.stop = threading.Event()
-        self.heartbeat = Heartbeat(platform, worker_id, settings.heartbeat_seconds)
+        self.heartbeat = Heartbeat(platform, worker_id, settings.heartbeat_seconds, on_lost)
 
     def run_once(self) -> bool:
         """Claim and run at most one task; returns whether there was one."""
@@ -114,12 +135,13 @@ class WorkerLoop:
         if task is None:
             return False
         run = ActiveRun(task.task_id, self.worker_id, task.attempt)
-        with self.heartbeat.holding(task), self.platform.holding(run):
-            try:
-                ran = run_task(task, self.context)
-            except Exception as exc:
-                log.exception("task %s failed inside the worker", task.task_id)
-                ran = _internal_failure(exc)
+        with self.platform.holding(run):
+            with self.heartbeat.holding(task):
+                try:
+                    ran = run_task(task, self.context)
+                except Exception as exc:
+                    log.exception("task %s failed inside the worker", task.task_id)
+                    ran = _internal_failure(exc)
             if not self.platform.finish(run, ran.outcome):
                 # Canceled or taken over while we ran: what we published is not this task's result.
                 ran.publication.withdraw()
@@ -156,7 +178,9 @@ class WorkerLoop:
         self.platform.close()
 
 
-def open_worker(settings: WorkerSettings, worker_id: str) -> WorkerLoop:
+def open_worker(
+    settings: WorkerSettings, worker_id: str, on_lost: Callable[[StagedTask], None] | None = None
+) -> WorkerLoop:
     """Everything one worker process needs: the platform (direct, or remote with ``settings.remote``)."""
     platform = _open_platform(settings)
     context = WorkerContext(
@@ -166,7 +190,7 @@ def open_worker(settings: WorkerSettings, worker_id: str) -> WorkerLoop:
         begin_writes=lambda task: platform.begin_writes(ActiveRun(task.task_id, worker_id, task.attempt)),
         executor=Executor(settings.module_cache_dir, isolation="subprocess"),
     )
-    return WorkerLoop(settings, platform, context, worker_id)
+    return WorkerLoop(settings, platform, context, worker_id, on_lost)
 
 
 def _open_platform(settings: WorkerSettings) -> WorkerPlatform:

@@ -34,6 +34,7 @@ from typing import Self
 
 from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
 from teabox.platform.settings import DEFAULT_WORKERS, Settings
+from teabox.platform.staged import StagedTask
 from teabox.platform.storage import Storage
 from teabox.worker.loop import open_worker
 from teabox.worker.pacing import Pace
@@ -48,6 +49,7 @@ _EXPIRY_CHECK = REQUEUE_PERIOD_SECONDS
 _FAST_RESTART = 1.0  # a worker that dies sooner than this after starting is restarted with back-off
 _MAX_BACKOFF = 30.0
 _ORPHANED = 70  # exit code of a worker that found its supervisor dead
+_RUN_LOST = 71  # exit code of a remote worker that ended its own run: canceled, or its lease passed on
 
 
 def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifeline: Connection) -> None:
@@ -64,12 +66,24 @@ def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifel
     threading.Thread(target=_exit_when_orphaned, args=(lifeline, worker_id), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {worker_id} %(levelname)s %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    loop = open_worker(settings, worker_id)
+    # Beside the data directory the supervisor kills a canceled run; on another machine the worker does.
+    loop = open_worker(settings, worker_id, on_lost=_end_lost_run if settings.remote else None)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.request_stop())
     try:
         loop.run_forever()
     finally:
         loop.close()
+
+
+def _end_lost_run(task: StagedTask) -> None:
+    """Stop the run of a task this worker no longer holds, at once: exiting kills its sandbox process too.
+
+    Nothing it would still publish could be recorded; what it already published is withdrawn by the
+    platform (a canceled task) or overwritten by the retry (a lease passed on). The pool starts a new worker.
+    """
+    log.warning("task %s was canceled or its lease passed on; stopping its run", task.task_id)
+    logging.shutdown()
+    os._exit(_RUN_LOST)
 
 
 def _exit_when_orphaned(lifeline: Connection, worker_id: str) -> None:
@@ -231,7 +245,7 @@ class WorkerPool:
         if slot.process.is_alive():
             return
         if slot.restart_at == 0.0:
-            if slot.process.exitcode not in (0, -signal.SIGKILL):
+            if slot.process.exitcode not in (0, -signal.SIGKILL, _RUN_LOST):
                 log.warning("worker %s exited with code %s; restarting it", slot.worker_id, slot.process.exitcode)
             self._recover(slot)
             quick = now - slot.started_at < _FAST_RESTART
