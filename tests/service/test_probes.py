@@ -17,15 +17,7 @@ import uvicorn
 from support.postgres import PostgresCluster
 
 from teabox.client.local_server import LocalServer, free_port
-from teabox.platform.blobs import BlobStore
 from teabox.platform.core import Platform
-from teabox.platform.db import Database
-from teabox.platform.disk_space import DiskSpace
-from teabox.platform.file_keys import FileKeys
-from teabox.platform.hosted import HostedFiles
-from teabox.platform.notify import PollingNotifier
-from teabox.platform.private_files import prepare_data_dir
-from teabox.platform.queue import TaskQueue
 from teabox.platform.storage import Storage
 from teabox.service.app import create_app
 
@@ -64,22 +56,11 @@ def test_a_missing_blob_store_makes_the_server_unready_but_alive(tmp_path: Path)
         assert "readiness: the blob store is unreachable" in server.log_tail()
 
 
-def _storage_on(database_url: str, data_dir: Path) -> Storage:
-    """A data directory whose database is ``database_url`` (PostgreSQL) instead of its SQLite file."""
-    data_dir = prepare_data_dir(data_dir)
-    file_keys = FileKeys.load(data_dir)
-    database = Database(database_url)
-    blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
-    notifier = PollingNotifier()
-    queue = TaskQueue(database, file_keys, notifier)
-    return Storage(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
-
-
 @pytest.fixture
 def served_on_postgres(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A real HTTP server (uvicorn, in a thread) over a fresh PostgreSQL database: (its URL, the database's name)."""
     database_url = postgres_cluster.create_database()
-    storage = _storage_on(database_url, tmp_path / "data")
+    storage = Storage.open(tmp_path / "data", database_url=database_url)
     port = free_port()
     config = uvicorn.Config(create_app(Platform(storage)), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

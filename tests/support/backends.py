@@ -16,15 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from support.postgres import PostgresCluster
-from teabox.platform.blobs import BlobStore
 from teabox.platform.core import Platform
 from teabox.platform.db import Database
-from teabox.platform.disk_space import DiskSpace
 from teabox.platform.file_keys import FileKeys
-from teabox.platform.hosted import HostedFiles
 from teabox.platform.private_files import prepare_data_dir
-from teabox.platform.queue import TaskQueue
-from teabox.platform.storage import Storage, notifier_for
+from teabox.platform.storage import Storage
 from teabox.service.schemas import ENDPOINTS, params_of
 
 BACKENDS = ("sqlite", "postgres")
@@ -61,14 +57,7 @@ def database_url(backend: str, data_dir: Path, cluster: PostgresCluster | None) 
 
 def open_storage(data_dir: Path, url: str | None) -> Storage:
     """The data directory ``data_dir`` with its metadata in ``url`` (None: the SQLite file in it)."""
-    data_dir = prepare_data_dir(data_dir)
-    file_keys = FileKeys.load(data_dir)
-    database = Database.for_data_dir(data_dir) if url is None else Database(url)
-    database.migrate(file_keys)
-    blobs = BlobStore(data_dir / "blobs", DiskSpace(data_dir))
-    notifier = notifier_for(database, data_dir)
-    queue = TaskQueue(database, file_keys, notifier)
-    return Storage(data_dir, database, blobs, queue, HostedFiles(database, blobs), notifier, file_keys)
+    return Storage.open(data_dir, database_url=url)
 
 
 class InProcess:

@@ -44,7 +44,7 @@ def test_outputs_of_a_run_canceled_meanwhile_are_withdrawn(local: LocalPlatform)
     function_id = local.function(spin_payload(output="out"), outputs=["out"])
     task_id = local.run(function_id, outputs={"out": output_id})
     # A worker without a supervisor (e.g. on another machine): nobody kills it on cancel.
-    loop, storage = open_worker(_settings(local), "lonely-worker")
+    loop = open_worker(_settings(local), "lonely-worker")
     try:
         runner = threading.Thread(target=loop.run_once)
         runner.start()
@@ -53,7 +53,6 @@ def test_outputs_of_a_run_canceled_meanwhile_are_withdrawn(local: LocalPlatform)
         runner.join()
     finally:
         loop.close()
-        storage.close()
     row = local.row(task_id)
     assert row.status == "Canceled" and row.worker_id is None and row.tags is None
     assert not (local.files / "out.enc").exists()
@@ -81,7 +80,7 @@ def test_a_staged_task_wakes_idle_workers_and_its_end_wakes_waiters(local: Local
 
 
 def test_a_stop_request_wakes_an_idle_worker_at_once(local: LocalPlatform) -> None:
-    loop, storage = open_worker(_settings(local), "idle-worker")
+    loop = open_worker(_settings(local), "idle-worker")
     try:
         runner = threading.Thread(target=loop.run_forever)
         runner.start()
@@ -90,7 +89,6 @@ def test_a_stop_request_wakes_an_idle_worker_at_once(local: LocalPlatform) -> No
         assert not runner.is_alive()
     finally:
         loop.close()
-        storage.close()
 
 
 def test_wake_ups_work_from_a_data_directory_too_deep_for_a_socket_address(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ created here, by someone who can write to the data directory.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from teabox.cli.blob_options import blob_options
 
 if TYPE_CHECKING:
     from teabox.platform.blob_location import BlobLocation
+    from teabox.platform.db import Database
 
 DEFAULT_DATA_DIR = "teabox-data"
 data_dir_option = click.option(
@@ -228,3 +230,70 @@ def gc_command(
     finally:
         storage.close()
     click.echo(collected.summary())
+
+
+@admin_group.group("worker-token")
+def worker_token_group() -> None:
+    """Credentials for workers on other machines (`teabox worker --url URL --token-file FILE`).
+
+    A worker token lets a worker claim and run tasks through the API servers' worker endpoints, and
+    nothing else: it is no user login. Only its hash is stored; the token is shown once, at creation.
+    """
+
+
+@worker_token_group.command("create")
+@data_dir_option
+@database_option
+@click.option("--name", required=True, help="What the token is for (a machine or a pool): 1-64 letters, digits, . _ -")
+def worker_token_create_command(data_dir: Path, database_url: str | None, name: str) -> None:
+    """Issue a worker token: the token goes to standard output (once), its id to standard error."""
+    from teabox.platform import worker_tokens
+
+    with _platform_database(data_dir, database_url) as database:
+        info, token = worker_tokens.issue(database, name)
+    click.echo(f"worker token {info.id} ('{info.name}'); store it in a file only the worker's user reads", err=True)
+    click.echo(token)
+
+
+@worker_token_group.command("list")
+@data_dir_option
+@database_option
+def worker_token_list_command(data_dir: Path, database_url: str | None) -> None:
+    """List the worker tokens: id, name, when created, and when revoked (never the tokens themselves)."""
+    from teabox.platform import worker_tokens
+    from teabox.platform.timefmt import iso
+
+    with _platform_database(data_dir, database_url) as database:
+        for info in worker_tokens.listed(database):
+            revoked = f"revoked {iso(info.revoked_at)}" if info.revoked_at is not None else "live"
+            click.echo(f"{info.id}\t{info.name}\tcreated {iso(info.created_at)}\t{revoked}")
+
+
+@worker_token_group.command("revoke")
+@data_dir_option
+@database_option
+@click.argument("token_id")
+def worker_token_revoke_command(data_dir: Path, database_url: str | None, token_id: str) -> None:
+    """Revoke worker token TOKEN_ID: the API servers refuse it from its next call."""
+    from teabox.platform import worker_tokens
+
+    with _platform_database(data_dir, database_url) as database:
+        info = worker_tokens.revoke(database, token_id)
+    click.echo(f"worker token {info.id} ('{info.name}') is revoked")
+
+
+@contextmanager
+def _platform_database(data_dir: Path, database_url: str | None) -> Iterator[Database]:
+    """The data directory's database, with refusals as one-line errors."""
+    from teabox.cli.data_dir import storage_refusals
+    from teabox.platform.errors import PlatformError
+    from teabox.platform.storage import Storage
+
+    with storage_refusals():
+        storage = Storage.open(data_dir, database_url=database_url)
+    try:
+        yield storage.database
+    except PlatformError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        storage.close()

@@ -222,3 +222,15 @@ class AuditEntry(Base):
     object_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[str] = mapped_column(Text)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkerToken(Base):
+    """A credential for a worker on another machine: it may claim and run tasks, nothing else."""
+
+    __tablename__ = "worker_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # wt-<hex>, shown to the operator
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -45,6 +45,7 @@ from teabox.service.probes import mount_probes
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
 from teabox.service.schemas import Request as Body
 from teabox.service.waiter import ResultWaiter
+from teabox.service.worker_api import mount_worker_api
 
 _JSON_OVERHEAD = 1024 * 1024
 _RAW_BODY = {
@@ -95,6 +96,7 @@ def create_app(
         for job in jobs:
             job.cancel()
         await waiter.close()
+        await worker_api.close()
         db.close()
 
     app = FastAPI(
@@ -117,6 +119,7 @@ def create_app(
     )
     app.add_middleware(RequestTimer)  # outermost: times everything the service does for a request
     mount_console(app, platform, guard)
+    worker_api = mount_worker_api(app, platform, _receive)
     mount_probes(app, platform, metrics_access or MetricsAccess())
 
     def actor_of(authorization: str | None) -> Actor:

@@ -1,9 +1,9 @@
 """The worker loop: claim a staged task, keep its lease alive, run it, record how it ended.
 
 One loop runs in each worker process. Everything it shares with other
-processes goes through the database (the claim, the lease, the outcome), so
-the same loop works beside ``teabox serve`` on SQLite and on other machines
-against PostgreSQL.
+processes goes through a :class:`teabox.worker.interface.WorkerPlatform`:
+the database beside ``teabox serve``, or the API servers' worker endpoints
+for a worker on another machine (``teabox worker --url``).
 
 Cancel and crash handling are not the loop's job: a payload cannot be
 interrupted from inside its process without harming it, so the supervisor
@@ -15,21 +15,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from teabox.errors import TeaboxError
 from teabox.executor import Executor
 from teabox.failure_kinds import TaskFailureKind
 from teabox.logs import task_extra, task_fields
 from teabox.platform.db import WORKER_POOL
-from teabox.platform.notify import Listener, Topic
-from teabox.platform.queue import TaskQueue
+from teabox.platform.queue import ActiveRun
 from teabox.platform.staged import Outcome, StagedTask
-from teabox.platform.storage import Storage
 from teabox.worker.fetch import Transfers
+from teabox.worker.interface import WorkerPlatform
 from teabox.worker.payloads import PayloadCache
 from teabox.worker.run_task import TaskRun, WorkerContext, run_task
 from teabox.worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from teabox.platform.storage import Storage
 from teabox.worker.staging import WorkerStaging
 
 log = logging.getLogger(__name__)
@@ -41,14 +45,26 @@ class Heartbeat:
     The payload runs in native code that releases the GIL, so the thread keeps
     beating even while a run is busy. It stops beating for a task once the
     platform answers that the task was canceled or its lease passed to
-    someone else; ``finish`` will then refuse the run's outcome. One thread
-    serves every task of the process: starting a thread per task would cost
-    more than a trivial task's whole run.
+    someone else; ``finish`` will then refuse the run's outcome, and
+    ``on_lost`` (if given) is called with the task: a worker nobody else can
+    stop (another machine) ends its own run there. One thread serves every
+    task of the process: starting a thread per task would cost more than a
+    trivial task's whole run.
     """
 
-    def __init__(self, queue: TaskQueue, worker_id: str, interval: float) -> None:
-        self._queue, self._worker_id, self._interval = queue, worker_id, interval
+    def __init__(
+        self,
+        platform: WorkerPlatform,
+        worker_id: str,
+        interval: float,
+        on_lost: Callable[[StagedTask], None] | None = None,
+    ) -> None:
+        self._platform, self._worker_id, self._interval = platform, worker_id, interval
+        self._on_lost = on_lost
         self._current: StagedTask | None = None
+        # Held while a beat is answered and acted on, and to end a holding: once the run's finish may
+        # have begun, no answer (which a recorded finish makes "not held") can stop the run.
+        self._beating = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._thread.start()
@@ -59,26 +75,30 @@ class Heartbeat:
         try:
             yield
         finally:
-            self._current = None
+            with self._beating:
+                self._current = None
 
     def _beat(self) -> None:
         given_up: tuple[str, int] | None = None
         while not self._closed.wait(self._interval):
-            task = self._current
-            if task is None or (task.task_id, task.attempt) == given_up:
-                continue
-            try:
-                alive = self._queue.heartbeat(task.task_id, self._worker_id, task.attempt)
-            except Exception:
-                log.warning(
-                    "heartbeat for %s failed",
-                    task.task_id,
-                    exc_info=True,
-                    extra=task_extra(task.task_id, task.attempt, self._worker_id),
-                )
-                continue
-            if not alive:
-                given_up = (task.task_id, task.attempt)
+            with self._beating:
+                task = self._current
+                if task is None or (task.task_id, task.attempt) == given_up:
+                    continue
+                try:
+                    alive = self._platform.heartbeat(ActiveRun(task.task_id, self._worker_id, task.attempt))
+                except Exception:
+                    log.warning(
+                        "heartbeat for %s failed",
+                        task.task_id,
+                        exc_info=True,
+                        extra=task_extra(task.task_id, task.attempt, self._worker_id),
+                    )
+                    continue
+                if not alive:
+                    given_up = (task.task_id, task.attempt)
+                    if self._on_lost is not None:
+                        self._on_lost(task)
 
     def close(self) -> None:
         self._closed.set()
@@ -107,79 +127,112 @@ def _log_end(task: StagedTask, outcome: Outcome, recorded: bool) -> None:
         )
 
 
+# After a failed claim or finish (the platform unreachable, an API server restarting), wait this long
+# before trying again, doubling up to the cap while it keeps failing.
+_FIRST_RETRY_SECONDS = 0.25
+_MAX_RETRY_SECONDS = 5.0
+
+
 class WorkerLoop:
     """Claims and runs tasks until :meth:`request_stop`.
 
-    An idle worker sleeps on its wake-up ``listener`` (poked when a task is
-    staged or put back in the queue) and looks at the queue on its own only
-    every ``listener.poll_seconds``, so idle workers cost next to nothing and
-    never contend with the service for the database's write lock. A busy
-    worker claims its next task as soon as it finishes one.
+    An idle worker waits inside the platform's claim (on a wake-up beside the
+    database, in a bounded long-poll over HTTP), so idle workers cost next to
+    nothing. A busy worker claims its next task as soon as it finishes one.
     """
 
     def __init__(
-        self, settings: WorkerSettings, queue: TaskQueue, context: WorkerContext, worker_id: str, listener: Listener
+        self,
+        settings: WorkerSettings,
+        platform: WorkerPlatform,
+        context: WorkerContext,
+        worker_id: str,
+        on_lost: Callable[[StagedTask], None] | None = None,
     ) -> None:
-        self.settings, self.queue, self.context, self.worker_id = settings, queue, context, worker_id
-        self.listener = listener
+        self.settings, self.platform, self.context, self.worker_id = settings, platform, context, worker_id
         self.stop = threading.Event()
-        self.heartbeat = Heartbeat(queue, worker_id, settings.heartbeat_seconds)
+        self.heartbeat = Heartbeat(platform, worker_id, settings.heartbeat_seconds, on_lost)
 
     def run_once(self) -> bool:
         """Claim and run at most one task; returns whether there was one."""
-        task = self.queue.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
+        task = self.platform.claim(self.worker_id, self.settings.lease_seconds, self.settings.max_running_per_user)
         if task is None:
             return False
-        with task_fields(task.task_id, task.attempt, self.worker_id):
+        run = ActiveRun(task.task_id, self.worker_id, task.attempt)
+        with task_fields(task.task_id, task.attempt, self.worker_id), self.platform.holding(run):
             with self.heartbeat.holding(task):
                 try:
-                    run = run_task(task, self.context)
+                    ran = run_task(task, self.context)
                 except Exception as exc:
                     log.exception("task %s failed inside the worker", task.task_id)
-                    run = _internal_failure(exc)
-            recorded = self.queue.finish(task.task_id, self.worker_id, task.attempt, run.outcome)
+                    ran = _internal_failure(exc)
+            recorded = self.platform.finish(run, ran.outcome)
             if not recorded:
                 # Canceled or taken over while we ran: what we published is not this task's result.
-                run.publication.withdraw()
-            _log_end(task, run.outcome, recorded)
+                ran.publication.withdraw()
+            _log_end(task, ran.outcome, recorded)
         return True
 
     def run_forever(self) -> None:
+        pause = _FIRST_RETRY_SECONDS
         while not self.stop.is_set():
-            self.listener.drain()  # wake-ups sent before this look at the queue are answered by it
             try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("worker %s could not claim or finish a task", self.worker_id)
-                self.stop.wait(1.0)
+                self.run_once()
+            except Exception as exc:
+                log.warning(
+                    "worker %s could not claim or finish a task (%s); trying again in %g s",
+                    self.worker_id,
+                    exc,
+                    pause,
+                    # A platform that cannot be reached or refuses says why in one line; anything else is a bug.
+                    exc_info=not isinstance(exc, TeaboxError) or log.isEnabledFor(logging.DEBUG),
+                )
+                self.stop.wait(pause)
+                pause = min(_MAX_RETRY_SECONDS, pause * 2)
                 continue
-            if not busy and not self.stop.is_set():
-                self.listener.wait(self.listener.poll_seconds)
+            pause = _FIRST_RETRY_SECONDS
 
     def request_stop(self) -> None:
         """Stop after the current task (safe from a signal handler or another thread)."""
         self.stop.set()
-        self.listener.ring()
+        self.platform.wake()
 
     def close(self) -> None:
         self.heartbeat.close()
-        self.listener.close()
         self.context.transfers.close()
         self.context.staging.close()
+        self.platform.close()
 
 
-def open_worker(settings: WorkerSettings, worker_id: str) -> tuple[WorkerLoop, Storage]:
-    """Everything one worker process needs, opened on its data directory."""
-    storage = Storage.open(
-        settings.data_dir, migrate=False, database_url=settings.database_url, pool=WORKER_POOL, blobs=settings.blobs
-    )
-    queue = storage.queue
+def open_worker(
+    settings: WorkerSettings, worker_id: str, on_lost: Callable[[StagedTask], None] | None = None
+) -> WorkerLoop:
+    """Everything one worker process needs: the platform (direct, or remote with ``settings.remote``)."""
+    platform = _open_platform(settings)
     context = WorkerContext(
         staging=WorkerStaging(settings.data_dir, worker_id),
-        transfers=Transfers(settings.transfers, hosted=storage.hosted),
-        payloads=PayloadCache(storage.blobs.read),
-        begin_writes=lambda task: queue.begin_writes(task.task_id, worker_id, task.attempt),
+        transfers=Transfers(settings.transfers, hosted=platform.hosted),
+        payloads=PayloadCache(platform.payload),
+        begin_writes=lambda task: platform.begin_writes(ActiveRun(task.task_id, worker_id, task.attempt)),
         executor=Executor(settings.module_cache_dir, isolation="subprocess"),
     )
-    listener = storage.notifier.listen(Topic.QUEUE)
-    return WorkerLoop(settings, storage.queue, context, worker_id, listener), storage
+    return WorkerLoop(settings, platform, context, worker_id, on_lost)
+
+
+def _open_platform(settings: WorkerSettings) -> WorkerPlatform:
+    if settings.remote is not None:
+        from teabox.worker.remote import RemotePlatform
+
+        return RemotePlatform(settings.remote)
+    from teabox.worker.direct import DirectPlatform
+
+    return DirectPlatform(open_direct_storage(settings))
+
+
+def open_direct_storage(settings: WorkerSettings) -> Storage:
+    """The data directory's storage as workers open it: never migrating, with a worker's small pool."""
+    from teabox.platform.storage import Storage
+
+    return Storage.open(
+        settings.data_dir, migrate=False, database_url=settings.database_url, pool=WORKER_POOL, blobs=settings.blobs
+    )

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from teabox.errors import TeaboxError
+from teabox.platform.staged import StagedTask
 
 
 class PayloadUnavailable(TeaboxError):
@@ -21,19 +22,21 @@ class PayloadUnavailable(TeaboxError):
 class PayloadCache:
     """A least-recently-used map sha256 -> payload bytes, bounded in total size."""
 
-    def __init__(self, load: Callable[[str], bytes], max_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(self, load: Callable[[StagedTask], bytes], max_bytes: int = 256 * 1024 * 1024) -> None:
         self._load = load
         self._max_bytes = max_bytes
         self._entries: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
 
-    def get(self, sha256: str) -> bytes:
+    def get(self, task: StagedTask) -> bytes:
+        """The payload of ``task``, loaded (for the task, which a remote platform checks) on a miss."""
+        sha256 = task.payload_sha256
         payload = self._entries.get(sha256)
         if payload is not None:
             self._entries.move_to_end(sha256)
             return payload
         try:
-            payload = self._load(sha256)
+            payload = self._load(task)
         except (OSError, KeyError, TeaboxError) as exc:
             raise PayloadUnavailable(f"the payload {sha256} cannot be read from the blob store: {exc}") from exc
         actual = hashlib.sha256(payload).hexdigest()

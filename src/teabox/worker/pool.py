@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Self
 
 from teabox.logs import configure_from_environment, task_extra
-from teabox.platform.db import WORKER_POOL
 from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
 from teabox.platform.settings import DEFAULT_WORKERS, Settings
+from teabox.platform.staged import StagedTask
 from teabox.platform.storage import Storage
-from teabox.worker.loop import open_worker
+from teabox.worker.loop import open_direct_storage, open_worker
 from teabox.worker.pacing import Pace
 from teabox.worker.settings import WorkerSettings
 from teabox.worker.staging import sweep_abandoned
@@ -50,6 +50,7 @@ _EXPIRY_CHECK = REQUEUE_PERIOD_SECONDS
 _FAST_RESTART = 1.0  # a worker that dies sooner than this after starting is restarted with back-off
 _MAX_BACKOFF = 30.0
 _ORPHANED = 70  # exit code of a worker that found its supervisor dead
+_RUN_LOST = 71  # exit code of a remote worker that ended its own run: canceled, or its lease passed on
 
 
 def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifeline: Connection) -> None:
@@ -66,13 +67,24 @@ def worker_main(settings: WorkerSettings, worker_id: str, supervisor: int, lifel
     threading.Thread(target=_exit_when_orphaned, args=(lifeline, worker_id), daemon=True).start()
     configure_from_environment(worker_id)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the supervisor decides
-    loop, storage = open_worker(settings, worker_id)
+    # Beside the data directory the supervisor kills a canceled run; on another machine the worker does.
+    loop = open_worker(settings, worker_id, on_lost=_end_lost_run if settings.remote else None)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: loop.request_stop())
     try:
         loop.run_forever()
     finally:
         loop.close()
-        storage.close()
+
+
+def _end_lost_run(task: StagedTask) -> None:
+    """Stop the run of a task this worker no longer holds, at once: exiting kills its sandbox process too.
+
+    Nothing it would still publish could be recorded; what it already published is withdrawn by the
+    platform (a canceled task) or overwritten by the retry (a lease passed on). The pool starts a new worker.
+    """
+    log.warning("task %s was canceled or its lease passed on; stopping its run", task.task_id)
+    logging.shutdown()
+    os._exit(_RUN_LOST)
 
 
 def _exit_when_orphaned(lifeline: Connection, worker_id: str) -> None:
@@ -104,7 +116,12 @@ class _Slot:
 
 @dataclass
 class WorkerPool:
-    """Starts, watches and stops ``workers`` worker processes on one data directory."""
+    """Starts, watches and stops ``workers`` worker processes on one data directory.
+
+    With ``settings.remote`` the workers talk to API servers and the pool opens
+    no database: it only restarts dead workers and clears their staging
+    directories, and the servers recover the leases of workers that died.
+    """
 
     settings: WorkerSettings
     workers: int = DEFAULT_WORKERS
@@ -127,13 +144,7 @@ class WorkerPool:
 
         Workers never migrate: ``teabox serve`` or ``teabox admin migrate`` does, once.
         """
-        self._storage = Storage.open(
-            self.settings.data_dir,
-            migrate=False,
-            database_url=self.settings.database_url,
-            pool=WORKER_POOL,
-            blobs=self.settings.blobs,
-        )
+        self._storage = None if self.settings.remote else open_direct_storage(self.settings)
         sweep_abandoned(self.settings.data_dir)
         self._slots = [_Slot(index) for index in range(self.workers)]
         for slot in self._slots:
@@ -160,9 +171,9 @@ class WorkerPool:
                     self._recover(slot)
             if slot.lifeline is not None:
                 slot.lifeline.close()
+        sweep_abandoned(self.settings.data_dir)
         if self._storage is not None:
             self._storage.queue.requeue_expired(self.settings.max_attempts)
-            sweep_abandoned(self.settings.data_dir)
             self._storage.close()
 
     def __enter__(self) -> Self:
@@ -211,13 +222,12 @@ class WorkerPool:
         while not self._stopping.wait(_TICK):
             now = time.monotonic()
             try:
-                if now >= next_cancel_check:
+                if now >= next_cancel_check and self._storage is not None:
                     self._stop_canceled()
                     next_cancel_check = now + _CANCEL_CHECK
                 for slot in self._slots:
                     self._tend(slot, now)
-                if now >= next_expiry_check:
-                    assert self._storage is not None
+                if now >= next_expiry_check and self._storage is not None:
                     self._storage.queue.requeue_expired(self.settings.max_attempts)
                     next_expiry_check = now + _EXPIRY_CHECK
             except Exception:
@@ -244,7 +254,7 @@ class WorkerPool:
         if slot.process.is_alive():
             return
         if slot.restart_at == 0.0:
-            if slot.process.exitcode not in (0, -signal.SIGKILL):
+            if slot.process.exitcode not in (0, -signal.SIGKILL, _RUN_LOST):
                 log.warning("worker %s exited with code %s; restarting it", slot.worker_id, slot.process.exitcode)
             self._recover(slot)
             quick = now - slot.started_at < _FAST_RESTART
@@ -256,8 +266,7 @@ class WorkerPool:
 
     def _recover(self, slot: _Slot) -> None:
         """What a dead worker cannot do itself: give up its lease and remove its staging directory."""
-        assert self._storage is not None
-        if self._storage.queue.release_worker(slot.worker_id):
+        if self._storage is not None and self._storage.queue.release_worker(slot.worker_id):
             self._storage.queue.requeue_expired(self.settings.max_attempts)
         sweep_abandoned(self.settings.data_dir)
 

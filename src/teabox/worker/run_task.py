@@ -91,7 +91,7 @@ def run_task(task: StagedTask, context: WorkerContext) -> TaskRun:
                 Outcome(failure_kind=TaskFailureKind.INPUT_ERROR, reason=str(exc), metrics={"stages": clock.stages})
             )
         try:
-            payload = clock.timed("load_payload", lambda: context.payloads.get(task.payload_sha256))
+            payload = clock.timed("load_payload", lambda: context.payloads.get(task))
         except PayloadUnavailable as exc:
             return TaskRun(
                 Outcome(failure_kind=TaskFailureKind.HOST_ERROR, reason=str(exc), metrics={"stages": clock.stages})

@@ -13,6 +13,14 @@ from teabox.worker.pacing import Pace
 
 
 @dataclass(frozen=True)
+class RemoteEndpoint:
+    """The API servers a remote worker talks to, and the worker token it shows them (never printed)."""
+
+    url: str
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     """Everything a worker process needs, picklable so that it crosses into spawned processes.
 
@@ -32,6 +40,8 @@ class WorkerSettings:
     module_cache_dir: Path | None = None  # None: the executor's default (TEABOX_CACHE_DIR or ~/.cache/teabox)
     max_running_per_user: int | None = None  # claim no task of a user who has this many running (None: no cap)
     database_url: str | None = None  # --database (None: the data directory's SQLite file)
+    # Set for a worker on another machine: ``data_dir`` is then only its own staging directory.
+    remote: RemoteEndpoint | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
