@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
 from support.remote_workers import RemoteWorker, hosted_task, issue_worker_token, token_id_of, wait_until
 from support.round_robin import RoundRobin
 from worker_support import concat_payload, endless_payload, spin_payload
 
 from teabox.client import Client
 from teabox.client.local_server import LocalServer
+from teabox.platform.database_url import sqlite_url
 
 PLAINTEXT = b"the data owner's private rows\n" * 1000
 
@@ -25,10 +26,14 @@ def _owner(server: LocalServer) -> Client:
 
 def _row(server: LocalServer, task_id: str) -> tuple[str, str | None, int]:
     """(status, worker id, attempt) as the server's database holds them."""
-    with sqlite3.connect(server.data_dir / "teabox.db") as db:
-        status, worker_id, attempt = db.execute(
-            "select status, worker_id, attempt from tasks where id = ?", (task_id,)
-        ).fetchone()
+    engine = create_engine(server.database_url or sqlite_url(server.data_dir))
+    try:
+        with engine.connect() as db:
+            status, worker_id, attempt = db.execute(
+                text("select status, worker_id, attempt from tasks where id = :task"), {"task": task_id}
+            ).one()
+    finally:
+        engine.dispose()
     return status, worker_id, attempt
 
 
@@ -97,7 +102,9 @@ def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_o
 ) -> None:
     first = start_platform_server(workers=0)
     # The same platform: a second API server on the first one's data, with its admin.
-    second = LocalServer(first.data_dir, workers=0, admin_password=first.admin_password)
+    second = LocalServer(
+        first.data_dir, workers=0, admin_password=first.admin_password, database_url=first.database_url
+    )
     second._admin_created = True
     second.start()
     balancer = RoundRobin([first.port, second.port])
