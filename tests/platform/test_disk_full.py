@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from platform_support import PASSWORD, Api, unique
+from support.platform_api import PASSWORD, Api, unique
 
 from teabox.client.local_server import LocalServer, teabox_command
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from platform_support import Api
+from support.platform_api import Api
 
 from teabox.client.local_server import LocalServer
 from teabox.platform.blobs import BlobStore

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from platform_support import Api, FakeWorker, output_file, register_function
+from support.platform_api import Api, FakeWorker, output_file, register_function
 
 from teabox.client.local_server import LocalServer, teabox_command
 from teabox.failure_kinds import TaskFailureKind

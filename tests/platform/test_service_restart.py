@@ -7,11 +7,22 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from conftest import start_server
-from platform_support import Api, FakeWorker, input_file, output_file, register_function
+from support.platform_api import MAX_UPLOAD, Api, FakeWorker, input_file, output_file, register_function
 
+from teabox.client.local_server import LocalServer
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
+
+
+def start_server(data_dir: Path) -> LocalServer:
+    """A ``teabox serve`` process without workers (the test drives the queue), to stop and start again."""
+    files = data_dir.parent / f"{data_dir.name}-files"
+    files.mkdir(parents=True, exist_ok=True)
+    server = LocalServer(
+        data_dir, workers=0, extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files))
+    )
+    server.start()
+    return server
 
 
 def test_restart_keeps_everything(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-from platform_support import PASSWORD, Api, register_function
+from support.platform_api import PASSWORD, Api, register_function
 
 from teabox.client.local_server import free_port
 
