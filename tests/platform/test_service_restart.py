@@ -14,12 +14,12 @@ from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
 
-def start_server(data_dir: Path) -> LocalServer:
+def start_server(data_dir: Path, *extra: str) -> LocalServer:
     """A ``teabox serve`` process without workers (the test drives the queue), to stop and start again."""
     files = data_dir.parent / f"{data_dir.name}-files"
     files.mkdir(parents=True, exist_ok=True)
     server = LocalServer(
-        data_dir, workers=0, extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files))
+        data_dir, workers=0, extra_args=("--max-upload-bytes", str(MAX_UPLOAD), "--allow-file-dir", str(files), *extra)
     )
     server.start()
     return server

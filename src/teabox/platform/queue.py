@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.db import Database
@@ -110,9 +111,8 @@ _BINDINGS = (
 _RUN = and_(_t.id == bindparam("task"), _t.worker_id == bindparam("holder"), _t.attempt == bindparam("run_attempt"))
 _HELD = and_(_RUN, _t.status == _RUNNING)
 _HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=bindparam("now") + _t.lease_seconds)
-_FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: the parameters given
+_FINISH = update(_tasks).where(_HELD)  # SET: the parameters given
 _LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
-_REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
 _BOUND_OUTPUTS = (
     select(_bound.c.data_name, _files.c.id, _files.c.cmac, _files.c.write_task)
     .join(_files, _files.c.id == _bound.c.file_id)
@@ -349,7 +349,12 @@ def _failed(kind: TaskFailureKind, reason: str) -> dict[str, Any]:
 
 
 def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float) -> tuple[bool, bool]:
-    """(whether the outcome was recorded as given, whether the task ended just now)."""
+    """(whether the outcome was recorded as given, whether the task ended just now).
+
+    The outputs are checked before the task's status is written, so that the one UPDATE writes the
+    status the task ends in (a run whose outputs cannot be recorded ends ``Failed``, never
+    ``Finished`` first): the state table holds for every statement, not only for the transaction.
+    """
     ending: dict[str, Any] = {
         "worker_id": None,
         "lease_expires_at": None,
@@ -357,7 +362,10 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
         "ended_at": now,
         "metrics": dict(outcome.metrics),
     }
-    if outcome.ok:
+    # Outputs are bound only to declared names, so for a task without any this reads nothing.
+    bound = connection.execute(_BOUND_OUTPUTS, {"task": run.task_id}).all() if outcome.ok else []
+    problem = _outputs_problem(run.task_id, bound, outcome.tags) if outcome.ok else None
+    if outcome.ok and problem is None:
         ending |= {
             "status": TaskStatus.FINISHED.value,
             "return_value": outcome.return_value,
@@ -365,34 +373,29 @@ def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, now: float
             "failure_kind": None,
             "reason": None,
         }
+    elif problem is not None:
+        ending |= _failed(TaskFailureKind.OUTPUT_ERROR, problem)
     else:
         ending |= _failed(outcome.failure_kind or TaskFailureKind.HOST_ERROR, outcome.reason or "the run failed")
-    row = connection.execute(_FINISH, run.params | ending).first()
-    if row is None:
+    if connection.execute(_FINISH, run.params | ending).rowcount != 1:
         # Not this run's task any more. If it was canceled, the run has stopped: nothing left to kill.
         connection.execute(_LET_GO, run.params)
         return False, False
-    if outcome.ok and row.outputs_ownership:
-        problem = _record_outputs(connection, run.task_id, outcome.tags)
-        if problem is not None:
-            connection.execute(
-                _REVISE, {"task": run.task_id, "tags": None} | _failed(TaskFailureKind.OUTPUT_ERROR, problem)
-            )
-            return False, True
+    if problem is not None:
+        return False, True
+    for data_name, file_id, _, _ in bound:
+        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(outcome.tags[data_name]), "task": run.task_id})
     return True, True
 
 
-def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]) -> str | None:
-    """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
-    bound = connection.execute(_BOUND_OUTPUTS, {"task": task_id}).all()
+def _outputs_problem(task_id: str, bound: Sequence[Row[Any, Any, Any, Any]], tags: dict[str, bytes]) -> str | None:
+    """Why the run's tags cannot become its outputs' cmacs, or None when each bound output can take its tag."""
     for data_name, file_id, cmac, write_task in bound:
         tag = tags.get(data_name)
         if tag is None or len(tag) != 16:
             return f"the run produced no 16-byte tag for output '{data_name}'"
         if cmac is not None or write_task not in (None, task_id):
             return f"output file {file_id} ('{data_name}') was written by another task first"
-    for data_name, file_id, _, _ in bound:
-        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name]), "task": task_id})
     return None
 
 
