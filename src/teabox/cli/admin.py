@@ -13,12 +13,13 @@ from typing import Any
 
 import click
 
-DEFAULT_DATA_DIR = "teabox-data"
+from teabox import config
+
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA_DIR,
-    envvar="TEABOX_DATA_DIR",
+    default=config.DEFAULT_DATA_DIR,
+    envvar=config.DATA_DIR.name,
     show_default=True,
     help="The platform's data directory (database, blobs, staging).",
 )
@@ -44,7 +45,7 @@ allow_url_option = click.option(
     "egress",
     multiple=True,
     metavar="HOST[:PORT]|CIDR",
-    envvar="TEABOX_ALLOW_URL",
+    envvar=config.ALLOW_URL.name,
     callback=_egress_policy,
     help="Let http(s) input and output URLs reach this host name, address or range (repeatable; "
     "TEABOX_ALLOW_URL takes a space-separated list). Without one, only globally routable addresses.",

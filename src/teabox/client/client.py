@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from teabox import config
 from teabox.client.crypto import DEFAULT_SCHEMA, decrypt_file, encrypt_file, verify_file
 from teabox.client.errors import TaskCanceled, TaskFailed, TaskWaitTimeout
 from teabox.client.requests import (
@@ -89,7 +90,7 @@ class Client:
         http: Http | None = None,
     ) -> None:
         if token is None and use_env_token:
-            token = os.environ.get("TEABOX_TOKEN") or None
+            token = config.TOKEN.get()
         self._transport = Transport(address, token=token, timeout=timeout, http=http)
         self.user_id: str | None = None
         self.token_expires_at: str | None = None

@@ -8,17 +8,16 @@ read as plain calls. Refusals become the typed exceptions of
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 import httpx
 
+from teabox import config
 from teabox.client.errors import ApiError, ConnectionFailed, error_for_status
 
 API_PREFIX = "/api/v1/"
-DEFAULT_URL = "http://127.0.0.1:7777"
 DEFAULT_TIMEOUT = 30.0
 
 Address = str | tuple[str, int]
@@ -31,7 +30,7 @@ def base_url(address: Address | None) -> str:
     """Normalise a server address: a URL, a ``(host, port)`` pair as Teaclave's
     scripts pass, or None for ``$TEABOX_URL`` (then the local default)."""
     if address is None:
-        address = os.environ.get("TEABOX_URL") or DEFAULT_URL
+        address = config.URL.get() or config.DEFAULT_URL
     if isinstance(address, tuple):
         host, port = address
         return f"http://{host}:{port}"
