@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.platform_api import login
 
 from teabox.client import Client
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 _user_numbers = itertools.count(1)
 
@@ -47,12 +48,6 @@ def start_platform_server(tmp_path: Path) -> Iterator[Callable[..., LocalServer]
     yield start
     for server in started:
         server.stop()
-
-
-def login(server: LocalServer, user_id: str, password: str) -> Client:
-    client = Client(server.url)
-    client.user_login(user_id, password)
-    return client
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 from support.platform_api import Api
 
-from teabox.client.local_server import LocalServer
 from teabox.platform.blobs import BlobStore
+from teabox.testing.local_server import LocalServer
 
 _CHUNK = b"\0" * (256 * 1024)
 # Only keeps a broken build from hanging the suite.

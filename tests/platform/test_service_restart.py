@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 from support.platform_api import MAX_UPLOAD, Api, FakeWorker, input_file, output_file, register_function
 
-from teabox.client.local_server import LocalServer
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer
 
 
 def start_server(data_dir: Path, *extra: str) -> LocalServer:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from service_calls import admin_token
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 EXAMPLES_PER_OPERATION = 6
 POISONS = st.sampled_from(["\ud800", "text\udfff", "nul\x00byte", 2**63, 2**64 + 1, -(2**63) - 1, 10**40])

@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import wasmtime
 
+from teabox.client import Client
 from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer
 
 _ids = itertools.count(1)
 PASSWORD = "correct horse battery"
@@ -22,6 +24,13 @@ MAX_UPLOAD = 64 * 1024
 
 def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_ids)}"
+
+
+def login(server: LocalServer, user_id: str, password: str) -> Client:
+    """An SDK client of ``server``, logged in."""
+    client = Client(server.url)
+    client.user_login(user_id, password)
+    return client
 
 
 class ApiError(AssertionError):

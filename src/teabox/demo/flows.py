@@ -94,7 +94,7 @@ def run_flow_script(flow: Flow, argv: list[str] | None = None) -> Any:
     """
     import argparse
 
-    from teabox.client.local_server import LocalServer
+    from teabox.testing.local_server import LocalServer
 
     parser = argparse.ArgumentParser(description=(flow.__doc__ or "").strip().splitlines()[0])
     parser.add_argument("--url", default=config.URL.get(), help="a running teabox server (default: start a local one)")
