@@ -34,8 +34,6 @@ from bench.section import Log, Mode, Ratio, Section, Target
 from bench.stats import Summary, percentile, summarize
 from teabox.client import Client
 from teabox.client.client import OwnedFile
-from teabox.client.flows import build_example, new_user
-from teabox.client.local_server import LocalServer
 from teabox.client.requests import (
     DataMap,
     FunctionArgument,
@@ -43,7 +41,9 @@ from teabox.client.requests import (
     FunctionOutput,
     OwnerList,
 )
+from teabox.demo.flows import build_example, new_user
 from teabox.executor import Executor
+from teabox.testing.local_server import LocalServer
 
 TITLE = "End to end"
 CLIENT_THREADS = 8

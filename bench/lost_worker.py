@@ -27,11 +27,11 @@ if __name__ == "__main__" and not __package__:
 
 import wasmtime
 
-from teabox.client.local_server import LocalServer, teabox_command
 from teabox.platform.core import Platform
 from teabox.platform.lease import LOST_WORKER_BOUND_SECONDS
 from teabox.platform.models import Task
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer, teabox_command
 
 _SPIN = """(module (memory (export "memory") 1)
   (func (export "entrypoint") (param i32 i32) (result i32) (loop $l (br $l)) (i32.const 0)))"""

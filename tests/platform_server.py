@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 from support.databases import chosen_database, migrated_template
+from support.platform_api import login
 
 from teabox.client import Client
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 _user_numbers = itertools.count(1)
 
@@ -66,12 +67,6 @@ def start_platform_server(
     yield start
     for server in started:
         server.stop()
-
-
-def login(server: LocalServer, user_id: str, password: str) -> Client:
-    client = Client(server.url)
-    client.user_login(user_id, password)
-    return client
 
 
 @pytest.fixture

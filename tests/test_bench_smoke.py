@@ -39,14 +39,6 @@ def test_every_engine_returns_the_native_checksum(kernel: Kernel, engine_set: li
     assert {"wasmtime", "wasmtime_epoch", "teabox", "teabox_inprocess", "teabox_fuel"} <= set(checked)
 
 
-@pytest.mark.parametrize("engine_name", ["wasm3", "pywasm"])
-def test_the_interpreters_are_installed(engine_name: str, engine_set: list[engines.ComputeEngine]) -> None:
-    engine = next(e for e in engine_set if e.name == engine_name)
-    reason = engine.unavailable()
-    if reason:
-        pytest.skip(reason)
-
-
 def test_checksums_differ_between_sizes() -> None:
     """Sizes matter: a kernel ignoring n would pass the agreement test while measuring nothing."""
     native = engines.Native()

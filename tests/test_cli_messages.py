@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from teabox.cli.main import main
-from teabox.client.flows import build_example
-from teabox.client.local_server import free_port, teabox_command
+from teabox.demo.flows import build_example
+from teabox.testing.local_server import free_port, teabox_command
 
 SERVER_AND_TOOLCHAIN = ("wasmtime", "ziglang", "fastapi", "uvicorn", "starlette", "sqlalchemy", "alembic", "argon2")
 

@@ -13,7 +13,7 @@ creates a task with two arguments and invokes it without any approval step
 from __future__ import annotations
 
 from teabox.client import Client, FunctionArgument
-from teabox.client.flows import FlowLog, build_example, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, build_example, new_user, run_flow_script
 
 
 def add_flow(admin: Client, log: FlowLog, a: int = 35, b: int = 7) -> int:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
-from teabox.client.flows import FlowLog, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, new_user, run_flow_script
 
 # Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
 FIXTURES = Path(

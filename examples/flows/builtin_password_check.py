@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionInput, OwnerList
-from teabox.client.flows import FlowLog, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, new_user, run_flow_script
 
 # Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
 FIXTURES = Path(

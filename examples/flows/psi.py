@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
-from teabox.client.flows import FlowLog, build_example, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, build_example, new_user, run_flow_script
 
 # Teaclave's test fixtures this flow uses ship beside it in data/ (see data/NOTICE); $TEABOX_FIXTURES
 # may name a full copy of Teaclave's fixtures instead.

@@ -23,7 +23,8 @@ against the classes)::
                 TaskCanceled            teabox.client.errors
                 TaskFailed              teabox.client.errors
                 TaskWaitTimeout         teabox.client.errors
-        ServerStartError                teabox.client.local_server
+        ServerStartError                teabox.testing.local_server
+        ConfigError                     teabox.config
         InvalidArguments                teabox.errors
         InvalidPayload                  teabox.errors
         FileCheckError                  teabox.formats.errors

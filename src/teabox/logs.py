@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
+from teabox import config
+
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
-FORMAT_ENV = "TEABOX_LOG_FORMAT"
-LEVEL_ENV = "TEABOX_LOG_LEVEL"
+FORMAT_ENV = config.LOG_FORMAT.name
 _TEXT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 _JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -95,11 +95,11 @@ def configure_logging(level: str, log_format: LogFormat, *, worker_id: str | Non
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    os.environ[FORMAT_ENV] = log_format
-    os.environ[LEVEL_ENV] = level
+    config.LOG_FORMAT.set(log_format)
+    config.LOG_LEVEL.set(level)
 
 
 def configure_from_environment(worker_id: str) -> None:
     """A spawned worker process: the level and format its parent chose (warning, text if none)."""
-    log_format: LogFormat = "json" if os.environ.get(FORMAT_ENV) == "json" else "text"
-    configure_logging(os.environ.get(LEVEL_ENV, "warning"), log_format, worker_id=worker_id)
+    log_format: LogFormat = "json" if config.LOG_FORMAT.get() == "json" else "text"
+    configure_logging(config.LOG_LEVEL.get() or "warning", log_format, worker_id=worker_id)

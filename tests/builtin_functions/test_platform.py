@@ -21,7 +21,7 @@ from teabox.client import (
     InvalidRequest,
     TaskFailed,
 )
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 
 def _echo(vendor: Client) -> str:

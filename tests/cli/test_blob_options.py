@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from support.s3 import S3Server, s3_location
 
-from teabox.client.local_server import free_port, teabox_command
 from teabox.platform.disk_space import DiskSpace
+from teabox.testing.local_server import free_port, teabox_command
 
 _GIVE_UP = 180  # only keeps a broken start from hanging the suite
 

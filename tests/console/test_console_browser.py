@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from teabox.client import Client
-from teabox.client.flows import build_example, new_user
-from teabox.client.local_server import LocalServer
+from teabox.demo.flows import build_example, new_user
+from teabox.testing.local_server import LocalServer
 
 _CHROMIUM_FLAGS = [
     "--no-sandbox",

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from teabox.client import Client
-from teabox.client.flows import new_user
-from teabox.client.local_server import LocalServer
+from teabox.demo.flows import new_user
 from teabox.service.console.session import csrf_token
+from teabox.testing.local_server import LocalServer
 
 _PASSWORD = "a-console-password"
 

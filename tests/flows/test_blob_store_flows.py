@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from flow_scripts import JOIN_RESULT, load_flow
 from support.s3 import S3Server, s3_location
+from teabox.client.flows import FlowLog
 
 from teabox.client import Client
-from teabox.client.flows import FlowLog
-from teabox.client.local_server import LocalServer
 from teabox.platform.blob_location import parse_s3_url
+from teabox.testing.local_server import LocalServer
 
 
 def _s3_server_args(s3_server: S3Server) -> dict[str, object]:

@@ -6,7 +6,7 @@ from flow_scripts import IN_FLIGHT, load_flow
 from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import Client
-from teabox.client.flows import FlowLog
+from teabox.demo.flows import FlowLog
 
 
 def _quiet_log() -> FlowLog:

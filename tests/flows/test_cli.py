@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from teabox.cli.main import main
 from teabox.client import Client
-from teabox.client.flows import build_example
-from teabox.client.local_server import LocalServer
+from teabox.demo.flows import build_example
+from teabox.testing.local_server import LocalServer
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from wasmtime import wat2wasm
 from teabox.cli.main import main
 from teabox.cli.platform_session import EXIT_INTERRUPTED, EXIT_TASK_CANCELED, EXIT_WAIT_TIMEOUT
 from teabox.client import Client
-from teabox.client.local_server import LocalServer, teabox_command
+from teabox.testing.local_server import LocalServer, teabox_command
 
 RETURN_ZERO = wat2wasm(
     '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) i32.const 0))'

@@ -13,9 +13,9 @@ from flow_scripts import FLOWS_DIR, IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flo
 from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import Client
-from teabox.client.flows import FlowLog
-from teabox.client.local_server import LocalServer
-from teabox.client.millionaire import millionaire_flow
+from teabox.demo.flows import FlowLog
+from teabox.demo.millionaire import millionaire_flow
+from teabox.testing.local_server import LocalServer
 
 SHIPPED_DATA = FLOWS_DIR / "data"
 

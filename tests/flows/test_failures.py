@@ -21,8 +21,8 @@ from teabox.client import (
     TaskFailed,
     encrypt_file,
 )
-from teabox.client.flows import FlowLog, Step, build_example
-from teabox.client.local_server import LocalServer
+from teabox.demo.flows import FlowLog, Step, build_example
+from teabox.testing.local_server import LocalServer
 
 ENDLESS_WAT = """
 (module

@@ -19,7 +19,7 @@ from support.round_robin import RoundRobin
 from support.s3 import S3Server
 
 from teabox.client import Client
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 TASKS_PER_CLIENT = 6
 

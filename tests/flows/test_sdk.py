@@ -30,8 +30,8 @@ from teabox.client import (
     Unauthenticated,
     decrypt_file,
 )
-from teabox.client.flows import build_example
-from teabox.client.local_server import LocalServer
+from teabox.demo.flows import build_example
+from teabox.testing.local_server import LocalServer
 
 
 def _add_function(vendor: Client) -> str:

@@ -21,8 +21,8 @@ from teabox.client import (
     TeaclaveException,
     Unauthenticated,
 )
-from teabox.client.flows import build_example
-from teabox.client.local_server import LocalServer
+from teabox.demo.flows import build_example
+from teabox.testing.local_server import LocalServer
 
 TRAP = '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) unreachable))'
 

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from platform_support import Api, function_body, wat_payload
+from support.platform_api import Api, function_body, wat_payload
 from support.s3 import S3Server, s3_location
 from support.tcp_proxy import TcpProxy
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from platform_support import PASSWORD, Api, unique
+from support.platform_api import PASSWORD, Api, unique
 
-from teabox.client.local_server import LocalServer, teabox_command
+from teabox.testing.local_server import LocalServer, teabox_command
 
 _GIVE_UP = 120.0  # only keeps a broken build from hanging the suite
 _FULL_LOG = "is full: writes are refused"

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from platform_support import Api
+from support.platform_api import Api
 
-from teabox.client.local_server import LocalServer
 from teabox.platform.blobs import LocalBlobStore
+from teabox.testing.local_server import LocalServer
 
 _CHUNK = b"\0" * (256 * 1024)
 # Only keeps a broken build from hanging the suite.

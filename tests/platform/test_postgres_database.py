@@ -16,18 +16,18 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from platform_support import Api, register_function
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import OperationalError
 from support.databases import migrated_template
+from support.platform_api import Api, register_function
 from support.postgres import PostgresCluster
 
 from teabox.cli.admin import admin_group
-from teabox.client.local_server import LocalServer, teabox_command
 from teabox.platform.core import Platform
 from teabox.platform.db import Database, SchemaOutdated, alembic_config
 from teabox.platform.file_keys import KEY_FILE, PlatformKeyError
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer, teabox_command
 
 _names = itertools.count(1)
 

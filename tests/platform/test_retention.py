@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from platform_support import Api, FakeWorker, output_file, register_function
+from support.platform_api import Api, FakeWorker, output_file, register_function
 
-from teabox.client.local_server import LocalServer, teabox_command
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.models import Task
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer, teabox_command
 
 TAG = b"\x07" * 16
 _GIVE_UP = 120.0  # only keeps a broken build from hanging the suite

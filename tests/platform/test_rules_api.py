@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from platform_support import PASSWORD, Api, function_body, wat_payload
-
-from teabox.client.local_server import LocalServer
+from support.platform_api import PASSWORD, Api, function_body, wat_payload
 
 FUNC, DATA = "FunctionOwner", "DataOwner"
 # API -> role kinds that may call it (besides the admin); bodies use unknown ids, so allowed calls stop at 404/409/422.
@@ -63,9 +60,8 @@ def test_api_table(sessions: dict[str, Api], role: str, api: str) -> None:
 
 
 @pytest.mark.parametrize("role", list(ROLES))
-def test_upload_endpoints_by_role(server: LocalServer, sessions: dict[str, Api], role: str) -> None:
-    headers = sessions[role].headers()
-    file_upload = httpx.post(f"{server.url}/api/v1/upload_file", params={"name": "a"}, content=b"1", headers=headers)
-    payload_upload = httpx.post(f"{server.url}/api/v1/upload_payload", content=wat_payload(), headers=headers)
+def test_upload_endpoints_by_role(sessions: dict[str, Api], role: str) -> None:
+    file_upload = sessions[role].upload("upload_file", b"1", name="a")
+    payload_upload = sessions[role].upload("upload_payload", wat_payload())
     assert (file_upload.status_code == 200) == (role in ("PlatformAdmin", DATA, "DataOwnerManager"))
     assert (payload_upload.status_code == 200) == (role in ("PlatformAdmin", FUNC))

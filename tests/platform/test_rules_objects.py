@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from platform_support import Api, FakeWorker, function_body, input_file, output_file, register_function, wat_payload
+from support.platform_api import Api, FakeWorker, function_body, input_file, output_file, register_function, wat_payload
 
-from teabox.client.local_server import LocalServer
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
@@ -29,9 +28,7 @@ def test_function_views(admin: Api) -> None:
     partial = listed.call("get_function", function_id=private)
     assert "payload_id" not in partial and "user_allowlist" not in partial and partial["name"] == "f"
     stranger.refused("get_function", 403, "forbidden", function_id=private)
-    denied = httpx.get(
-        f"{listed.url}/api/v1/download_payload", params={"function_id": private}, headers=listed.headers()
-    )
+    denied = listed.download("download_payload", function_id=private)
     assert denied.status_code == 403
 
     assert listed.call("get_function_usage_stats", function_id=private) == {"function_quota": None, "current_usage": 0}
@@ -232,9 +229,7 @@ def test_file_rules(admin: Api, worker: FakeWorker) -> None:
     admin.new_user("DataOwner", "fr").refused("register_input_from_output", 403, "forbidden", data_id=fusion)
 
 
-def test_hosted_output_download_rules(
-    server: LocalServer, admin: Api, worker: FakeWorker, storage: Storage, tmp_path: Path
-) -> None:
+def test_hosted_output_download_rules(admin: Api, worker: FakeWorker, storage: Storage, tmp_path: Path) -> None:
     owner = admin.new_user("FunctionOwner")
     me = admin.new_user("DataOwner", "host")
     other = admin.new_user("DataOwner", "host")
@@ -245,7 +240,7 @@ def test_hosted_output_download_rules(
     me.refused("register_output_file", 409, "already_exists", url=reserved["url"], **crypto)
 
     def download(api: Api) -> httpx.Response:
-        return httpx.get(f"{server.url}/api/v1/download_file", params={"url": reserved["url"]}, headers=api.headers())
+        return api.download("download_file", url=reserved["url"])
 
     assert download(me).json()["error"]["code"] == "file_not_written"
     function_id = register_function(owner, outputs=[{"name": "out"}])

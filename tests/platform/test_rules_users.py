@@ -3,7 +3,7 @@ cell by cell against the table in docs/platform.md by tests/security/test_authz_
 
 from __future__ import annotations
 
-from platform_support import PASSWORD, Api, unique
+from support.platform_api import PASSWORD, Api, unique
 
 ACTORS = {
     "admin": ("PlatformAdmin", ""),
@@ -41,7 +41,7 @@ def test_everyone_may_change_their_own_password_and_log_out(admin: Api) -> None:
         admin.login(me.user_id, "a brand new one")
 
 
-def test_admin_may_not_delete_or_reset_itself(admin: Api, server: object) -> None:
+def test_admin_may_not_delete_or_reset_itself(admin: Api) -> None:
     admin.refused("delete_user", 409, "self_delete", user_id=admin.user_id)
     admin.refused("reset_user_password", 409, "self_reset", user_id=admin.user_id)
 

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
-from platform_support import MAX_UPLOAD, Api, function_body, register_function, wat_payload
-
-from teabox.client.local_server import LocalServer
-
-
-def post_raw(server: LocalServer, method: str, content: bytes, token: str | None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(f"{server.url}/api/v1/{method}", content=content, headers=headers, timeout=30)
+from support.platform_api import MAX_UPLOAD, Api, function_body, register_function, wat_payload
 
 
 @pytest.mark.parametrize(
@@ -26,8 +18,8 @@ def post_raw(server: LocalServer, method: str, content: bytes, token: str | None
         (b"", "invalid_request"),
     ],
 )
-def test_malformed_bodies(server: LocalServer, admin: Api, content: bytes, code: str) -> None:
-    response = post_raw(server, "get_task", content, admin.token)
+def test_malformed_bodies(admin: Api, content: bytes, code: str) -> None:
+    response = admin.upload("get_task", content)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
@@ -62,12 +54,12 @@ def test_unknown_ids(admin: Api) -> None:
     data_owner.refused("get_input_file", 404, "unknown_file", data_id="input-nope")
     data_owner.refused("get_output_file", 404, "unknown_file", data_id="output-nope")
     admin.refused("delete_user", 404, "unknown_user", user_id="nobody-here")
-    response = httpx.post(f"{admin.url}/api/v1/no_such_method", json={}, headers=admin.headers())
+    response = admin.raw("no_such_method", {})
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
-def test_authentication_is_required_and_checked(server: LocalServer) -> None:
-    anonymous = Api(server.url)
+def test_authentication_is_required_and_checked(admin: Api) -> None:
+    anonymous = Api(admin.url, http=admin.http)
     anonymous.refused("list_tasks", 401, "unauthenticated")
     anonymous.token = "forged-token"
     anonymous.refused("list_tasks", 401, "invalid_token")
@@ -152,60 +144,45 @@ def test_file_fields_are_checked(admin: Api) -> None:
     assert me.call("register_input_file", **good)["data_id"].startswith("input-")
 
 
-def test_uploads_downloads_and_size_limit(server: LocalServer, admin: Api) -> None:
+def test_uploads_downloads_and_size_limit(admin: Api) -> None:
     me = admin.new_user("DataOwner", "up")
     other = admin.new_user("DataOwner", "up")
     data = bytes(range(256)) * 64
-    response = httpx.post(
-        f"{server.url}/api/v1/upload_file", params={"name": "data.enc"}, content=data, headers=me.headers()
-    )
+    response = me.upload("upload_file", data, name="data.enc")
     assert response.status_code == 200, response.text
     uploaded = response.json()
     assert uploaded["url"] == f"teabox://files/{uploaded['file_id']}/data.enc" and uploaded["size"] == len(data)
 
-    download = httpx.get(f"{server.url}/api/v1/download_file", params={"url": uploaded["url"]}, headers=me.headers())
+    download = me.download("download_file", url=uploaded["url"])
     assert download.status_code == 200 and download.content == data
-    refused = httpx.get(f"{server.url}/api/v1/download_file", params={"url": uploaded["url"]}, headers=other.headers())
+    refused = other.download("download_file", url=uploaded["url"])
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     other.refused("register_input_file", 403, "forbidden", url=uploaded["url"], schema="raw", key="", iv="")
 
-    too_big = httpx.post(
-        f"{server.url}/api/v1/upload_file",
-        params={"name": "big"},
-        content=b"x" * (MAX_UPLOAD + 1),
-        headers=me.headers(),
-    )
+    too_big = me.upload("upload_file", b"x" * (MAX_UPLOAD + 1), name="big")
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
 
     def chunks():
         for _ in range(MAX_UPLOAD // 4096 + 2):
             yield b"y" * 4096
 
-    streamed = httpx.post(
-        f"{server.url}/api/v1/upload_file", params={"name": "big"}, content=chunks(), headers=me.headers()
-    )
+    streamed = me.upload("upload_file", chunks(), name="big")
     assert streamed.status_code == 413
-    bad_name = httpx.post(
-        f"{server.url}/api/v1/upload_file", params={"name": "../x"}, content=b"1", headers=me.headers()
-    )
+    bad_name = me.upload("upload_file", b"1", name="../x")
     assert bad_name.status_code == 422
     owner = admin.new_user("FunctionOwner")
-    not_allowed = httpx.post(
-        f"{server.url}/api/v1/upload_file", params={"name": "a"}, content=b"1", headers=owner.headers()
-    )
+    not_allowed = owner.upload("upload_file", b"1", name="a")
     assert not_allowed.status_code == 403
 
 
-def test_payload_upload_then_register(server: LocalServer, admin: Api) -> None:
+def test_payload_upload_then_register(admin: Api) -> None:
     owner = admin.new_user("FunctionOwner")
     payload = wat_payload(3)
-    response = httpx.post(f"{server.url}/api/v1/upload_payload", content=payload, headers=owner.headers())
+    response = owner.upload("upload_payload", payload)
     assert response.status_code == 200, response.text
     body = {k: v for k, v in function_body(payload).items() if k != "payload"}
     function_id = owner.call("register_function", **body, payload_id=response.json()["payload_id"])["function_id"]
-    fetched = httpx.get(
-        f"{server.url}/api/v1/download_payload", params={"function_id": function_id}, headers=owner.headers()
-    )
+    fetched = owner.download("download_payload", function_id=function_id)
     assert fetched.content == payload
     assert base64.b64encode(fetched.content)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from platform_support import Api, FakeWorker, input_file, output_file, register_function, start_server
+from support.platform_api import Api, FakeWorker, input_file, output_file, register_function, start_server
 
 from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage

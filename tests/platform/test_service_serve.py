@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
-from platform_support import PASSWORD, Api, register_function
+from support.platform_api import PASSWORD, Api, register_function
 
-from teabox.client.local_server import free_port
+from teabox.testing.local_server import free_port
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:

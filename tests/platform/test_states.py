@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from platform_support import Api, FakeWorker, input_file, output_file, register_function
+from support.platform_api import Api, FakeWorker, input_file, output_file, register_function
 
 from teabox.failure_kinds import TaskFailureKind
 from teabox.platform.staged import Outcome

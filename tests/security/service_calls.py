@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import wasmtime
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 PASSWORD = "correct horse battery"
 _ids = itertools.count(1)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from authz_support import refused
 from click.testing import CliRunner
-from platform_server import login
+from support.platform_api import login
 
 from teabox.cli.main import main
 from teabox.client import Client
 from teabox.client.errors import Unauthenticated
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 
 def test_lock_issue_and_redeem_from_the_command_line(

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from authz_support import reading_payload, refused
-from platform_server import login
+from support.platform_api import login
 
 from teabox.client import Client
 from teabox.client.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated
-from teabox.client.local_server import LocalServer, teabox_command
 from teabox.client.requests import DataMap, OwnerList
+from teabox.testing.local_server import LocalServer, teabox_command
 
 MakeUser = Callable[..., Client]
 ZERO_KEY = bytes(16)

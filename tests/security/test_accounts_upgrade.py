@@ -9,13 +9,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from authz_support import reading_payload, refused
-from platform_server import login
+from support.platform_api import login
 
 from teabox.client.errors import Forbidden
-from teabox.client.local_server import LocalServer
 from teabox.platform.auth import hash_password
 from teabox.platform.blobs import LocalBlobStore
 from teabox.platform.db import Database, alembic_config
+from teabox.testing.local_server import LocalServer
 
 OLD_PASSWORD = "registered before the upgrade"
 

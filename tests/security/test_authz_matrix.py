@@ -18,8 +18,8 @@ import httpx
 import pytest
 from authz_support import Caller, log_in, quoted, reading_payload, refusal, rpc, rules_table
 
-from teabox.client.local_server import LocalServer
 from teabox.service.schemas import ENDPOINTS
+from teabox.testing.local_server import LocalServer
 
 API_TABLE = rules_table("API", "PlatformAdmin")
 USER_TABLE = rules_table("Action", "DataOwnerManager-X")

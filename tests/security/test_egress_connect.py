@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from http_recorder import Behaviour, Recorder, recording_server
+from support.http_server import Behaviour, Recorder, recording_server
 
 from teabox.platform.egress import EgressPolicy
 from teabox.worker.fetch import TransferError, TransferPolicy, Transfers

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from egress_support import copy_function, failure_of, run_alone, write_function
-from http_recorder import Behaviour, Recorder, recording_server
-from platform_server import login
+from support.http_server import Behaviour, Recorder, recording_server
+from support.platform_api import login
 
 from teabox.client import BadRequest, Client, CryptoInfo, decrypt_file, encrypt_file
-from teabox.client.local_server import LocalServer
 from teabox.formats.bound_names import bound_name
+from teabox.testing.local_server import LocalServer
 
 ZERO_KEY = bytes(16)
 CMAC = bytes(16)

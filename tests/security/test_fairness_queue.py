@@ -15,9 +15,9 @@ import wasmtime
 
 from teabox.client import Client
 from teabox.client.errors import ApiError
-from teabox.client.local_server import LocalServer
 from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer
 
 QUEUED_CAP = 5
 TRIVIAL = bytes(

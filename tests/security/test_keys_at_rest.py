@@ -18,11 +18,11 @@ import pytest
 from alembic import command
 
 from teabox.client import Client
-from teabox.client.local_server import LocalServer, teabox_command
 from teabox.platform.db import Database, alembic_config
 from teabox.platform.file_keys import ENV_VAR, KEY_FILE, FileKeys, PlatformKeyError
 from teabox.platform.private_files import DataDirExposed
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer, teabox_command
 
 KEY = bytes(range(1, 17))
 IV = bytes(range(101, 113))

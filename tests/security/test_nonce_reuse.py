@@ -12,25 +12,24 @@ and that the attacker's server holds one ciphertext under the pair only.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wasmtime
 from alembic import command
+from support.http_server import Behaviour, Recorder, recording_server
 from wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
 from teabox.client.errors import ApiError, TaskFailed
-from teabox.client.local_server import LocalServer
 from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
 from teabox.platform.db import Database, alembic_config
 from teabox.platform.file_keys import FileKeys
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer
 
 KEY = bytes(range(16))
 IV = bytes(range(200, 212))
@@ -145,44 +144,12 @@ def test_an_output_moved_by_update_output_file_retires(parties: Parties) -> None
     assert again == "output_already_assigned"
 
 
-@dataclass
-class Recorder:
-    """An HTTP server of the attacker's: keeps every PUT body under /a/, fails every PUT under /b/."""
-
-    base: str = ""
-    bodies: dict[str, list[bytes]] = field(default_factory=dict)
-
-
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    state = Recorder()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if self.path.startswith("/b/"):
-                self.send_response(500)
-            else:
-                state.bodies.setdefault(self.path, []).append(body)
-                self.send_response(201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def do_DELETE(self) -> None:
-            self.send_response(204)  # and keeps the bytes, as a hostile server would
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    """An HTTP server of the attacker's: keeps every PUT body, fails every PUT under /b/ (the one path the
+    test writes there), and answers a DELETE while keeping the bytes it was sent (``puts``)."""
+    with recording_server(behaviour=Behaviour(fail={"/b/verdict.enc": 500})) as server:
+        yield server
 
 
 def test_a_sibling_failure_never_frees_an_output_whose_write_began(
@@ -199,7 +166,9 @@ def test_a_sibling_failure_never_frees_an_output_whose_write_began(
     with pytest.raises(TaskFailed) as failed:
         owner.wait_for_task(parties.run(SECRET, {"a_out": delivered, "b_out": failing}), WAIT)
     assert failed.value.kind == "output_error"
-    assert len(recorder.bodies["/a/verdict.enc"]) == 1, "the first PUT reached the server before its sibling failed"
+    assert len(recorder.behaviour.puts["/a/verdict.enc"]) == 1, (
+        "the first PUT reached the server before its sibling failed"
+    )
 
     # The attack: bind the output that was delivered (and then "withdrawn") to a task of one's choosing.
     task_id = owner.create_task(
@@ -210,7 +179,7 @@ def test_a_sibling_failure_never_frees_an_output_whose_write_began(
     source = owner.register_input_file("data:," + CHOSEN.decode(), "raw", b"", b"", None)
     bound = _attempt(lambda: owner.assign_data_to_task(task_id, [DataMap("in", source)], [DataMap("out", delivered)]))
     assert bound == "output_key_used"
-    assert len(recorder.bodies["/a/verdict.enc"]) == 1
+    assert len(recorder.behaviour.puts["/a/verdict.enc"]) == 1
     # Nor can the owner move the pair to a new record.
     moved = _attempt(lambda: owner.update_output_file(delivered, f"{recorder.base}/a/other.enc"))
     assert moved == "output_key_used"

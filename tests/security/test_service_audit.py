@@ -18,7 +18,7 @@ import pytest
 import wasmtime
 from service_calls import RETURN_7, admin_token, audit_entries, error, new_user, post, unique
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 
 def entries_for(server: LocalServer, admin: str, action: str, outcome: str) -> list[dict[str, Any]]:

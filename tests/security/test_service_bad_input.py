@@ -17,7 +17,7 @@ import pytest
 import wasmtime
 from service_calls import RETURN_7, admin_token, error, new_user, ok, post, wat_function
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 LONE = "\\ud800"  # the JSON escape, as it travels
 

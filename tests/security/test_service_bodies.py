@@ -21,7 +21,7 @@ import httpx
 import pytest
 from service_calls import admin_token, error, new_user, post, raw_connection, read_answer
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 MAX_REQUEST = 4096
 MAX_UPLOAD = 65536

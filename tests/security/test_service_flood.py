@@ -32,7 +32,7 @@ from service_calls import (
     wat_function,
 )
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 FLOODERS = 4
 MAX_GUESSES = 40  # per flooder: bounds the test whatever the machine's speed

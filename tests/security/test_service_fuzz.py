@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from service_calls import admin_token
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 EXAMPLES_PER_OPERATION = 6
 DECLARED = [status_code_conformance, content_type_conformance, response_schema_conformance]

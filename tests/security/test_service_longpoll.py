@@ -18,7 +18,7 @@ import httpx
 import pytest
 from service_calls import RETURN_7, admin_token, audit_entries, new_user, ok, post, wat_function
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 PER_USER, IN_ALL = 3, 5
 PROBES = 200  # bounds the loops that wait for the waits to be in place

@@ -18,7 +18,6 @@ import wasmtime
 from wat_imports import HOST_IMPORTS
 
 from teabox.client import ApiError, Client, FunctionInput, FunctionOutput, NotFound, OwnerList
-from teabox.client.local_server import LocalServer
 from teabox.client.requests import DataMap
 from teabox.platform.context import OPERATIONS
 from teabox.platform.core import Platform
@@ -26,6 +25,7 @@ from teabox.platform.storage import Storage
 from teabox.service.answers import ANSWERS, ErrorBody
 from teabox.service.call_audit import PREFIX
 from teabox.service.refusals import statuses
+from teabox.testing.local_server import LocalServer
 from teabox.worker.loop import open_worker
 from teabox.worker.settings import WorkerSettings
 

@@ -14,7 +14,7 @@ import httpx
 from support.metrics_text import value
 from support.trivial_task import finished_task
 
-from teabox.client.local_server import LocalServer, teabox_command
+from teabox.testing.local_server import LocalServer, teabox_command
 
 # What `teabox serve` prints for the person at the terminal, outside the log.
 _ANNOUNCEMENTS = ("teabox serving ", "teabox worker: ")

@@ -23,10 +23,10 @@ import pytest
 from support.metrics_text import samples, value
 from support.trivial_task import finished_task, staged_task
 
-from teabox.client.local_server import LocalServer, free_port, teabox_command
 from teabox.platform.metrics_dir import default_metrics_dir
 from teabox.platform.storage import Storage
 from teabox.service.limits import ServiceLimits
+from teabox.testing.local_server import LocalServer, free_port, teabox_command
 
 TOKEN = "m" * 20 + os.urandom(16).hex()
 

@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from support.postgres import PostgresCluster
 
-from teabox.client.local_server import LocalServer, free_port
 from teabox.platform.core import Platform
 from teabox.platform.storage import Storage
 from teabox.service.app import create_app
+from teabox.testing.local_server import LocalServer, free_port
 
 
 def _ready(url: str, path: str = "/ready") -> httpx.Response:

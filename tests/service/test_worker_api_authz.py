@@ -20,7 +20,7 @@ from support.payloads import concat_payload
 from support.remote_workers import admin, hosted_task, issue_worker_token, wait_until
 
 from teabox.client import Client, OwnedFile
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 WORKER = "/api/v1/worker"
 

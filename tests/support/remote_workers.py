@@ -17,7 +17,7 @@ from typing import IO
 import httpx
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionInput, FunctionOutput, OwnerList
-from teabox.client.local_server import LocalServer, teabox_command
+from teabox.testing.local_server import LocalServer, teabox_command
 
 DEADLINE = 60.0  # generous: tests wait for events, they do not time them
 # What a worker process must not inherit from the test run: where the server's data and key are.

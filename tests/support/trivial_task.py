@@ -7,7 +7,7 @@ import os
 from wasmtime import wat2wasm
 
 from teabox.client import Client
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 RETURN_ZERO = wat2wasm(
     '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const 0)))'

@@ -68,7 +68,7 @@ def test_http_404_names_the_url_and_status(transfers: Transfers, file_server, tm
 
 def test_http_500_is_an_error(transfers: Transfers, file_server, tmp_path: Path) -> None:
     file_server.files["/in"] = b"x"
-    file_server.fail["/in"] = 500
+    file_server.behaviour.fail["/in"] = 500
     with pytest.raises(TransferError, match="answered 500"):
         transfers.download(file_server.url("/in"), tmp_path / "got")
 
@@ -81,7 +81,7 @@ def test_http_oversized_is_refused(transfers: Transfers, file_server, tmp_path: 
 
 def test_http_timeout(transfers: Transfers, file_server, tmp_path: Path) -> None:
     file_server.files["/slow"] = b"x"
-    file_server.slow.add("/slow")
+    file_server.behaviour.stall.add("/slow")
     with pytest.raises(TransferError, match=r"GET .*/slow timed out"):
         transfers.download(file_server.url("/slow"), tmp_path / "got")
 
@@ -149,7 +149,7 @@ def test_http_put_and_its_failure(transfers: Transfers, file_server, tmp_path: P
     pending.undo()
     assert "/out/result.enc" not in file_server.files
 
-    file_server.fail["/out/refused.enc"] = 403
+    file_server.behaviour.fail["/out/refused.enc"] = 403
     with pytest.raises(TransferError, match=r"PUT .*/out/refused.enc answered 403"):
         transfers.stage_upload(tmp_path / "sealed", file_server.url("/out/refused.enc"), output_id="output-1").commit()
 

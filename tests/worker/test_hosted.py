@@ -58,7 +58,7 @@ def test_hosted_input_and_output(local: LocalPlatform, tmp_path: Path) -> None:
 def test_a_hosted_output_is_not_linked_when_another_output_fails(
     local: LocalPlatform, tmp_path: Path, file_server
 ) -> None:
-    file_server.fail["/refused.enc"] = 500
+    file_server.behaviour.fail["/refused.enc"] = 500
     hosted_url = local.call("reserve_file", name="kept-back.enc")["url"]
     payload = concat_payload([], ["a", "b"])
     task = task_of(

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 
 # Only keeps a broken build from hanging the suite; a correct one is done in about a second.
 _GIVE_UP = 120.0

@@ -15,21 +15,20 @@ import hashlib
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import wasmtime
+from support.http_server import Behaviour, Recorder, recording_server
 from wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
 from teabox.client.errors import TaskFailed
-from teabox.client.local_server import LocalServer, teabox_command
 from teabox.client.requests import DataMap, FunctionOutput, OwnerList
+from teabox.testing.local_server import LocalServer, teabox_command
 
 _GIVE_UP = 120.0  # only keeps a broken build from hanging the suite
 _OUTPUTS = ("web", "disk", "hosted")
@@ -53,53 +52,12 @@ def _payload() -> bytes:
     )
 
 
-@dataclass
-class HoldingServer:
+@pytest.fixture
+def holding_server() -> Iterator[Recorder]:
     """Takes a PUT's body and then holds the request unanswered until released (the first ``hold`` PUTs;
     later ones are stored and answered 201); records DELETEs."""
-
-    base: str = ""
-    hold: int = 3
-    stored: dict[str, bytes] = field(default_factory=dict)
-    put_arrived: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    deleted: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def holding_server() -> Iterator[HoldingServer]:
-    state = HoldingServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_PUT(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if state.hold > 0:
-                state.hold -= 1
-                state.put_arrived.set()
-                state.release.wait(_GIVE_UP)
-                self.send_response(500)
-            else:
-                state.stored[self.path] = body
-                self.send_response(201)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def do_DELETE(self) -> None:
-            state.deleted.append(self.path)
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
+    with recording_server(behaviour=Behaviour(hold=3)) as server:
+        yield server
 
 
 def _worker_pid(server: LocalServer) -> int:
@@ -133,10 +91,10 @@ class Publishing:
     def hidden_part(self) -> Path:
         return self.files / f".disk.enc.{self.outputs['disk']}.part"
 
-    def kill_at_each_put(self, holding_server: HoldingServer, times: int) -> None:
+    def kill_at_each_put(self, holding_server: Recorder, times: int) -> None:
         for _ in range(times):
-            assert holding_server.put_arrived.wait(_GIVE_UP), "the worker never reached its PUT"
-            holding_server.put_arrived.clear()
+            assert holding_server.behaviour.put_arrived.wait(_GIVE_UP), "the worker never reached its PUT"
+            holding_server.behaviour.put_arrived.clear()
             assert self.hidden_part.exists(), "caught mid-publication: the file:// output is staged, not yet renamed"
             os.kill(_worker_pid(self.server), signal.SIGKILL)
 
@@ -155,7 +113,7 @@ class Publishing:
 
 @pytest.fixture
 def publishing(
-    start_platform_server: Callable[..., LocalServer], holding_server: HoldingServer, tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], holding_server: Recorder, tmp_path: Path
 ) -> Publishing:
     """A task with three outputs, invoked on a one-worker server."""
     files = tmp_path / "files"
@@ -185,7 +143,7 @@ def publishing(
 
 
 def test_a_task_whose_worker_is_killed_while_publishing_leaves_nothing(
-    publishing: Publishing, holding_server: HoldingServer
+    publishing: Publishing, holding_server: Recorder
 ) -> None:
     owner, files, outputs, task_id = publishing.owner, publishing.files, publishing.outputs, publishing.task_id
     publishing.kill_at_each_put(holding_server, 3)
@@ -204,14 +162,14 @@ def test_a_task_whose_worker_is_killed_while_publishing_leaves_nothing(
 
 
 def test_a_retry_after_a_kill_while_publishing_replaces_what_the_dead_attempt_left(
-    publishing: Publishing, holding_server: HoldingServer
+    publishing: Publishing, holding_server: Recorder
 ) -> None:
-    holding_server.hold = 1
+    holding_server.behaviour.hold = 1
     publishing.kill_at_each_put(holding_server, 1)
     result = publishing.owner.wait_for_task(publishing.task_id, _GIVE_UP)
     assert result.status == "Finished"
     assert sorted(path.name for path in publishing.files.iterdir()) == ["disk.enc"], "no hidden part left"
-    assert list(holding_server.stored) == ["/out/web.enc"] and holding_server.deleted == []
+    assert list(holding_server.files) == ["/out/web.enc"] and holding_server.deleted == []
     hosted_tag = publishing.owner.get_output_file(publishing.outputs["hosted"]).cmac
     assert hosted_tag is not None
     publishing.sweep_blobs()

@@ -63,7 +63,7 @@ def test_all_outputs_are_published_together(staging, allowed_dir: Path, transfer
 
 
 def test_one_failing_upload_publishes_none(staging, allowed_dir: Path, transfers: Transfers, file_server) -> None:
-    file_server.fail["/fails.enc"] = 503
+    file_server.behaviour.fail["/fails.enc"] = 503
     outputs = _outputs(
         [
             (allowed_dir / "a.enc").as_uri(),

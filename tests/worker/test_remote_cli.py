@@ -12,7 +12,7 @@ import httpx
 import pytest
 from support.remote_workers import admin, issue_worker_token
 
-from teabox.client.local_server import LocalServer, free_port, teabox_command
+from teabox.testing.local_server import LocalServer, free_port, teabox_command
 
 
 @pytest.fixture(scope="module")

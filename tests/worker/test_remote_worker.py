@@ -11,8 +11,8 @@ from support.round_robin import RoundRobin
 from worker_support import concat_payload, endless_payload, spin_payload
 
 from teabox.client import Client
-from teabox.client.local_server import LocalServer
 from teabox.platform.database_url import sqlite_url
+from teabox.testing.local_server import LocalServer
 
 PLAINTEXT = b"the data owner's private rows\n" * 1000
 

@@ -184,7 +184,7 @@ def test_a_missing_output_fails_naming_it_and_publishes_nothing(
 def test_an_upload_failure_is_an_output_error_and_publishes_nothing(
     tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
 ) -> None:
-    file_server.fail["/out/refused.enc"] = 500
+    file_server.behaviour.fail["/out/refused.enc"] = 500
     payload = concat_payload(["a"], ["x", "y", "z"])
     task = task_of(
         payload,

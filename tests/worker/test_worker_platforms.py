@@ -18,7 +18,7 @@ from support.payloads import concat_payload, spin_payload
 from support.remote_workers import hosted_task, issue_worker_token, wait_until
 
 from teabox.client import Client, ClientError, DataMap, FunctionInput, OwnerList
-from teabox.client.local_server import LocalServer
+from teabox.testing.local_server import LocalServer
 from teabox.worker.loop import WorkerLoop, open_worker
 from teabox.worker.settings import RemoteEndpoint, WorkerSettings
 

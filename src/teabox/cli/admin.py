@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from teabox import config
 from teabox.cli.blob_options import blob_options
 
 if TYPE_CHECKING:
     from teabox.platform.blob_location import BlobLocation
     from teabox.platform.db import Database
 
-DEFAULT_DATA_DIR = "teabox-data"
 data_dir_option = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA_DIR,
-    envvar="TEABOX_DATA_DIR",
+    default=config.DEFAULT_DATA_DIR,
+    envvar=config.DATA_DIR.name,
     show_default=True,
     help="The platform's data directory (database, blobs, staging).",
 )
@@ -33,7 +33,7 @@ database_option = click.option(
     "--database",
     "database_url",
     metavar="URL",
-    envvar="TEABOX_DATABASE_URL",
+    envvar=config.DATABASE_URL.name,
     help="The platform's database, e.g. postgresql://user@host:5432/teabox (needs the postgres extra); "
     "default: the SQLite file in the data directory.",
 )
@@ -59,7 +59,7 @@ allow_url_option = click.option(
     "egress",
     multiple=True,
     metavar="HOST[:PORT]|CIDR",
-    envvar="TEABOX_ALLOW_URL",
+    envvar=config.ALLOW_URL.name,
     callback=_egress_policy,
     help="Let http(s) input and output URLs reach this host name, address or range (repeatable; "
     "TEABOX_ALLOW_URL takes a space-separated list). Without one, only globally routable addresses.",

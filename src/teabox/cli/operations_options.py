@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from teabox import config
 from teabox.logs import FORMAT_ENV, LOG_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,7 +36,7 @@ def metrics_options(command: F) -> F:
     return click.option(
         "--metrics-token-file",
         type=click.Path(dir_okay=False, path_type=Path),
-        envvar="TEABOX_METRICS_TOKEN_FILE",
+        envvar=config.METRICS_TOKEN_FILE.name,
         show_envvar=True,
         help="A file (mode 0600) holding the token that reads /metrics as 'Authorization: Bearer TOKEN'. "
         "Without it or --metrics-allow, nobody may read /metrics.",

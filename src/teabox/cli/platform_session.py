@@ -25,9 +25,9 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from teabox import config
 from teabox.client import Client
 from teabox.client.errors import ApiError, ClientError, TaskCanceled, TaskFailed, TaskWaitTimeout
-from teabox.client.transport import DEFAULT_URL
 from teabox.errors import TeaboxError
 
 P = ParamSpec("P")
@@ -40,24 +40,23 @@ EXIT_TASK_CANCELED = 5
 EXIT_WAIT_TIMEOUT = 6
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 
-DEFAULT_PROFILE = "default"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _PROFILE_KEY = "teabox.profile"
 
 
 @dataclass
 class Session:
-    url: str = DEFAULT_URL
+    url: str = config.DEFAULT_URL
     user_id: str | None = None
     token: str | None = None
     expires_at: str | None = None
 
 
 def session_path() -> Path:
-    configured = os.environ.get("TEABOX_CONFIG")
+    configured = config.CONFIG.get()
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    base = config.XDG_CONFIG_HOME.get() or Path.home() / ".config"
     return Path(base) / "teabox" / "session.json"
 
 
@@ -73,7 +72,7 @@ def _remember_profile(ctx: click.Context, param: click.Parameter, value: str | N
 
 profile_option = click.option(
     "--profile",
-    envvar="TEABOX_PROFILE",
+    envvar=config.PROFILE.name,
     default=None,
     expose_value=False,
     is_eager=True,
@@ -85,7 +84,7 @@ profile_option = click.option(
 def current_profile() -> str:
     """The profile chosen by ``--profile`` or ``TEABOX_PROFILE`` for the running command."""
     ctx = click.get_current_context(silent=True)
-    return str(ctx.meta.get(_PROFILE_KEY, DEFAULT_PROFILE)) if ctx is not None else DEFAULT_PROFILE
+    return str(ctx.meta.get(_PROFILE_KEY, config.DEFAULT_PROFILE)) if ctx is not None else config.DEFAULT_PROFILE
 
 
 def _read_profiles(path: Path) -> dict[str, dict[str, Any]]:
@@ -100,17 +99,15 @@ def _read_profiles(path: Path) -> dict[str, dict[str, Any]]:
     profiles = data.get("profiles")
     if isinstance(profiles, dict):
         return profiles
-    return {DEFAULT_PROFILE: data}  # the one-session file of earlier versions
+    return {config.DEFAULT_PROFILE: data}  # the one-session file of earlier versions
 
 
 def load_session() -> Session:
     """The current profile's saved session with the environment's overrides applied."""
     saved = _read_profiles(session_path()).get(current_profile(), {})
     session = Session(**{k: v for k, v in saved.items() if k in Session.__dataclass_fields__})
-    if os.environ.get("TEABOX_URL"):
-        session.url = os.environ["TEABOX_URL"]
-    if os.environ.get("TEABOX_TOKEN"):
-        session.token = os.environ["TEABOX_TOKEN"]
+    session.url = config.URL.get() or session.url
+    session.token = config.TOKEN.get() or session.token
     return session
 
 
@@ -144,7 +141,7 @@ def open_client(*, require_login: bool = True) -> Client:
     session = load_session()
     if require_login and not session.token:
         profile = current_profile()
-        hint = "" if profile == DEFAULT_PROFILE else f" --profile {profile}"
+        hint = "" if profile == config.DEFAULT_PROFILE else f" --profile {profile}"
         raise click.ClickException(f"not logged in: run `teabox login USER_ID{hint}` or set TEABOX_TOKEN")
     client = Client(session.url, token=session.token)
     client.user_id = session.user_id

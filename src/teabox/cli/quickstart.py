@@ -2,7 +2,7 @@
 
 It starts ``teabox serve`` on a free port with a temporary data directory,
 creates the admin and three users, and runs Yao's millionaire problem
-(:mod:`teabox.client.millionaire`) over HTTP with encrypted inputs and an
+(:mod:`teabox.demo.millionaire`) over HTTP with encrypted inputs and an
 encrypted output, printing every step; then it stops the server and removes
 the data directory.
 """
@@ -33,9 +33,9 @@ def quickstart_command(workers: int, alice_wealth: int | None, bob_wealth: int |
     say("teabox quickstart: build the payload, start a throw-away platform, run a two-party task, stop")
     with console.status("building the payload from examples/millionaire-c ..."):
         from teabox.client import Client
-        from teabox.client.flows import FlowLog, build_example
-        from teabox.client.local_server import LocalServer
-        from teabox.client.millionaire import millionaire_flow
+        from teabox.demo.flows import FlowLog, build_example
+        from teabox.demo.millionaire import millionaire_flow
+        from teabox.testing.local_server import LocalServer
 
         build_example("millionaire-c", on_first_build=lambda note: say(f"[.] first build on this machine: {note}"))
     say(f"[+] built the payload from examples/millionaire-c in {time.monotonic() - started:.1f} s")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from teabox import config
 from teabox.cli.admin import (
     allow_file_dir_option,
     allow_url_option,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 @max_running_per_user_option
 @click.option(
     "--url",
-    envvar="TEABOX_WORKER_URL",
+    envvar=config.WORKER_URL.name,
     help="Run as a remote worker of the API servers at this URL (needs --token-file; env TEABOX_WORKER_URL), "
     "not on DATA_DIR's database.",
 )

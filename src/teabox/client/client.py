@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from teabox import config
 from teabox.client.crypto import DEFAULT_SCHEMA, decrypt_file, encrypt_file, verify_file
 from teabox.client.errors import TaskCanceled, TaskFailed, TaskWaitTimeout
 from teabox.client.requests import (
@@ -47,7 +46,7 @@ from teabox.client.results import (
     User,
 )
 from teabox.client.transfer import Progress, read_chunks, write_atomically
-from teabox.client.transport import DEFAULT_TIMEOUT, Address, Transport
+from teabox.client.transport import DEFAULT_TIMEOUT, Address, Http, Transport
 from teabox.client.wire import BytesLike, to_bytes, to_hex
 from teabox.formats import CryptoInfo
 from teabox.formats.bound_names import bound_name
@@ -76,9 +75,9 @@ class Client:
     ``address`` is a URL (``http://127.0.0.1:7777``), a ``(host, port)`` pair
     as Teaclave's scripts pass, or None for ``$TEABOX_URL``. A ``token`` (or
     ``$TEABOX_TOKEN`` when ``token`` is None and ``use_env_token``) resumes a
-    session without a password. ``http`` is the ``httpx.Client`` to send with
-    (one given here is closed with this client), e.g. one that talks to the
-    service in-process.
+    session without a password. ``http`` sends the requests through an
+    ``httpx.Client`` of the caller's (which stays open after :meth:`close`) or
+    an httpx transport, e.g. one that calls the service's ASGI app in-process.
     """
 
     def __init__(
@@ -88,10 +87,10 @@ class Client:
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         use_env_token: bool = False,
-        http: httpx.Client | None = None,
+        http: Http | None = None,
     ) -> None:
         if token is None and use_env_token:
-            token = os.environ.get("TEABOX_TOKEN") or None
+            token = config.TOKEN.get()
         self._transport = Transport(address, token=token, timeout=timeout, http=http)
         self.user_id: str | None = None
         self.token_expires_at: str | None = None

@@ -8,27 +8,29 @@ read as plain calls. Refusals become the typed exceptions of
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 import httpx
 
+from teabox import config
 from teabox.client.errors import ApiError, ConnectionFailed, error_for_status
 
 API_PREFIX = "/api/v1/"
-DEFAULT_URL = "http://127.0.0.1:7777"
 DEFAULT_TIMEOUT = 30.0
 
 Address = str | tuple[str, int]
+# What ``http=`` accepts: a ready ``httpx.Client`` (the caller's to close), or a transport to send through
+# (an in-process ASGI app, a mock-free test server, a proxy): the client built on it is closed with ours.
+Http = httpx.Client | httpx.BaseTransport
 
 
 def base_url(address: Address | None) -> str:
     """Normalise a server address: a URL, a ``(host, port)`` pair as Teaclave's
     scripts pass, or None for ``$TEABOX_URL`` (then the local default)."""
     if address is None:
-        address = os.environ.get("TEABOX_URL") or DEFAULT_URL
+        address = config.URL.get() or config.DEFAULT_URL
     if isinstance(address, tuple):
         host, port = address
         return f"http://{host}:{port}"
@@ -58,7 +60,12 @@ def _refusal(response: httpx.Response, method: str) -> ApiError:
 
 
 class Transport:
-    """An ``httpx.Client`` bound to one server and (once logged in) one token."""
+    """An ``httpx.Client`` bound to one server and (once logged in) one token.
+
+    Requests carry absolute URLs built from ``address``, so a given
+    ``httpx.Client`` needs no ``base_url`` of its own and one client can serve
+    several sessions (the token travels per request, never in the client).
+    """
 
     def __init__(
         self,
@@ -66,15 +73,23 @@ class Transport:
         *,
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        http: httpx.Client | None = None,
+        http: Http | None = None,
     ) -> None:
         self.url = base_url(address)
         self.token = token
         self.timeout = timeout
-        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+        self._owns_http = not isinstance(http, httpx.Client)
+        if isinstance(http, httpx.Client):
+            self._http = http
+        elif http is None or isinstance(http, httpx.BaseTransport):
+            self._http = httpx.Client(timeout=timeout, transport=http)
+        else:
+            raise TypeError(f"http must be an httpx.Client or an httpx transport, not {type(http).__name__}")
 
     def close(self) -> None:
-        self._http.close()
+        """Close the connections this object opened; an ``httpx.Client`` the caller passed stays open."""
+        if self._owns_http:
+            self._http.close()
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -97,7 +112,7 @@ class Transport:
         """POST one RPC and return its JSON object."""
         request = self._http.build_request(
             "POST",
-            API_PREFIX + method,
+            self.url + API_PREFIX + method,
             json=body or {},
             headers=self._headers(),
             timeout=timeout if timeout is not None else self.timeout,
@@ -140,7 +155,7 @@ class Transport:
             headers["Content-Length"] = str(size)
         request = self._http.build_request(
             "POST",
-            API_PREFIX + method,
+            self.url + API_PREFIX + method,
             params=params,
             content=chunks,
             headers=headers,
@@ -154,7 +169,7 @@ class Transport:
         """GET a raw body as a streaming response (read it with ``iter_bytes``)."""
         request = self._http.build_request(
             "GET",
-            API_PREFIX + method,
+            self.url + API_PREFIX + method,
             params=params,
             headers=self._headers(),
             timeout=self.timeout,
@@ -167,5 +182,5 @@ class Transport:
 
     def get(self, path: str) -> dict[str, Any]:
         """A plain GET of a JSON document (health, OpenAPI)."""
-        request = self._http.build_request("GET", path, headers=self._headers(), timeout=self.timeout)
+        request = self._http.build_request("GET", self.url + path, headers=self._headers(), timeout=self.timeout)
         return cast(dict[str, Any], self._send(path, request).json())  # health and OpenAPI are JSON objects

@@ -26,22 +26,21 @@ from pathlib import Path
 
 import wasmtime
 
+from teabox import config
 from teabox.executor.engine import EngineSpec, engine_for
 
 _MAC_SIZE = 32
-DEFAULT_MAX_DISK_BYTES = 1024 * 1024 * 1024
 
 
 def default_max_disk_bytes() -> int:
-    configured = os.environ.get("TEABOX_CACHE_MAX_BYTES")
-    return int(configured) if configured else DEFAULT_MAX_DISK_BYTES
+    return config.CACHE_MAX_BYTES.get_int(config.DEFAULT_CACHE_MAX_BYTES)
 
 
 def default_cache_dir() -> Path:
-    configured = os.environ.get("TEABOX_CACHE_DIR")
+    configured = config.CACHE_DIR.get()
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = config.XDG_CACHE_HOME.get() or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "teabox"
 
 

@@ -26,8 +26,8 @@ import resource
 
 import pyseccomp as seccomp  # type: ignore[import-untyped]
 
-SANDBOX_USER_VARIABLE = "TEABOX_SANDBOX_USER"
-DEFAULT_SANDBOX_USER = "nobody"
+from teabox import config
+
 # Address space a sandbox process may map: each run's linear memory reserves 4 GiB plus guard
 # pages of address space (not memory), next to the interpreter and compiled code.
 ADDRESS_SPACE_LIMIT = 16 * 2**30
@@ -128,7 +128,7 @@ def seccomp_filter() -> seccomp.SyscallFilter:
 
 
 def sandbox_user() -> str:
-    return os.environ.get(SANDBOX_USER_VARIABLE) or DEFAULT_SANDBOX_USER
+    return config.SANDBOX_USER.get() or config.DEFAULT_SANDBOX_USER
 
 
 def close_other_descriptors(keep: tuple[int, ...]) -> None:

@@ -14,18 +14,17 @@ which open their own store from it.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from teabox import config
 from teabox.errors import TeaboxError
 from teabox.platform.blobs import BlobStore, LocalBlobStore
 from teabox.platform.disk_space import DiskSpace
 
-ENV_VAR = "TEABOX_BLOBS_URL"
-ENDPOINT_ENV_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+ENV_VAR = config.BLOBS_URL.name
 S3_EXTRA_INSTALL = "pip install '.[s3]'"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -78,7 +77,7 @@ class BlobLocation:
         return S3BlobStore(client, bucket, prefix, disk)
 
     def endpoint(self) -> str | None:
-        endpoint = self.s3_endpoint or next((os.environ[var] for var in ENDPOINT_ENV_VARS if os.environ.get(var)), None)
+        endpoint = self.s3_endpoint or config.S3_ENDPOINT.get() or config.ENDPOINT.get()
         if endpoint is None:
             return None
         parts = urlsplit(endpoint)

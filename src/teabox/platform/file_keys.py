@@ -26,10 +26,11 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from teabox import config
 from teabox.errors import TeaboxError
 from teabox.platform.private_files import create_private_file, refuse_if_shared
 
-ENV_VAR = "TEABOX_PLATFORM_KEY"
+ENV_VAR = config.PLATFORM_KEY.name
 KEY_FILE = "platform.key"
 KEY_BYTES = 32
 _FORMAT = b"\x01"  # first byte of a sealed value: how it was sealed
@@ -56,7 +57,7 @@ class FileKeys:
     @classmethod
     def load(cls, data_dir: Path) -> FileKeys:
         """The platform key from ``TEABOX_PLATFORM_KEY``, else from ``data_dir/platform.key`` (created if absent)."""
-        given = os.environ.get(ENV_VAR)
+        given = config.PLATFORM_KEY.get()
         if given is not None:
             return cls(_parse_hex(given.strip(), f"the environment variable {ENV_VAR}"), f"${ENV_VAR}")
         path = Path(data_dir) / KEY_FILE

@@ -31,9 +31,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from teabox import config
 from teabox.platform.private_files import DataDirExposed, prepare_data_dir
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROCESS_ENV = config.METRICS_DIR.name
 _MEMORY = Path("/dev/shm")
 
 
@@ -52,10 +53,10 @@ def share_metrics(data_dir: Path) -> Path:
     planted by another user would be added to ours. Raises DataDirExposed naming the fix otherwise, and
     what :func:`teabox.platform.private_files.prepare_data_dir` raises for ``data_dir``.
     """
-    if "prometheus_client" in sys.modules and MULTIPROCESS_ENV not in os.environ:
+    if "prometheus_client" in sys.modules and not config.METRICS_DIR.is_set():
         raise RuntimeError("share_metrics() must run before prometheus_client is imported")
     prepare_data_dir(Path(data_dir))  # a data directory that cannot be used is refused before anything is made
-    directory = Path(os.environ.get(MULTIPROCESS_ENV) or default_metrics_dir(data_dir))
+    directory = Path(config.METRICS_DIR.get() or default_metrics_dir(data_dir))
     try:
         directory.mkdir(mode=0o700)
     except FileExistsError:
@@ -66,5 +67,5 @@ def share_metrics(data_dir: Path) -> Path:
             f"the metrics directory {directory} is not a directory private to this user "
             f"(it must be this user's, mode 0700): remove it, or set {MULTIPROCESS_ENV} to another one"
         )
-    os.environ[MULTIPROCESS_ENV] = str(directory)
+    config.METRICS_DIR.set(str(directory))
     return directory

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Connection, and_, bindparam, exists, func, select, update
+from sqlalchemy import BigInteger, Connection, Row, and_, bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -159,13 +160,11 @@ _NO_CAP = 2**62
 _RUN = and_(_t.id == bindparam("task"), _t.worker_id == bindparam("holder"), _t.attempt == bindparam("run_attempt"))
 _HELD = and_(_RUN, _t.status == _RUNNING)
 _HEARTBEAT = update(_tasks).where(_HELD).values(lease_expires_at=database_now() + _t.lease_seconds)
-_FINISH = update(_tasks).where(_HELD).returning(_t.outputs_ownership)  # SET: the parameters given
-_FAIL = update(_tasks).where(_HELD)  # SET: the parameters given
+_END = update(_tasks).where(_HELD)  # SET: the parameters given
 _FINISH_ALONE = update(_tasks).where(  # SET: the parameters given
     _HELD, ~exists().where(_bound.c.task_id == _t.id, _bound.c.direction == "output")
 )
 _LET_GO = update(_tasks).where(_RUN).values(worker_id=None, lease_expires_at=None)
-_REVISE = update(_tasks).where(_t.id == bindparam("task"))  # SET: the parameters given
 _BOUND_OUTPUTS = (
     select(_bound.c.data_name, _files.c.id, _files.c.cmac, _files.c.write_task)
     .join(_files, _files.c.id == _bound.c.file_id)
@@ -294,7 +293,7 @@ class TaskQueue:
         if not outcome.tags:
             # Nothing to record but the task's own row (a failure, or a task without outputs): one statement.
             with self.database.autocommitting() as connection:
-                if connection.execute(_FINISH_ALONE if outcome.ok else _FAIL, run.params | ending).rowcount == 1:
+                if connection.execute(_FINISH_ALONE if outcome.ok else _END, run.params | ending).rowcount == 1:
                     observe_recorded(outcome)
                     self.notifier.notify(Topic.RESULTS)
                     return True
@@ -414,33 +413,36 @@ def _ending(outcome: Outcome, now: float) -> dict[str, Any]:
 
 
 def _finish(connection: Connection, run: ActiveRun, outcome: Outcome, ending: dict[str, Any]) -> tuple[bool, bool]:
-    """(whether the outcome was recorded as given, whether the task ended just now)."""
-    row = connection.execute(_FINISH, run.params | ending).first()
-    if row is None:
+    """(whether the outcome was recorded as given, whether the task ended just now).
+
+    The outputs are checked before the task's status is written, so that the one UPDATE writes the
+    status the task ends in (a run whose outputs cannot be recorded ends ``Failed``, never
+    ``Finished`` first): the state table holds for every statement, not only for the transaction.
+    """
+    # Outputs are bound only to declared names, so for a task without any this reads nothing.
+    bound = connection.execute(_BOUND_OUTPUTS, {"task": run.task_id}).all() if outcome.ok else []
+    problem = _outputs_problem(run.task_id, bound, outcome.tags) if outcome.ok else None
+    if problem is not None:
+        ending = ending | {"tags": None} | _failed(TaskFailureKind.OUTPUT_ERROR, problem)
+    if connection.execute(_END, run.params | ending).rowcount != 1:
         # Not this run's task any more. If it was canceled, the run has stopped: nothing left to kill.
         connection.execute(_LET_GO, run.params)
         return False, False
-    if outcome.ok and row.outputs_ownership:
-        problem = _record_outputs(connection, run.task_id, outcome.tags)
-        if problem is not None:
-            connection.execute(
-                _REVISE, {"task": run.task_id, "tags": None} | _failed(TaskFailureKind.OUTPUT_ERROR, problem)
-            )
-            return False, True
+    if problem is not None:
+        return False, True
+    for data_name, file_id, _, _ in bound:
+        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(outcome.tags[data_name]), "task": run.task_id})
     return True, True
 
 
-def _record_outputs(connection: Connection, task_id: str, tags: dict[str, bytes]) -> str | None:
-    """Write each bound output's tag as its cmac; returns why not, leaving every record unchanged."""
-    bound = connection.execute(_BOUND_OUTPUTS, {"task": task_id}).all()
+def _outputs_problem(task_id: str, bound: Sequence[Row[Any, Any, Any, Any]], tags: dict[str, bytes]) -> str | None:
+    """Why the run's tags cannot become its outputs' cmacs, or None when each bound output can take its tag."""
     for data_name, file_id, cmac, write_task in bound:
         tag = tags.get(data_name)
         if tag is None or len(tag) != 16:
             return f"the run produced no 16-byte tag for output '{data_name}'"
         if cmac is not None or write_task not in (None, task_id):
             return f"output file {file_id} ('{data_name}') was written by another task first"
-    for data_name, file_id, _, _ in bound:
-        connection.execute(_RECORD_TAG, {"file": file_id, "tag": bytes(tags[data_name]), "task": task_id})
     return None
 
 

@@ -1,7 +1,11 @@
 """Task states, Teaclave's numbers for them, and which moves between them are legal.
 
-Every status change in the platform goes through :func:`check_transition`, so
-the table below is the whole state machine; the tests walk every cell of it.
+The API's changes go through :func:`check_transition`; the queue's are
+conditional UPDATEs whose WHERE clauses name the state they move from. Both
+must keep to :data:`TRANSITIONS`: tests/platform/test_state_changes.py records
+every status the database gives a task (with a trigger), drives every path
+that writes one, and checks each change against the table and that the paths
+together make every move it allows.
 """
 
 from __future__ import annotations

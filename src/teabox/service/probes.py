@@ -14,7 +14,6 @@ allows. None of them is audited or in the API's description.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from fastapi import FastAPI, Header, Request
@@ -23,9 +22,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 
+from teabox import config
 from teabox.platform.core import Platform
 from teabox.platform.disk_space import ROOM_AGAIN_BYTES
-from teabox.platform.metrics_dir import MULTIPROCESS_ENV
 from teabox.platform.queue_metrics import QueueCollector
 from teabox.service import errors
 from teabox.service.answers import ErrorBody, Ready
@@ -81,7 +80,7 @@ def _figures(platform: Platform) -> Callable[[], bytes]:
     """The exposition: every process's histograms (see teabox.platform.metrics_dir), then the queue's state."""
     queue = CollectorRegistry()
     queue.register(QueueCollector(platform.storage.queue))
-    shared = os.environ.get(MULTIPROCESS_ENV)
+    shared = config.METRICS_DIR.get()
     if shared:
         processes = CollectorRegistry()
         MultiProcessCollector(processes, path=shared)  # type: ignore[no-untyped-call]

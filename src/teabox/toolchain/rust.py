@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from teabox import config
 from teabox.abi.check import HOST_FUNCTIONS
 from teabox.executor.cache import default_cache_dir
 from teabox.toolchain.backend import Compiled, existing_unique, parse_make_dependencies
@@ -88,7 +89,7 @@ def _probe(rustc: Path) -> tuple[RustToolchain | None, str]:
 def _candidates() -> list[Path]:
     """Where to look, best first: an explicit choice, then Debian's, then PATH, then rustup's."""
     found = [
-        os.environ.get("TEABOX_RUSTC"),
+        config.RUSTC.get(),
         "/usr/bin/rustc",
         shutil.which("rustc"),
         str(Path.home() / ".cargo" / "bin" / "rustc"),
@@ -100,7 +101,7 @@ def cargo_target_root() -> Path:
     """Where cargo keeps what it compiled (the wasm32 std among it): ``$TEABOX_CARGO_TARGET_DIR``,
     else ``cargo-target`` in teabox's cache. Only cargo reads it, and cargo checks every
     artifact against its sources and flags, so it can outlive (and be shared by) build caches."""
-    configured = os.environ.get("TEABOX_CARGO_TARGET_DIR")
+    configured = config.CARGO_TARGET_DIR.get()
     return Path(configured) if configured else default_cache_dir() / "cargo-target"
 
 

@@ -1,4 +1,5 @@
-"""Starting a real ``teabox serve``, talking to it over HTTP with httpx, and acting as a worker through the queue."""
+"""Talking to a platform over HTTP with httpx (a ``teabox serve`` process, or the app in this process
+through the ``httpx.Client`` of :mod:`support.in_process`), and acting as a worker through the queue."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from typing import Any
 import httpx
 import wasmtime
 
-from teabox.client.local_server import LocalServer
+from teabox.client import Client
 from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.storage import Storage
+from teabox.testing.local_server import LocalServer
 
 _ids = itertools.count(1)
 PASSWORD = "correct horse battery"
 ZERO_KEY = "00" * 16
-
-
+# The upload limit the platform tests' servers are given, small enough to cross in a test.
 MAX_UPLOAD = 64 * 1024
 
 
@@ -39,6 +40,13 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_ids)}"
 
 
+def login(server: LocalServer, user_id: str, password: str) -> Client:
+    """An SDK client of ``server``, logged in."""
+    client = Client(server.url)
+    client.user_login(user_id, password)
+    return client
+
+
 class ApiError(AssertionError):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(f"HTTP {status}: {body}")
@@ -48,15 +56,25 @@ class ApiError(AssertionError):
 class Api:
     """One user's session: ``api.call("create_task", function_id=...)`` returns the JSON answer."""
 
-    def __init__(self, url: str, user_id: str | None = None, token: str | None = None) -> None:
+    def __init__(
+        self, url: str, user_id: str | None = None, token: str | None = None, http: httpx.Client | None = None
+    ) -> None:
         self.url, self.user_id, self.token = url, user_id, token
-        self.http = httpx.Client(base_url=url, timeout=90.0)
+        # One connection pool for a user and the sessions they open: tokens travel per request.
+        self.http = http or httpx.Client(base_url=url, timeout=90.0)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def raw(self, method: str, body: Any) -> httpx.Response:
         return self.http.post(f"/api/v1/{method}", json=body, headers=self.headers())
+
+    def upload(self, method: str, content: Any, **params: str) -> httpx.Response:
+        """A raw-body upload (``upload_file``, ``upload_payload``) with this session's token."""
+        return self.http.post(f"/api/v1/{method}", params=params, content=content, headers=self.headers())
+
+    def download(self, method: str, **params: str) -> httpx.Response:
+        return self.http.get(f"/api/v1/{method}", params=params, headers=self.headers())
 
     def call(self, method: str, **body: Any) -> dict[str, Any]:
         response = self.raw(method, body)
@@ -77,7 +95,7 @@ class Api:
         return error["message"]
 
     def login(self, user_id: str, password: str = PASSWORD) -> Api:
-        session = Api(self.url, user_id)
+        session = Api(self.url, user_id, http=self.http)
         session.token = session.call("user_login", user_id=user_id, password=password)["token"]
         return session
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from teabox.client.client import DEFAULT_WAIT_SECONDS, Client
 from teabox.client.errors import ClientError, Forbidden
-from teabox.client.flows import FlowLog, build_example, new_user
 from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
+from teabox.demo.flows import FlowLog, build_example, new_user
 
 ALICE_WEALTH = 4211037
 BOB_WEALTH = 1008611

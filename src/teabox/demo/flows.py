@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from teabox import config
 from teabox.client.client import Client
 
 # The example payload sources ship inside the package (``teabox/examples``).
@@ -92,19 +93,18 @@ def run_flow_script(flow: Flow, argv: list[str] | None = None) -> Any:
     platform is started for the run and stopped afterwards.
     """
     import argparse
-    import os
 
-    from teabox.client.local_server import LocalServer
+    from teabox.testing.local_server import LocalServer
 
     parser = argparse.ArgumentParser(description=(flow.__doc__ or "").strip().splitlines()[0])
+    parser.add_argument("--url", default=config.URL.get(), help="a running teabox server (default: start a local one)")
     parser.add_argument(
-        "--url", default=os.environ.get("TEABOX_URL"), help="a running teabox server (default: start a local one)"
+        "--admin", default=config.ADMIN.get() or config.DEFAULT_ADMIN, help="the PlatformAdmin's user id"
     )
-    parser.add_argument("--admin", default=os.environ.get("TEABOX_ADMIN", "admin"), help="the PlatformAdmin's user id")
     options = parser.parse_args(argv)
     log = FlowLog()
     if options.url:
-        password = os.environ.get("TEABOX_ADMIN_PASSWORD")
+        password = config.ADMIN_PASSWORD.get()
         if not password:
             parser.error("set TEABOX_ADMIN_PASSWORD to the PlatformAdmin's password")
         with Client(options.url) as admin:
