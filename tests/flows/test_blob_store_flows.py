@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from flow_scripts import JOIN_RESULT, load_flow
 from support.s3 import S3Server, s3_location
-from teabox.client.flows import FlowLog
 
 from teabox.client import Client
+from teabox.demo.flows import FlowLog
 from teabox.platform.blob_location import parse_s3_url
 from teabox.testing.local_server import LocalServer
 

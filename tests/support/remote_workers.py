@@ -8,7 +8,6 @@ environment: only the URL and its token file.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import IO
 import httpx
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionInput, FunctionOutput, OwnerList
-from teabox.testing.local_server import LocalServer, teabox_command
+from teabox.testing.local_server import LocalServer, stop_process_group, teabox_command
 
 DEADLINE = 60.0  # generous: tests wait for events, they do not time them
 # What a worker process must not inherit from the test run: where the server's data and key are.
@@ -95,19 +94,7 @@ class RemoteWorker:
         """SIGTERM (finish the task held, then exit), or with ``kill`` SIGKILL to the whole process group."""
         process, self.process = self.process, None
         if process is not None:
-            if kill:
-                os.killpg(process.pid, signal.SIGKILL)
-            elif process.poll() is None:
-                process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
+            stop_process_group(process, kill=kill, grace=30)
         if self._log is not None:
             self._log.close()
             self._log = None

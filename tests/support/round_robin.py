@@ -39,7 +39,7 @@ class RoundRobin:
                 client.close()
                 continue
             for source, sink in ((client, backend), (backend, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+                threading.Thread(target=pipe, args=(source, sink), daemon=True).start()
 
     def _connect(self) -> socket.socket | None:
         for _ in self.backends:
@@ -58,7 +58,7 @@ class RoundRobin:
         self._listener.close()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def pipe(source: socket.socket, sink: socket.socket) -> None:
     try:
         while data := source.recv(_CHUNK):
             sink.sendall(data)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 
+from support.round_robin import pipe
+
 
 class TcpProxy:
     """Forwards connections to ``127.0.0.1:target``; while cut, every connection is closed at once."""
@@ -47,17 +49,4 @@ class TcpProxy:
                 upstream = socket.create_connection(("127.0.0.1", self.target))
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for end in (source, sink):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pipe, args=(source, sink), daemon=True).start()

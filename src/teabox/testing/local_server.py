@@ -41,6 +41,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process_group(process: subprocess.Popen[bytes], *, kill: bool, grace: float) -> None:
+    """SIGTERM ``process`` (or with ``kill`` SIGKILL its whole group at once), give it ``grace`` seconds,
+    then SIGKILL whatever of its process group is left: nothing it started outlives the stop."""
+    if kill:
+        os.killpg(process.pid, signal.SIGKILL)
+    elif process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
 def teabox_command(*args: str) -> list[str]:
     """The ``teabox`` command run with this interpreter, so a venv's teabox is the one used."""
     return [sys.executable, "-m", "teabox.cli", *args]
@@ -170,19 +188,7 @@ class LocalServer:
     def _halt(self, *, kill: bool = False) -> None:
         process, self.process = self.process, None
         if process is not None:
-            if kill:
-                os.killpg(process.pid, signal.SIGKILL)
-            elif process.poll() is None:
-                process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
+            stop_process_group(process, kill=kill, grace=STOP_TIMEOUT)
         if self._log is not None:
             self._log.close()
             self._log = None
