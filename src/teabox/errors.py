@@ -25,6 +25,9 @@ against the classes)::
                 TaskWaitTimeout         teabox.client.errors
         ServerStartError                teabox.testing.local_server
         ConfigError                     teabox.config
+        DatabaseUrlError                teabox.platform.database_url
+        SchemaOutdated                  teabox.platform.db
+        BlobLocationError               teabox.platform.blob_location
         InvalidArguments                teabox.errors
         InvalidPayload                  teabox.errors
         FileCheckError                  teabox.formats.errors
@@ -54,6 +57,8 @@ against the classes)::
             PublishError                teabox.worker.publish
         TransferTooSlow                 teabox.worker.pacing
         PayloadUnavailable              teabox.worker.payloads
+        PlatformUnreachable             teabox.worker.remote
+        PlatformRefused                 teabox.worker.remote
 
 Outside the tree on purpose: ``MissingExtra`` (a ``click.ClickException``, so the
 CLI prints it), ``IgnoredTeaclaveArguments`` (a warning), and signals that never

@@ -88,12 +88,11 @@ class Service:
 
     def run_queued_task(self, cache: Path) -> None:
         settings = WorkerSettings(self.server.data_dir, module_cache_dir=cache)
-        loop, storage = open_worker(settings, "contract-worker")
+        loop = open_worker(settings, "contract-worker")
         try:
             assert loop.run_once()
         finally:
             loop.close()
-            storage.close()
 
     def reset_token(self, user_id: str) -> str:
         """What ``teabox admin reset-password`` prints, issued on the server's machine."""

@@ -34,6 +34,10 @@ from teabox.service.schemas import ENDPOINTS
 NOT_OPERATIONS = {
     f"{PREFIX}/health": "the liveness probe: no token, no role, not audited (Client.health reads it)",
     f"{PREFIX}/ready": "the readiness probe for load balancers: no token, no role, not audited",
+    **{
+        f"{PREFIX}/worker/{route}": "the remote workers' protocol (teabox.service.worker_api): worker tokens only"
+        for route in ("whoami", "claim", "heartbeat", "begin_writes", "finish", "payload", "file")
+    },
 }
 # Public Client methods that are not the one call of the operation of their name, and why.
 NOT_ONE_CALL = {

@@ -121,6 +121,7 @@ def serve_command(
     from teabox.cli.data_dir import storage_refusals
     from teabox.platform.metrics_dir import share_metrics
 
+    listener = _listen(host, port)  # a busy port is refused before anything is made on disk
     with storage_refusals():
         share_metrics(data_dir)  # before anything imports prometheus_client (see teabox.platform.metrics_dir)
 
@@ -140,7 +141,6 @@ def serve_command(
     except MetricsAccessError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level, log_format)
-    listener = _listen(host, port)
     with storage_refusals():
         storage = Storage.open(data_dir, database_url=database_url, blobs=blobs)
         storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written

@@ -37,6 +37,7 @@ from teabox.platform.held_runs import HeldRun, held_run, settled_by, writable_ho
 from teabox.platform.hosted import HostedUpload, is_hosted
 from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import ActiveRun
+from teabox.service.answers import ErrorBody
 from teabox.service.bearer import bearer
 from teabox.service.call_audit import PREFIX
 from teabox.service.worker_schemas import (
@@ -56,6 +57,22 @@ from teabox.service.worker_schemas import (
 from teabox.worker.fetch import TransferPolicy
 
 PATH = f"{PREFIX}/worker"
+# What any worker call may be refused with, each with the service's error body.
+_REFUSALS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": why}
+    for status, why in (
+        (400, "a malformed request"),
+        (401, "no worker token, or one that is unknown or revoked"),
+        (403, "not_holder: the worker does not hold the task (attempt, lease) it names"),
+        (413, "a body over its limit"),
+        (500, "internal_error"),
+        (503, "blob_store_unavailable"),
+    )
+}
+_STREAMED: dict[int | str, dict[str, object]] = {
+    200: {"description": "the bytes, streamed", "content": {"application/octet-stream": {}}},
+    **_REFUSALS,
+}
 _CHUNK = 1024 * 1024
 # Receives a raw body into the blob store under a limit: (sha256, size); the service's upload helper.
 Receive = Callable[[Request, Platform, int], Awaitable[tuple[str, int]]]
@@ -138,30 +155,36 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
     api = WorkerApi(platform, receive)
     queue, database, hosted = platform.storage.queue, platform.storage.database, platform.storage.hosted
 
-    @app.get(f"{PATH}/whoami", tags=["worker"], response_model=Identity)
+    @app.get(f"{PATH}/whoami", tags=["worker"], responses=_REFUSALS, response_model=Identity)
     async def whoami(authorization: str | None = Header(default=None)) -> Response:
         """Which worker token the call carries: a worker checks its token with it at start."""
         token = await api.token(authorization)
         return _json(Identity(token_id=token.id, name=token.name))
 
-    @app.post(f"{PATH}/claim", tags=["worker"], response_model=Claimed, openapi_extra=_JSON_BODY)
+    @app.post(f"{PATH}/claim", tags=["worker"], responses=_REFUSALS, response_model=Claimed, openapi_extra=_JSON_BODY)
     async def claim(request: Request) -> Response:
         token_id, body = await api.checked(request, Claim)
         return _json(await api.claim(request, body, worker_id_of(token_id, body.worker)))
 
-    @app.post(f"{PATH}/heartbeat", tags=["worker"], response_model=Held, openapi_extra=_JSON_BODY)
+    @app.post(f"{PATH}/heartbeat", tags=["worker"], responses=_REFUSALS, response_model=Held, openapi_extra=_JSON_BODY)
     async def heartbeat(request: Request) -> Response:
         token_id, body = await api.checked(request, Run)
         run = ActiveRun(body.task_id, worker_id_of(token_id, body.worker), body.attempt)
         return _json(Held(held=await run_in_threadpool(queue.heartbeat, *run)))
 
-    @app.post(f"{PATH}/begin_writes", tags=["worker"], response_model=WritesBegun, openapi_extra=_JSON_BODY)
+    @app.post(
+        f"{PATH}/begin_writes",
+        tags=["worker"],
+        responses=_REFUSALS,
+        response_model=WritesBegun,
+        openapi_extra=_JSON_BODY,
+    )
     async def begin_writes(request: Request) -> Response:
         token_id, body = await api.checked(request, Run)
         run = ActiveRun(body.task_id, worker_id_of(token_id, body.worker), body.attempt)
         return _json(WritesBegun(refused=await run_in_threadpool(queue.begin_writes, *run)))
 
-    @app.post(f"{PATH}/finish", tags=["worker"], response_model=Recorded, openapi_extra=_JSON_BODY)
+    @app.post(f"{PATH}/finish", tags=["worker"], responses=_REFUSALS, response_model=Recorded, openapi_extra=_JSON_BODY)
     async def finish(request: Request) -> Response:
         token_id, body = await api.checked(request, Finish)
         run = ActiveRun(body.task_id, worker_id_of(token_id, body.worker), body.attempt)
@@ -173,7 +196,7 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
 
         return _json(Recorded(recorded=await run_in_threadpool(record)))
 
-    @app.get(f"{PATH}/payload", tags=["worker"])
+    @app.get(f"{PATH}/payload", tags=["worker"], response_class=Response, responses=_STREAMED)
     async def payload(
         worker: str = Query(),
         task_id: str = Query(),
@@ -183,7 +206,7 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         held = await api.held(authorization, _run(worker, task_id, attempt))
         return _stream(await run_in_threadpool(platform.blobs.open, held.payload_sha256))
 
-    @app.get(f"{PATH}/file", tags=["worker"])
+    @app.get(f"{PATH}/file", tags=["worker"], response_class=Response, responses=_STREAMED)
     async def read_file(
         url: str = Query(),
         worker: str = Query(),
@@ -199,7 +222,7 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         except FileNotFoundError as exc:
             raise NotPermitted(str(exc), "not_written") from None
 
-    @app.put(f"{PATH}/file", tags=["worker"], response_model=Stored)
+    @app.put(f"{PATH}/file", tags=["worker"], responses=_REFUSALS, response_model=Stored)
     async def write_file(
         request: Request,
         url: str = Query(),
@@ -219,7 +242,7 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         await run_in_threadpool(HostedUpload(hosted, url, file_id, sha256, size, previous=(None, 0)).commit)
         return _json(Stored(sha256=sha256, size=size))
 
-    @app.delete(f"{PATH}/file", tags=["worker"], response_model=Unlinked)
+    @app.delete(f"{PATH}/file", tags=["worker"], responses=_REFUSALS, response_model=Unlinked)
     async def unlink_file(
         url: str = Query(),
         worker: str = Query(),
