@@ -26,7 +26,7 @@ CLAIM_ROUND_TRIPS = FINISH_ROUND_TRIPS = 2
 @pytest.fixture(params=BACKENDS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
-    opened = open_storage(tmp_path / "data", database_url(request.param, tmp_path, cluster))
+    opened = open_storage(tmp_path / "data", database_url(request.param, cluster))
     try:
         yield opened
     finally:

@@ -28,7 +28,7 @@ HANG_SECONDS = 60.0  # only to keep a broken test from hanging
 def storages(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, Storage]]:
     """The API server's storage (it also sweeps leases) and a worker's, on one database."""
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
-    url = database_url(request.param, tmp_path, cluster)
+    url = database_url(request.param, cluster)
     server, worker = open_storage(tmp_path / "data", url), open_storage(tmp_path / "data", url)
     try:
         yield server, worker

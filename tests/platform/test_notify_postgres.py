@@ -28,7 +28,7 @@ WAIT = 60.0
 @pytest.fixture
 def storages(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[tuple[Storage, Storage]]:
     """An API server's storage and a worker's, each with its own notifier, on one PostgreSQL database."""
-    url = database_url("postgres", tmp_path, postgres_cluster)
+    url = database_url("postgres", postgres_cluster)
     server, worker = open_storage(tmp_path / "data", url), open_storage(tmp_path / "data", url)
     try:
         yield server, worker

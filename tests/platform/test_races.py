@@ -40,7 +40,7 @@ HANG_SECONDS = 60.0
 def platforms(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Platform, Platform]]:
     """Two platforms on one database, as two API servers (or a server and a worker) would share it."""
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
-    url = database_url(request.param, tmp_path, cluster)
+    url = database_url(request.param, cluster)
     first = open_storage(tmp_path / "data", url)
     second = open_storage(tmp_path / "data", url)
     try:

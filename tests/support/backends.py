@@ -15,11 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from support.databases import migrated_template
 from support.postgres import PostgresCluster
 from teabox.platform.core import Platform
-from teabox.platform.db import Database
-from teabox.platform.file_keys import FileKeys
-from teabox.platform.private_files import prepare_data_dir
 from teabox.platform.storage import Storage
 from teabox.service.schemas import ENDPOINTS, params_of
 
@@ -30,7 +28,6 @@ ZERO_KEY = "00" * 16
 TRIVIAL_WASM = "AGFzbQEAAAABBwFgAn9/AX8DAgEABQMBAAEHFwIGbWVtb3J5AgAKZW50cnlwb2ludAAACgYBBABBBws="
 
 _ids = itertools.count(1)
-_templates: dict[int, str] = {}
 _template_lock = threading.Lock()
 
 
@@ -38,21 +35,14 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_ids)}"
 
 
-def database_url(backend: str, data_dir: Path, cluster: PostgresCluster | None) -> str | None:
+def database_url(backend: str, cluster: PostgresCluster | None) -> str | None:
     """None for SQLite (the data directory's own file); a fresh migrated PostgreSQL database otherwise."""
     if backend == "sqlite":
         return None
     assert cluster is not None
-    with _template_lock:
-        if id(cluster) not in _templates:
-            # Migrated once; every test copies it, which takes a fraction of a migration's time.
-            url = cluster.create_database()
-            keys_dir = prepare_data_dir(data_dir.parent / "template-keys")
-            template = Database(url)
-            template.migrate(FileKeys.load(keys_dir))
-            template.dispose()
-            _templates[id(cluster)] = url.rsplit("/", 1)[1]
-    return cluster.create_database(template=_templates[id(cluster)])
+    with _template_lock:  # threads of one test may ask at once; the template is made once
+        template = migrated_template(cluster)
+    return cluster.create_database(template=template)
 
 
 def open_storage(data_dir: Path, url: str | None) -> Storage:
