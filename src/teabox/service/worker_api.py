@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
-from typing import BinaryIO
+from typing import Annotated, BinaryIO
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -198,23 +198,19 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
 
     @app.get(f"{PATH}/payload", tags=["worker"], response_class=Response, responses=_STREAMED)
     async def payload(
-        worker: str = Query(),
-        task_id: str = Query(),
-        attempt: int = Query(),
+        run: NamedRun,
         authorization: str | None = Header(default=None),
     ) -> StreamingResponse:
-        held = await api.held(authorization, _run(worker, task_id, attempt))
+        held = await api.held(authorization, run)
         return _stream(await run_in_threadpool(platform.blobs.open, held.payload_sha256))
 
     @app.get(f"{PATH}/file", tags=["worker"], response_class=Response, responses=_STREAMED)
     async def read_file(
+        run: NamedRun,
         url: str = Query(),
-        worker: str = Query(),
-        task_id: str = Query(),
-        attempt: int = Query(),
         authorization: str | None = Header(default=None),
     ) -> StreamingResponse:
-        held = await api.held(authorization, _run(worker, task_id, attempt))
+        held = await api.held(authorization, run)
         held.input_at(url)
         _check_hosted(url)
         try:
@@ -224,15 +220,13 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
 
     @app.put(f"{PATH}/file", tags=["worker"], responses=_REFUSALS, response_model=Stored)
     async def write_file(
+        run: NamedRun,
         request: Request,
         url: str = Query(),
-        worker: str = Query(),
-        task_id: str = Query(),
-        attempt: int = Query(),
         authorization: str | None = Header(default=None),
     ) -> Response:
         """Store the body and link the reserved file to it: one hosted output's commit."""
-        held = await api.held(authorization, _run(worker, task_id, attempt))
+        held = await api.held(authorization, run)
         held.output_at(url)
         _check_hosted(url)
         file_id = await run_in_threadpool(writable_hosted, database, url)
@@ -244,14 +238,12 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
 
     @app.delete(f"{PATH}/file", tags=["worker"], responses=_REFUSALS, response_model=Unlinked)
     async def unlink_file(
+        run: NamedRun,
         url: str = Query(),
-        worker: str = Query(),
-        task_id: str = Query(),
-        attempt: int = Query(),
         authorization: str | None = Header(default=None),
     ) -> Response:
         """Undo a hosted output's commit (a sibling output failed to publish)."""
-        held = await api.held(authorization, _run(worker, task_id, attempt))
+        held = await api.held(authorization, run)
         held.output_at(url)
         _check_hosted(url)
         await run_in_threadpool(hosted.withdraw_hosted, url)
@@ -265,12 +257,15 @@ def worker_id_of(token_id: str, name: str) -> str:
     return f"{token_id}/{name}"
 
 
-def _run(worker: str, task_id: str, attempt: int) -> Run:
+def _named_run(worker: str = Query(), task_id: str = Query(), attempt: int = Query()) -> Run:
     """The run a GET, PUT or DELETE names in its query, checked like a body."""
     try:
         return Run.model_validate({"worker": worker, "task_id": task_id, "attempt": attempt})
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+NamedRun = Annotated[Run, Depends(_named_run)]
 
 
 def _check_hosted(url: str) -> None:
