@@ -20,8 +20,9 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
+from teabox.platform.db_clock import database_now
 from teabox.platform.models import Task
 from teabox.platform.queue import TaskQueue
 from teabox.platform.states import TaskStatus
@@ -29,12 +30,13 @@ from teabox.platform.states import TaskStatus
 _STAGED = TaskStatus.STAGED.value
 _RUNNING = TaskStatus.RUNNING.value
 _OLDEST_STAGED = select(func.min(Task.staged_at)).where(Task.status == _STAGED)
-_LIVE = Task.lease_expires_at >= bindparam("now")
+# Leases are stamped by the database's clock (teabox.platform.db_clock), so they are judged by it here too.
+_LIVE = Task.lease_expires_at >= database_now()
 # A renewal sets the lease's end to lease_seconds after it: the end minus the length is when it happened.
 _LEASES = select(
     func.count(func.distinct(Task.worker_id)).filter(_LIVE),
     func.count().filter(~_LIVE),
-    func.min(Task.lease_expires_at - Task.lease_seconds),
+    database_now() - func.min(Task.lease_expires_at - Task.lease_seconds),
 ).where(Task.status == _RUNNING, Task.lease_expires_at.is_not(None))
 
 
@@ -49,7 +51,7 @@ class QueueCollector(Collector):
         counts = self._queue.counts()
         with self._queue.database.reading() as connection:
             oldest = connection.scalar(_OLDEST_STAGED)
-            live, expired, last_beat = connection.execute(_LEASES, {"now": now}).one()
+            live, expired, beat_age = connection.execute(_LEASES).one()
         by_state = GaugeMetricFamily("teabox_tasks", "Tasks in each state.", labels=["state"])
         for status in TaskStatus:
             by_state.add_metric([status.value], counts.get(status.value, 0))
@@ -67,5 +69,5 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "teabox_worker_heartbeat_age_seconds",
             "Seconds since the least recent lease renewal among running tasks (0 when none runs).",
-            max(0.0, now - last_beat) if last_beat is not None else 0.0,
+            max(0.0, beat_age) if beat_age is not None else 0.0,
         )
