@@ -56,8 +56,14 @@ class BlobWriter(Protocol):
     def write(self, chunk: bytes) -> None: ...
     def commit(self) -> str: ...
     def abort(self) -> None: ...
-    def __enter__(self) -> Self: ...
-    def __exit__(self, kind: object, exc: object, tb: object) -> None: ...
+
+    # The stores' writers inherit these: a ``with`` block left on an exception drops the write.
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if exc is not None:
+            self.abort()
 
 
 class BlobStore(Protocol):
@@ -89,7 +95,7 @@ def check_blob_id(text: str) -> str:
     return text
 
 
-class LocalBlobWriter:
+class LocalBlobWriter(BlobWriter):
     """A write to a locked part file, renamed into place on ``commit``."""
 
     def __init__(self, store: LocalBlobStore, max_bytes: int | None) -> None:
@@ -136,13 +142,6 @@ class LocalBlobWriter:
         """The error to raise for a failed write, after dropping the part: a full disk is a refusal, not a bug."""
         self.abort()
         return self._store.disk.saw_full() if is_full_error(exc) else exc
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if exc is not None:
-            self.abort()
 
 
 class LocalBlobStore:

@@ -34,9 +34,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Self, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from teabox.platform.blobs import check_blob_id, is_blob_id, put_through
+from teabox.platform.blobs import BlobWriter, check_blob_id, is_blob_id, put_through
 from teabox.platform.disk_space import DiskSpace
 from teabox.platform.errors import NoSuchObject, TooLarge, Unavailable
 
@@ -77,7 +77,7 @@ def _code(exc: Exception) -> str | None:
     return str(exc.response.get("Error", {}).get("Code")) if isinstance(exc, ClientError) else None
 
 
-class S3BlobWriter:
+class S3BlobWriter(BlobWriter):
     """An incremental write: one buffered part in memory, earlier parts already sent."""
 
     def __init__(self, store: S3BlobStore, max_bytes: int | None) -> None:
@@ -159,13 +159,6 @@ class S3BlobWriter:
         except BaseException:
             self.abort()
             raise
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if exc is not None:
-            self.abort()
 
 
 class S3BlobStore:
