@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.backends import BACKENDS, InProcess, database_url, open_storage, platform_admin
+from support.backends import BACKENDS, InProcess, database_url, platform_admin
 from support.round_trips import RoundTrips
 
 from teabox.platform import queue
@@ -26,7 +26,7 @@ CLAIM_ROUND_TRIPS = FINISH_ROUND_TRIPS = 2
 @pytest.fixture(params=BACKENDS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
-    opened = open_storage(tmp_path / "data", database_url(request.param, cluster))
+    opened = Storage.open(tmp_path / "data", database_url=database_url(request.param, cluster))
     try:
         yield opened
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from support.backends import BACKENDS, database_url, open_storage, platform_admin
+from support.backends import BACKENDS, database_url, platform_admin
 
 from teabox.platform.core import Platform
 from teabox.platform.models import Task
@@ -29,7 +29,10 @@ def storages(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[S
     """The API server's storage (it also sweeps leases) and a worker's, on one database."""
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
     url = database_url(request.param, cluster)
-    server, worker = open_storage(tmp_path / "data", url), open_storage(tmp_path / "data", url)
+    server, worker = (
+        Storage.open(tmp_path / "data", database_url=url),
+        Storage.open(tmp_path / "data", database_url=url),
+    )
     try:
         yield server, worker
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from support.backends import database_url, open_storage, platform_admin
+from support.backends import database_url, platform_admin
 from support.postgres import PostgresCluster
 
 from teabox.platform.core import Platform
@@ -29,7 +29,10 @@ WAIT = 60.0
 def storages(postgres_cluster: PostgresCluster, tmp_path: Path) -> Iterator[tuple[Storage, Storage]]:
     """An API server's storage and a worker's, each with its own notifier, on one PostgreSQL database."""
     url = database_url("postgres", postgres_cluster)
-    server, worker = open_storage(tmp_path / "data", url), open_storage(tmp_path / "data", url)
+    server, worker = (
+        Storage.open(tmp_path / "data", database_url=url),
+        Storage.open(tmp_path / "data", database_url=url),
+    )
     try:
         yield server, worker
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
-from support.backends import BACKENDS, InProcess, database_url, open_storage, platform_admin
+from support.backends import BACKENDS, InProcess, database_url, platform_admin
 from support.postgres import PostgresCluster
 
 from teabox.platform.conflicts import is_lost_race, lost_race
@@ -41,8 +41,8 @@ def platforms(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[
     """Two platforms on one database, as two API servers (or a server and a worker) would share it."""
     cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
     url = database_url(request.param, cluster)
-    first = open_storage(tmp_path / "data", url)
-    second = open_storage(tmp_path / "data", url)
+    first = Storage.open(tmp_path / "data", database_url=url)
+    second = Storage.open(tmp_path / "data", database_url=url)
     try:
         yield Platform(first), Platform(second)
     finally:

@@ -2,37 +2,27 @@
 
 Tests of concurrency hold a transaction open in one thread while another call
 runs, which needs the platform's objects at hand rather than a server across
-HTTP. :func:`open_storage` opens a data directory on SQLite or on a PostgreSQL
-database; :class:`InProcess` calls operations the way ``teabox serve`` does,
+HTTP. :func:`database_url` gives a test a fresh SQLite or PostgreSQL database for
+``Storage.open``; :class:`InProcess` calls operations the way ``teabox serve`` does,
 with bodies parsed by the service's own request schemas.
 """
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from support.databases import migrated_template
+from support.platform_api import PASSWORD, ZERO_KEY, unique
 from support.postgres import PostgresCluster
 from teabox.platform.core import Platform
-from teabox.platform.storage import Storage
 from teabox.service.schemas import ENDPOINTS, params_of
 
 BACKENDS = ("sqlite", "postgres")
-PASSWORD = "correct horse battery"
-ZERO_KEY = "00" * 16
 # A module that returns 7 from its entry point (what the worker would run; these tests never run it).
 TRIVIAL_WASM = "AGFzbQEAAAABBwFgAn9/AX8DAgEABQMBAAEHFwIGbWVtb3J5AgAKZW50cnlwb2ludAAACgYBBABBBws="
 
-_ids = itertools.count(1)
 _template_lock = threading.Lock()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{os.getpid()}x{next(_ids)}"
 
 
 def database_url(backend: str, cluster: PostgresCluster | None) -> str | None:
@@ -43,11 +33,6 @@ def database_url(backend: str, cluster: PostgresCluster | None) -> str | None:
     with _template_lock:  # threads of one test may ask at once; the template is made once
         template = migrated_template(cluster)
     return cluster.create_database(template=template)
-
-
-def open_storage(data_dir: Path, url: str | None) -> Storage:
-    """The data directory ``data_dir`` with its metadata in ``url`` (None: the SQLite file in it)."""
-    return Storage.open(data_dir, database_url=url)
 
 
 class InProcess:

@@ -6,13 +6,13 @@ import os
 
 from wasmtime import wat2wasm
 
+from support.platform_api import PASSWORD
 from teabox.client import Client
 from teabox.testing.local_server import LocalServer
 
 RETURN_ZERO = wat2wasm(
     '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const 0)))'
 )
-PASSWORD = "correct horse battery"
 
 
 def new_user(server: LocalServer, role: str, attribute: str = "") -> Client:
