@@ -25,7 +25,6 @@ from teabox import config
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
-FORMAT_ENV = config.LOG_FORMAT.name
 _TEXT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 _JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

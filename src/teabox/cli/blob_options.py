@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from teabox.platform.blob_location import ENV_VAR, BlobLocation
+from teabox import config
+from teabox.platform.blob_location import BlobLocation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +31,7 @@ def blob_options(command: F) -> F:
         "--blobs",
         "blobs_url",
         metavar="URL",
-        envvar=ENV_VAR,
+        envvar=config.BLOBS_URL.name,
         help="Where payloads and platform-hosted files live: s3://bucket/prefix or a folder "
         "(default: the data directory's blobs folder).",
     )(with_endpoint)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from teabox import config
-from teabox.logs import FORMAT_ENV, LOG_FORMATS
+from teabox.logs import LOG_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -17,7 +17,7 @@ log_format_option = click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
     default="text",
-    envvar=FORMAT_ENV,
+    envvar=config.LOG_FORMAT.name,
     show_default=True,
     show_envvar=True,
     help="text, or json: one JSON object per line, lines about a task carrying task_id, attempt and worker_id.",

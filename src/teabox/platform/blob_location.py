@@ -24,7 +24,6 @@ from teabox.errors import TeaboxError
 from teabox.platform.blobs import BlobStore, LocalBlobStore
 from teabox.platform.disk_space import DiskSpace
 
-ENV_VAR = config.BLOBS_URL.name
 S3_EXTRA_INSTALL = "pip install '.[s3]'"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
@@ -67,13 +66,13 @@ class BlobLocation:
 
         endpoint = self.endpoint()
         # An endpoint of one's own (a store other than Amazon's) is reached by path: bucket names need no DNS.
-        config = Config(
+        client_config = Config(
             s3={"addressing_style": "path"} if endpoint else {},
             retries={"mode": "standard"},
             connect_timeout=10,
             read_timeout=60,
         )
-        client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+        client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=client_config)
         return S3BlobStore(client, bucket, prefix, disk)
 
     def endpoint(self) -> str | None:

@@ -34,7 +34,6 @@ from pathlib import Path
 from teabox import config
 from teabox.platform.private_files import DataDirExposed, prepare_data_dir
 
-MULTIPROCESS_ENV = config.METRICS_DIR.name
 _MEMORY = Path("/dev/shm")
 
 
@@ -65,7 +64,7 @@ def share_metrics(data_dir: Path) -> Path:
     if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or stat.S_IMODE(found.st_mode) & 0o077:
         raise DataDirExposed(
             f"the metrics directory {directory} is not a directory private to this user "
-            f"(it must be this user's, mode 0700): remove it, or set {MULTIPROCESS_ENV} to another one"
+            f"(it must be this user's, mode 0700): remove it, or set {config.METRICS_DIR.name} to another one"
         )
     config.METRICS_DIR.set(str(directory))
     return directory
