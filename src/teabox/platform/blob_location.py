@@ -17,12 +17,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from teabox import config
 from teabox.errors import TeaboxError
 from teabox.platform.blobs import BlobStore, LocalBlobStore
 from teabox.platform.disk_space import DiskSpace
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 S3_EXTRA_INSTALL = "pip install '.[s3]'"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -54,37 +58,53 @@ class BlobLocation:
 
     def _open_s3(self, disk: DiskSpace) -> BlobStore:
         bucket, prefix = parse_s3_url(self.url or "")
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:
-            raise BlobLocationError(
-                f"--blobs {self.url}: an S3 blob store needs boto3, which comes with teabox's 's3' extra: "
-                f"run {S3_EXTRA_INSTALL} in a clone of the teabox repository"
-            ) from None
         from teabox.platform.blobs_s3 import S3BlobStore
 
-        endpoint = self.endpoint()
-        # An endpoint of one's own (a store other than Amazon's) is reached by path: bucket names need no DNS.
-        client_config = Config(
-            s3={"addressing_style": "path"} if endpoint else {},
-            retries={"mode": "standard"},
-            connect_timeout=10,
-            read_timeout=60,
-        )
-        client = boto3.session.Session().client("s3", endpoint_url=endpoint, config=client_config)
-        return S3BlobStore(client, bucket, prefix, disk)
+        return S3BlobStore(s3_client(self.endpoint(), f"--blobs {self.url}"), bucket, prefix, disk)
 
     def endpoint(self) -> str | None:
         endpoint = self.s3_endpoint or config.S3_ENDPOINT.get() or config.ENDPOINT.get()
-        if endpoint is None:
-            return None
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
-            raise BlobLocationError(
-                f"S3 endpoint {endpoint!r}: give the store's base URL, http(s)://host[:port], without credentials"
-            )
-        return endpoint
+        return None if endpoint is None else check_endpoint(endpoint)
+
+    @property
+    def is_s3(self) -> bool:
+        return bool(self.url) and urlsplit(self.url or "").scheme == "s3"
+
+
+def check_endpoint(endpoint: str) -> str:
+    """``endpoint`` if it is an S3 store's base URL; an endpoint is never the place for credentials."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.query:
+        raise BlobLocationError(
+            f"S3 endpoint {endpoint!r}: give the store's base URL, http(s)://host[:port], without credentials"
+        )
+    return endpoint
+
+
+def s3_client(endpoint: str | None, needed_by: str) -> BaseClient:
+    """An S3 client for ``endpoint`` (None: Amazon S3's own), credentials from the AWS SDK's usual places.
+
+    ``needed_by`` names what asked for it, in the message when boto3 is not installed.
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise BlobLocationError(
+            f"{needed_by}: an S3 blob store needs boto3, which comes with teabox's 's3' extra: "
+            f"run {S3_EXTRA_INSTALL} in a clone of the teabox repository"
+        ) from None
+    # An endpoint of one's own (a store other than Amazon's) is reached by path: bucket names need no DNS.
+    # Signature version 4 for requests and presigned URLs alike: a presigned URL is then bound to its host and
+    # lives at most seven days, whatever a region's or a store's default would have been.
+    client_config = Config(
+        s3={"addressing_style": "path"} if endpoint else {},
+        signature_version="s3v4",
+        retries={"mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=client_config)
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -53,6 +53,11 @@ UNAVAILABLE_RETRY_SECONDS = 5  # what a refused client is told to wait: a store 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
+def blob_key(prefix: str, sha256: str) -> str:
+    """The object key of blob ``sha256`` under ``prefix``: only a blob id can become a key."""
+    return f"{prefix}blobs/{check_blob_id(sha256)}"
+
+
 class BlobStoreError(OSError):
     """The object store failed or refused a request; the message names the store and what it said."""
 
@@ -197,7 +202,7 @@ class S3BlobStore:
         return put_through(self.writer(max_bytes), src)
 
     def key(self, sha256: str) -> str:
-        return f"{self.prefix}blobs/{check_blob_id(sha256)}"
+        return blob_key(self.prefix, sha256)
 
     def open(self, sha256: str) -> BinaryIO:
         """A streaming reader of the blob: its bytes come from the store as they are read."""
