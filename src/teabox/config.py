@@ -114,6 +114,16 @@ S3_ENDPOINT = _variable(
     "The S3 store's address when `--s3-endpoint` is not given.",
 )
 ENDPOINT = _variable("AWS_ENDPOINT_URL", "Amazon S3's", "The same, for every AWS service (`AWS_ENDPOINT_URL_S3` wins).")
+PRESIGN_DOWNLOADS = _variable(
+    "TEABOX_PRESIGN_DOWNLOADS",
+    "none: downloads stream through the server",
+    "Seconds a presigned S3 download URL lives; set, `serve` answers downloads with one (`--presign-downloads`).",
+)
+S3_PUBLIC_ENDPOINT = _variable(
+    "TEABOX_S3_PUBLIC_ENDPOINT",
+    "the endpoint the server uses",
+    "The S3 store's address as clients reach it, in presigned download URLs (`--s3-public-endpoint`).",
+)
 WORKER_URL = _variable(
     "TEABOX_WORKER_URL",
     "none: workers use the data directory's database",

@@ -49,8 +49,8 @@ def reference(openapi: dict[str, Any]) -> str:
             name = path.removeprefix(f"{PREFIX}/")
             token = "yes" if entry.get("security") else "no"
             request = _request(method, entry, schemas, named)
-            answer = _answer(entry["responses"]["200"], schemas, named)
-            refusals = ", ".join(status for status in entry["responses"] if status != "200")
+            answer = _answer(entry["responses"], schemas, named)
+            refusals = ", ".join(status for status in entry["responses"] if int(status) >= 400)
             lines.append(f"| `{method.upper()} {name}` | {token} | {request} | {answer} | {refusals or '–'} |")
     lines += ["", "Shapes named above:", "", "| shape | fields |", "|---|---|"]
     done: set[str] = set()
@@ -74,10 +74,11 @@ def _request(method: str, entry: dict[str, Any], schemas: dict[str, Any], named:
     return " ".join(parts) if parts else ("–" if method == "get" else "`{}`")
 
 
-def _answer(answer: dict[str, Any], schemas: dict[str, Any], named: list[str]) -> str:
-    content = answer["content"]
+def _answer(answers: dict[str, Any], schemas: dict[str, Any], named: list[str]) -> str:
+    content = answers["200"]["content"]
     if "application/json" not in content:
-        return "raw bytes"
+        redirect = " (or 307 to `Location`)" if "307" in answers else ""
+        return "raw bytes" + redirect
     return _fields(_resolve(content["application/json"]["schema"], schemas), schemas, named)
 
 

@@ -1,4 +1,5 @@
-"""``--blobs URL`` and ``--s3-endpoint URL``: where ``serve``, ``worker`` and ``admin`` keep blobs."""
+"""``--blobs URL`` and ``--s3-endpoint URL``: where ``serve``, ``worker`` and ``admin`` keep blobs; and how
+``serve`` answers downloads of blobs in an S3 store (``--presign-downloads``, ``--s3-public-endpoint``)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,24 @@ def blob_options(command: F) -> F:
         help="Where payloads and platform-hosted files live: s3://bucket/prefix or a folder "
         "(default: the data directory's blobs folder).",
     )(with_endpoint)
+
+
+def presign_options(command: F) -> F:
+    """Add ``--presign-downloads SECONDS`` and ``--s3-public-endpoint URL`` (see teabox.service.presigned_downloads)."""
+    command = click.option(
+        "--s3-public-endpoint",
+        metavar="URL",
+        envvar=config.S3_PUBLIC_ENDPOINT.name,
+        show_envvar=True,
+        help="The S3 store's address as clients reach it, for presigned download URLs "
+        "(default: the --s3-endpoint the server uses).",
+    )(command)
+    return click.option(
+        "--presign-downloads",
+        type=int,
+        metavar="SECONDS",
+        envvar=config.PRESIGN_DOWNLOADS.name,
+        show_envvar=True,
+        help="With an s3:// --blobs, answer an authorised download with a redirect to a presigned URL of the "
+        "store, valid this many seconds (1-3600), instead of streaming it through the server (default: stream).",
+    )(command)

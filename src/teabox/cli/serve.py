@@ -26,7 +26,7 @@ from teabox.cli.admin import (
     log_level_option,
     transfer_pace_options,
 )
-from teabox.cli.blob_options import blob_options
+from teabox.cli.blob_options import blob_options, presign_options
 from teabox.cli.fairness_options import cap, max_queued_per_user_option, max_running_per_user_option
 from teabox.cli.operations_options import log_format_option, metrics_options
 from teabox.cli.service_options import service_limit_options, service_limits
@@ -90,6 +90,7 @@ WITHDRAWAL_SWEEP_SECONDS = 2.0
     metavar="DAYS",
     help="Archive and remove audit entries this many days old (default: keep for ever).",
 )
+@presign_options
 @service_limit_options
 @metrics_options
 @log_level_option
@@ -111,6 +112,8 @@ def serve_command(
     max_queued_per_user: int,
     keep_tasks_days: float | None,
     keep_audit_days: float | None,
+    presign_downloads: int | None,
+    s3_public_endpoint: str | None,
     metrics_token_file: Path | None,
     metrics_allow: tuple[str, ...],
     log_level: str,
@@ -120,9 +123,11 @@ def serve_command(
     """Run the platform: HTTP API on HOST:PORT and N worker processes over DATA_DIR."""
     from teabox.cli.data_dir import storage_refusals
     from teabox.platform.metrics_dir import share_metrics
+    from teabox.service.presigned_downloads import PresignedDownloads
 
     listener = _listen(host, port)  # a busy port is refused before anything is made on disk
     with storage_refusals():
+        presigned = PresignedDownloads.configure(blobs, presign_downloads, s3_public_endpoint)  # sends nothing
         share_metrics(data_dir)  # before anything imports prometheus_client (see teabox.platform.metrics_dir)
 
     import uvicorn
@@ -175,7 +180,12 @@ def serve_command(
     withdrawals.add("withdrawal", WITHDRAWAL_SWEEP_SECONDS, functools.partial(_withdraw, storage, transfers))
     background: list[Callable[[], object]] = [storage.queue.requeue_expired, chores.run, withdrawals.run]
     app = create_app(
-        platform, limits=limits, background=background, period=REQUEUE_PERIOD_SECONDS, metrics_access=metrics_access
+        platform,
+        limits=limits,
+        background=background,
+        period=REQUEUE_PERIOD_SECONDS,
+        metrics_access=metrics_access,
+        presigned_downloads=presigned,
     )
     pool = _start_pool(storage.data_dir, workers, settings, pace, database_url, blobs) if workers else None
     # The guarded protocol bounds how long and how many connections may stay open (see service.connections).

@@ -8,9 +8,11 @@ read as plain calls. Refusals become the typed exceptions of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -19,6 +21,8 @@ from teabox.client.errors import ApiError, ConnectionFailed, error_for_status
 
 API_PREFIX = "/api/v1/"
 DEFAULT_TIMEOUT = 30.0
+# The code and the sentence of an S3 error document (<Error><Code>AccessDenied</Code><Message>...).
+_STORE_ERROR = re.compile(r"<(?:Code|Message)>([^<]{1,300})</(?:Code|Message)>")
 
 Address = str | tuple[str, int]
 # What ``http=`` accepts: a ready ``httpx.Client`` (the caller's to close), or a transport to send through
@@ -175,10 +179,50 @@ class Transport:
             timeout=self.timeout,
         )
         response = self._send(method, request, stream=True)
+        if response.status_code == 307 and "location" in response.headers:
+            response.close()
+            response = self._presigned(method, urljoin(str(response.url), response.headers["location"]))
         try:
             yield response
         finally:
             response.close()
+
+    def _presigned(self, method: str, location: str) -> httpx.Response:
+        """GET the object store's presigned URL a download was redirected to (``--presign-downloads``).
+
+        Sent without the token: the URL is its own credential, and the store is not teabox. A store's
+        refusal (an expired URL, a missing object) is an ApiError quoting the store's code and message.
+        """
+        parts = urlsplit(location)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ApiError(
+                f"the server redirected the download to {location[:200]!r}, which is no http(s) URL",
+                code="bad_response",
+                status=307,
+                method=method,
+            )
+        store = f"{parts.scheme}://{parts.netloc}"
+        request = self._http.build_request("GET", location, timeout=self.timeout)
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise ConnectionFailed(f"{method}: no answer from the object store at {store} in time ({exc})") from exc
+        except httpx.TransportError as exc:
+            raise ConnectionFailed(
+                f"{method}: the server sent the download to the object store at {store}, which cannot be reached "
+                f"from here ({exc}); its operator may set --s3-public-endpoint, or stream downloads"
+            ) from exc
+        if response.status_code >= 300:
+            text = response.read().decode(errors="replace")
+            response.close()
+            said = " ".join(found.group(1) for found in _STORE_ERROR.finditer(text)) or text.strip()[:200]
+            raise error_for_status(response.status_code)(
+                f"the object store at {store} refused the download the server sent it to: {said}",
+                code="download_refused_by_store",
+                status=response.status_code,
+                method=method,
+            )
+        return response
 
     def get(self, path: str) -> dict[str, Any]:
         """A plain GET of a JSON document (health, OpenAPI)."""

@@ -41,6 +41,7 @@ from teabox.service.http_metrics import RequestTimer, RouteNote
 from teabox.service.limits import ServiceLimits
 from teabox.service.login_guard import LoginGuard
 from teabox.service.metrics_access import MetricsAccess
+from teabox.service.presigned_downloads import PresignedDownloads
 from teabox.service.probes import mount_probes
 from teabox.service.schemas import ENDPOINTS, GetTaskResult, UserLogin, params_of
 from teabox.service.schemas import Request as Body
@@ -69,10 +70,12 @@ def create_app(
     background: list[Callable[[], object]] | None = None,
     period: float = 1.0,
     metrics_access: MetricsAccess | None = None,
+    presigned_downloads: PresignedDownloads | None = None,
 ) -> FastAPI:
     """The service for ``platform``; ``background`` jobs (e.g. requeueing lost tasks) run every ``period`` s.
 
-    ``/metrics`` answers whom ``metrics_access`` allows (nobody by default).
+    ``/metrics`` answers whom ``metrics_access`` allows (nobody by default). With ``presigned_downloads``,
+    an authorised download is a redirect to the object store instead of a stream through this process.
     """
     limits = limits or ServiceLimits()
     settings = platform.settings
@@ -215,12 +218,12 @@ def create_app(
     @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
     def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> Response:
         found = platform.call("download_file", actor_of(authorization), {"url": url})
-        return _file(platform, found["sha256"], found["name"])
+        return blob_download(platform.blobs, found["sha256"], found["name"], presigned_downloads)
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
     def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> Response:
         found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
-        return _file(platform, found["payload_id"], f"{function_id}.wasm")
+        return blob_download(platform.blobs, found["payload_id"], f"{function_id}.wasm", presigned_downloads)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -269,9 +272,19 @@ def _contract(name: str) -> dict[str, Any]:
 
 
 def _download(name: str) -> dict[str, Any]:
-    """The same for a download, whose answer is the file's bytes."""
+    """The same for a download, whose answer is the file's bytes, or where to fetch them."""
     raw = {"description": "the file's bytes, streamed", "content": {"application/octet-stream": {}}}
-    return {"response_class": Response, "responses": {200: raw, **refusals.responses(name)}}
+    return {"response_class": Response, "responses": {200: raw, **_REDIRECT, **refusals.responses(name)}}
+
+
+# Declared by both downloads: the answer when the server runs with --presign-downloads (an S3 store).
+_REDIRECT: dict[int | str, dict[str, Any]] = {
+    307: {
+        "description": "fetch the bytes from the object store: a GET of `Location`, a presigned URL that is valid "
+        "for a short while and names this one file (send no token with it)",
+        "headers": {"Location": {"description": "the presigned URL", "schema": {"type": "string", "format": "uri"}}},
+    }
+}
 
 
 def _tag(name: str) -> str:
@@ -349,10 +362,6 @@ async def _drain(request: Request, limit: int) -> None:
         left -= len(chunk)
         if left < 0:
             return
-
-
-def _file(platform: Platform, sha256: str, name: str) -> Response:
-    return blob_download(platform.blobs, sha256, name)
 
 
 async def _every(period: float, job: Callable[[], object], disk: DiskSpace) -> None:
