@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.postgres import PostgresCluster
 
 from teabox.cli.main import main
 from teabox.demo.flows import build_example
@@ -131,6 +132,16 @@ def test_admin_create_checks_the_password_before_asking_again(tmp_path: Path) ->
     first_error = result.output.index("a password must be 8 to 1024 characters long")
     assert result.output.count("Repeat for confirmation") == 1
     assert first_error < result.output.index("Repeat for confirmation")
+
+
+def test_admin_create_on_another_database_says_which(postgres_cluster: PostgresCluster, tmp_path: Path) -> None:
+    """The admin lives in the --database named, not in the data directory: the message says so, password hidden."""
+    url = postgres_cluster.create_database().replace("postgres@", "postgres:secret@")
+    command = ["admin", "create", "--data-dir", str(tmp_path / "data"), "--database", url, "--user-id", "root"]
+    result = CliRunner().invoke(main, [*command, "--password-stdin"], input="long-enough\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("created PlatformAdmin 'root' in the database postgresql+psycopg://postgres:***@")
+    assert "secret" not in result.output and str(tmp_path) not in result.output
 
 
 @pytest.fixture(scope="module")

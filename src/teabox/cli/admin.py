@@ -126,13 +126,14 @@ def create_command(data_dir: Path, database_url: str | None, user_id: str, passw
             raise click.UsageError("the two passwords differ; nothing was created")
     with storage_refusals():
         storage = Storage.open(data_dir, database_url=database_url)
+    where = f"the database {storage.database.display_url}" if database_url else str(data_dir)
     try:
         Platform(storage).create_admin(user_id, password)
     except PlatformError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
         storage.close()
-    click.echo(f"created PlatformAdmin '{user_id}' in {data_dir}")
+    click.echo(f"created PlatformAdmin '{user_id}' in {where}")
 
 
 @admin_group.command("reset-password")
