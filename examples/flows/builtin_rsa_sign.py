@@ -20,10 +20,9 @@ from pathlib import Path
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, OwnerList
 from teabox.demo.flows import FlowLog, new_user, run_flow_script
 
-# Teaclave's test fixtures: $TEABOX_FIXTURES, else ../shared/fixtures/teaclave beside the project.
-FIXTURES = Path(
-    os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "teaclave"
-)
+# Teaclave's test fixtures this flow uses ship beside it in data/ (see data/NOTICE); $TEABOX_FIXTURES
+# may name a full copy of Teaclave's fixtures instead.
+FIXTURES = Path(os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parent / "data")
 ZERO_KEY = CryptoInfo("teaclave-file-128", bytes(16), b"")
 
 
