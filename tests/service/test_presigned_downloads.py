@@ -4,7 +4,7 @@ One real ``teabox serve`` on a real SeaweedFS, signing for ``--s3-public-endpoin
 address spelled ``localhost``, as a client would reach a public name): an authorised download is a
 307 to a URL of that one blob, which the store serves without any token and refuses once changed,
 used to write, or expired; a refused download gets no URL; the SDK and the CLI follow the
-redirect; the embedded default still streams.
+redirect; the console and the embedded default still stream.
 """
 
 from __future__ import annotations
@@ -124,6 +124,13 @@ def test_the_sdk_and_the_cli_follow_the_redirect(server: LocalServer, tmp_path: 
     assert admin.wait_for_task(task_id, 300).return_value == str(len(b"the task's input\n"))
     admin.fetch_output(output.data_id, output.crypto, tmp_path / "out.txt")  # download_file, then decrypt
     assert (tmp_path / "out.txt").read_bytes() == b"the task's input\n"
+    admin.download_file(output.url, tmp_path / "out.enc")
+
+    # The console decrypts in the browser, which may fetch from its own origin only: it still streams.
+    with httpx.Client(base_url=server.url) as browser:
+        browser.post("/console/login", data={"user_id": server.admin_id, "password": server.admin_password})
+        streamed = browser.get(f"/console/files/{output.data_id}/ciphertext")
+    assert streamed.status_code == 200 and streamed.content == (tmp_path / "out.enc").read_bytes()
 
     function_id = admin.get_task(task_id).function_id
     assert admin.download_payload(function_id, tmp_path / "copy.wasm") == len(payload)
