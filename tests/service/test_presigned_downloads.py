@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from support.payloads import concat_payload
+from support.platform_api import wat_payload
 from support.remote_workers import hosted_task
 from support.s3 import S3Server, s3_location
 
@@ -115,6 +116,9 @@ def test_a_refused_download_gets_no_url(server: LocalServer, tmp_path: Path) -> 
         assert answer.status_code == status, answer.text
         assert "location" not in answer.headers and "X-Amz" not in answer.text
         ErrorBody.model_validate_json(answer.content, strict=True)
+    private = _client(server).register_function("private", "", "wamr", public=False, payload=wat_payload())
+    answer = _get(server, bob, "download_payload", function_id=private)
+    assert answer.status_code == 403 and "location" not in answer.headers
 
 
 def test_the_sdk_and_the_cli_follow_the_redirect(server: LocalServer, tmp_path: Path) -> None:
