@@ -184,7 +184,13 @@ def test_an_expired_url_is_refused_by_the_store(
     assert expired.status_code == 403 and "expired" in expired.text
 
 
-def test_presigning_is_refused_where_it_cannot_work() -> None:
+def test_presigning_is_refused_where_it_cannot_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "id",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
     s3 = BlobLocation("s3://teabox/p", "http://127.0.0.1:9")
     refusals = [
         (BlobLocation(), 60, None, "needs an S3 blob store"),
@@ -199,6 +205,11 @@ def test_presigning_is_refused_where_it_cannot_work() -> None:
         with pytest.raises(BlobLocationError, match=message):
             PresignedDownloads.configure(blobs, seconds, public)
     assert PresignedDownloads.configure(BlobLocation(), None, None) is None
+    # Signing sends nothing: a store nobody answers at (port 9) still gets its URLs.
+    signing = PresignedDownloads.configure(s3, 60, "https://s3.example")
+    assert signing is not None
+    url = signing.url("ab" * 32, "application/octet-stream", "attachment")
+    assert url.startswith(f"https://s3.example/teabox/p/blobs/{'ab' * 32}?") and "X-Amz-Expires=60" in url
 
 
 def test_the_default_still_streams_through_the_server(platform_server: LocalServer, tmp_path: Path) -> None:
