@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import click
 from sqlalchemy import text
-from support.backends import InProcess, database_url, open_storage, platform_admin
+from support.backends import InProcess, database_url, platform_admin
 from support.postgres import PostgresCluster
 from support.round_trips import RoundTrips
 
@@ -128,7 +128,7 @@ def _idle(storage: Storage, listener: Listener, seconds: float) -> dict[str, flo
 
 
 def _one_database(name: str, url: str | None, scratch: Path, mode: Mode, log: Log) -> dict[str, Any]:
-    storage = open_storage(scratch / name, url)
+    storage = Storage.open(scratch / name, database_url=url)
     try:
         # One user stages every task: no cap on how many may wait.
         admin = platform_admin(Platform(storage, Settings(max_queued_per_user=None)))
@@ -163,7 +163,7 @@ def run(mode: Mode, log: Log) -> list[dict[str, Any]]:
         log("starting a PostgreSQL cluster")
         cluster = PostgresCluster()
         try:
-            url = database_url("postgres", Path(scratch), cluster)
+            url = database_url("postgres", cluster)
             rows.append(_one_database("PostgreSQL", url, Path(scratch), mode, log))
         finally:
             cluster.stop()
