@@ -23,7 +23,6 @@ the queue is then used exactly as a worker uses it.
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from support.backends import InProcess, database_url, platform_admin
 from support.postgres import PostgresCluster
 from support.round_trips import RoundTrips
 
+from bench.procfs import cpu_seconds
 from bench.section import Log, Mode, Section, Target
 from bench.stats import percentile, summarize
 from teabox.platform.core import Platform
@@ -53,7 +53,6 @@ from teabox.platform.storage import Storage
 TITLE = "Queue: claim and finish on SQLite and PostgreSQL"
 ROUND_TRIP_TARGET = 2.0  # claim and finish each
 IDLE_TARGET = 1.0  # % of one core per idle worker
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _stage(user: InProcess, function_id: str, count: int) -> None:
@@ -99,14 +98,7 @@ def _server_cpu_seconds(storage: Storage) -> float:
         return 0.0
     with storage.database.engine.connect() as connection:
         pids = connection.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).all()
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICKS
+    return cpu_seconds(list(pids))
 
 
 def _idle(storage: Storage, listener: Listener, seconds: float) -> dict[str, float]:

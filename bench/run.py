@@ -31,6 +31,7 @@ SECTIONS = {
     "files": "bench.files",
     "end_to_end": "bench.end_to_end",
     "queue_db": "bench.queue_db",
+    "backends": "bench.end_to_end_backends",
 }
 console = Console(stderr=True)
 
