@@ -59,6 +59,7 @@ class Platform:
     """A running platform with the users and functions the measurements need."""
 
     server: LocalServer
+    vendor: Client  # registers the functions
     user: Client  # runs the single-user tasks
     alice: Client
     bob: Client
@@ -118,7 +119,7 @@ def running_platform(workdir: Path, backend: Backend = EMBEDDED, workers: int = 
         )
         (workdir / "alice.txt").write_text(f"{ALICE_WEALTH}\n")
         (workdir / "bob.txt").write_text(f"{BOB_WEALTH}\n")
-        platform = Platform(server, user, alice, bob, trivial_id, millionaire_id, workdir)
+        platform = Platform(server, vendor, user, alice, bob, trivial_id, millionaire_id, workdir)
         stack.callback(platform.close)
         yield platform
 

@@ -32,6 +32,7 @@ SECTIONS = {
     "end_to_end": "bench.end_to_end",
     "queue_db": "bench.queue_db",
     "backends": "bench.end_to_end_backends",
+    "workers": "bench.worker_scaling",
 }
 console = Console(stderr=True)
 
