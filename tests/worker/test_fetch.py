@@ -54,6 +54,28 @@ def test_an_oversized_file_is_refused(transfers: Transfers, allowed_dir: Path, t
         transfers.download((allowed_dir / "big").as_uri(), tmp_path / "got")
 
 
+def test_a_local_file_opens_in_place_under_the_same_rules(transfers: Transfers, allowed_dir: Path) -> None:
+    (allowed_dir / "in.enc").write_bytes(b"secret bytes")
+    opened = transfers.open_in_place((allowed_dir / "in.enc").as_uri())
+    assert opened is not None
+    with opened:
+        assert opened.read() == b"secret bytes"
+    (allowed_dir / "big").write_bytes(b"x" * 10_001)
+    with pytest.raises(TransferError, match="larger than the 10000-byte limit"):
+        transfers.open_in_place((allowed_dir / "big").as_uri())
+    with pytest.raises(TransferError, match=r"missing\.enc does not exist"):
+        transfers.open_in_place((allowed_dir / "missing.enc").as_uri())
+    with pytest.raises(TransferError, match="not under a directory"):
+        transfers.open_in_place(f"file://{allowed_dir}/../in.enc")
+
+
+def test_remote_and_inline_inputs_are_never_opened_in_place(transfers: Transfers, file_server) -> None:
+    """Only a local file can be read where it lies; these are downloaded (and checked) as before."""
+    file_server.files["/in"] = b"x"
+    assert transfers.open_in_place(file_server.url("/in")) is None
+    assert transfers.open_in_place("data:text/plain,4211037") is None
+
+
 def test_http_get(transfers: Transfers, file_server, tmp_path: Path) -> None:
     file_server.files["/data/in.enc"] = b"remote bytes"
     assert transfers.download(file_server.url("/data/in.enc"), tmp_path / "got") == 12

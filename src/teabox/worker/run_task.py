@@ -145,21 +145,27 @@ def _stage_inputs(task: StagedTask, area: TaskArea, transfers: Transfers) -> Fil
 
 def _stage_input(index: int, staged: StagedInput, area: TaskArea, transfers: Transfers) -> Path:
     label = f"input '{staged.data_name}' (file {staged.file_id})"
+    raw = staged.crypto.schema == "raw"
+    if not raw and staged.cmac is None:
+        raise InputError(f"{label} has no registered cmac to check it against")
     try:
         name = bound_name(staged.url)
-        fetched = area.fetched(index, name)
-        transfers.download(staged.url, fetched)
+        # an encrypted local file is decrypted where it lies; anything else (and raw bytes, which the
+        # payload reads as they are) is copied into the staging area first
+        in_place = None if raw else transfers.open_in_place(staged.url)
+        if in_place is None:
+            fetched = area.fetched(index, name)
+            transfers.download(staged.url, fetched)
     except TransferError as exc:
         raise InputError(f"{label} could not be downloaded: {exc}") from exc
     except FileCheckError as exc:
         raise InputError(f"{label} could not be downloaded: {exc.detail}") from exc
-    if staged.crypto.schema == "raw":
+    if raw:
         return fetched
-    if staged.cmac is None:
-        raise InputError(f"{label} has no registered cmac to check it against")
     plain = area.plain_input(index)
     try:
-        decrypt(staged.crypto, fetched, plain, name=name, expected_cmac=staged.cmac)
+        with in_place or open(fetched, "rb") as encrypted:
+            decrypt(staged.crypto, encrypted, plain, name=name, expected_cmac=staged.cmac)
     except FileCheckError as exc:
         raise InputError(
             f"{label} was refused before the run: {exc.kind} check '{exc.check}' failed: {exc.detail}"
