@@ -66,3 +66,8 @@ def peak_rss_bytes(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def parent_of(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[1]) if fields is not None else None

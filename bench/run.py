@@ -33,6 +33,7 @@ SECTIONS = {
     "queue_db": "bench.queue_db",
     "backends": "bench.end_to_end_backends",
     "workers": "bench.worker_scaling",
+    "big_input": "bench.big_input",
 }
 console = Console(stderr=True)
 
