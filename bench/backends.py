@@ -30,6 +30,8 @@ class Backend:
     env: dict[str, str] = field(default_factory=dict)
     # CPU seconds so far of the database and object-store servers (nothing on the embedded default)
     service_cpu: Callable[[], float] = field(default=lambda: 0.0, compare=False)
+    # PostgreSQL's counts so far of this database's commits and the cluster's WAL flushes (None on SQLite)
+    commits: Callable[[], tuple[int, int]] | None = field(default=None, compare=False)
 
 
 EMBEDDED = Backend("embedded (SQLite, local blobs)")
@@ -49,12 +51,25 @@ def postgres_and_s3() -> Iterator[Backend]:
         try:
             location = s3_location(store)
             postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+            url = cluster.create_database()
+            database = url.rsplit("/", 1)[1]
+
+            def commits() -> tuple[int, int]:
+                counted = cluster.sql(
+                    "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), "
+                    "(SELECT wal_sync FROM pg_stat_wal)",
+                    database,
+                )
+                committed, flushed = counted.strip().split("|")
+                return int(committed), int(flushed)
+
             yield Backend(
                 "PostgreSQL + S3",
-                database_url=cluster.create_database(),
+                database_url=url,
                 extra_args=("--blobs", location.url or "", "--s3-endpoint", store.endpoint),
                 env={k: v for k, v in store.environment().items() if not k.startswith("AWS_ENDPOINT")},
                 service_cpu=lambda: tree_cpu_seconds(postmaster) + group_cpu_seconds(store.process.pid),
+                commits=commits,
             )
         finally:
             store.stop()

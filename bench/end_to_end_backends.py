@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ class Figures:
     idle_platform_pct: float = 0.0
     idle_service_pct: float = 0.0
     idle_load: float = 0.0
+    commits_per_task: float | None = None  # PostgreSQL: commits of the platform's database per task
+    flushes_per_task: float | None = None  # PostgreSQL: WAL flushes (fsync) per task, the cluster's
 
     @property
     def latencies(self) -> list[float]:
@@ -96,6 +99,22 @@ def _idle(p: Platform, backend: Backend, seconds: float, figures: Figures) -> No
     figures.idle_load = _load()
 
 
+def _count_commits(
+    p: Platform, commits: Callable[[], tuple[int, int]], before: tuple[int, int], tasks: int, figures: Figures
+) -> None:
+    """Commits and WAL flushes per task over one batch, less those of setting the tasks up.
+
+    Each task of a batch is created just before it is invoked, so a second batch is set up alone (created,
+    not invoked) and its counts are taken away: what is left is invoke → result.
+    """
+    during = commits()
+    for _ in range(tasks):
+        prepare_trivial(p)
+    setup = commits()
+    invoked = [(during[i] - before[i]) - (setup[i] - during[i]) for i in range(2)]
+    figures.commits_per_task, figures.flushes_per_task = invoked[0] / tasks, invoked[1] / tasks
+
+
 def run(mode: Mode, log: Log) -> dict[str, Figures]:
     rounds, batch = mode.reps(6, 2), mode.reps(50, 10)
     tasks_per_second, idle_seconds = mode.reps(300, 40), mode.reps(20, 2)
@@ -112,8 +131,12 @@ def run(mode: Mode, log: Log) -> dict[str, Figures]:
         for r in range(rounds):
             log(f"backends: round {r + 1}/{rounds}, {batch} trivial tasks one at a time on each")
             for name, p in platforms.items():
+                commits = backends[name].commits
+                before = commits() if commits is not None else (0, 0)
                 figures[name].timings += latencies(p, prepare_trivial, batch)
                 figures[name].latency_load.append(_load())
+                if commits is not None and r == 0:  # one round, counted without the setting up of its tasks
+                    _count_commits(p, commits, before, batch, figures[name])
         for name, p in platforms.items():
             log(f"backends: {name}, {tasks_per_second} tasks from 8 clients")
             _throughput(p, backends[name], tasks_per_second, figures[name])
@@ -161,6 +184,16 @@ def table(figures: dict[str, Figures]) -> str:
     for name, f in figures.items():
         parts = " | ".join(_ms(f.median(part)) for part in ("invoke", "worker", "between", "total"))
         lines.append(f"| {name} | {parts} |")
+    for name, f in figures.items():
+        if f.commits_per_task is not None and f.flushes_per_task is not None:
+            lines += [
+                "",
+                f"On {name}, invoking a task and getting its result took {f.commits_per_task:.1f} commits of the "
+                f"platform's database and {f.flushes_per_task:.1f} WAL flushes per task (PostgreSQL's own counts, "
+                "`pg_stat_database.xact_commit` and `pg_stat_wal.wal_sync`, over one batch less the setting up of "
+                "as many tasks): with `synchronous_commit` on, every flush is a wait for the disk, which does not "
+                "depend on the machine's load but on its disk.",
+            ]
     return "\n".join(lines)
 
 
