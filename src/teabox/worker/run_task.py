@@ -150,21 +150,19 @@ def _stage_input(index: int, staged: StagedInput, area: TaskArea, transfers: Tra
         raise InputError(f"{label} has no registered cmac to check it against")
     try:
         name = bound_name(staged.url)
-        # an encrypted local file is decrypted where it lies; anything else (and raw bytes, which the
-        # payload reads as they are) is copied into the staging area first
-        in_place = None if raw else transfers.open_in_place(staged.url)
-        if in_place is None:
+        if raw:  # the payload reads these bytes as they are: always a copy of its own
             fetched = area.fetched(index, name)
             transfers.download(staged.url, fetched)
+            return fetched
+        # an encrypted local file is decrypted where it lies; anything else is downloaded first
+        encrypted = transfers.open_seekable(staged.url, lambda: area.fetched(index, name))
     except TransferError as exc:
         raise InputError(f"{label} could not be downloaded: {exc}") from exc
     except FileCheckError as exc:
         raise InputError(f"{label} could not be downloaded: {exc.detail}") from exc
-    if raw:
-        return fetched
     plain = area.plain_input(index)
     try:
-        with in_place or open(fetched, "rb") as encrypted:
+        with encrypted:
             decrypt(staged.crypto, encrypted, plain, name=name, expected_cmac=staged.cmac)
     except FileCheckError as exc:
         raise InputError(
