@@ -92,6 +92,20 @@ def _claim_finish(storage: Storage, counted: int, timed: int) -> dict[str, Any]:
     }
 
 
+def _api_round_trips(storage: Storage, user: InProcess, function_id: str) -> dict[str, int]:
+    """Round trips of the two requests around a task's run: ``invoke_task``, and ``get_task_result``
+    once the task has finished (the caller's token already checked, as the service does first)."""
+    trips = RoundTrips(storage.database)
+    task_id = user.task(function_id)
+    with trips.counting():
+        user.call("invoke_task", task_id=task_id)
+    invoke = trips.count
+    _claim_and_finish(storage)
+    with trips.counting():
+        user.call("get_task_result", task_id=task_id)
+    return {"invoke_round_trips": invoke, "result_round_trips": trips.count}
+
+
 def _server_cpu_seconds(storage: Storage) -> float:
     """CPU time so far of the PostgreSQL processes serving this database (0 on SQLite)."""
     if storage.database.is_sqlite:
@@ -125,11 +139,13 @@ def _one_database(name: str, url: str | None, scratch: Path, mode: Mode, log: Lo
         # One user stages every task: no cap on how many may wait.
         admin = platform_admin(Platform(storage, Settings(max_queued_per_user=None)))
         owner, user = admin.new_user("FunctionOwner"), admin.new_user("DataOwner-org")
+        function_id = owner.function()
         counted, timed = 10, mode.reps(300, 30)
         log(f"{name}: staging {counted + timed} tasks")
-        _stage(user, owner.function(), counted + timed)
+        _stage(user, function_id, counted + timed)
         log(f"{name}: claim+finish")
         row = {"database": name, **_claim_finish(storage, counted, timed)}
+        row |= _api_round_trips(storage, user, function_id)
         idle_seconds = mode.reps(20, 3)
         log(f"{name}: an idle worker for {idle_seconds} s")
         listener = storage.notifier.listen(Topic.QUEUE)
@@ -164,8 +180,9 @@ def run(mode: Mode, log: Log) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| database | claim+finish p50 / p95 | round trips: claim / finish | idle worker CPU | database server CPU |",
-        "|---|---|---|---|---|",
+        "| database | claim+finish p50 / p95 | round trips: claim / finish | round trips: invoke / result "
+        "| idle worker CPU | database server CPU |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         idle = row["idle"]
@@ -173,12 +190,13 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['database']} | {row['p50_ms']:.2f} / {row['p95_ms']:.2f} ms "
             f"| {row['claim_round_trips']} / {row['finish_round_trips']} "
+            f"| {row['invoke_round_trips']} / {row['result_round_trips']} "
             f"| {idle['worker_pct']:.2f} % | {server} |"
         )
         if "idle_polling" in row:
             polling = row["idle_polling"]
             lines.append(
-                f"| {row['database']}, polling every {FAST_POLL_SECONDS * 1000:.0f} ms (before) | | "
+                f"| {row['database']}, polling every {FAST_POLL_SECONDS * 1000:.0f} ms (before) | | | "
                 f"| {polling['worker_pct']:.2f} % | {polling['server_pct']:.2f} % |"
             )
     return "\n".join(lines)
@@ -201,7 +219,10 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
         "Per task without files: one `claim` and one `finish` through `TaskQueue`, wall time per pair "
         "(PostgreSQL over TCP on 127.0.0.1, this cluster with fsync off; SQLite in WAL mode), and the most "
         "round trips one call took (statements, BEGIN/COMMIT/ROLLBACK and the pool's pre-ping, counted with "
-        "SQLAlchemy's events; a finish also sends one wake-up outside the engine). An idle worker waits as "
+        "SQLAlchemy's events; a finish also sends one wake-up outside the engine); beside them, those of the "
+        "two requests around a task's run, `invoke_task` and `get_task_result` once it finished (after the "
+        "token check the service makes first; over HTTP a long-poll answers from its waiter instead). "
+        "An idle worker waits as "
         "`WorkerLoop.run_forever` does; its CPU is this process's (the listening thread included), the "
         "server's that of the PostgreSQL processes serving the database, both as % of one core.\n\n"
         + table(rows)
