@@ -139,7 +139,13 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
             f"| {per_second.median / one:.2f}× | {summarize(b.cores_busy).median:.2f} "
             f"| {summarize(b.cpu_per_task).median * 1e3:.0f} ms | {min(b.load):.1f}–{max(b.load):.1f} |"
         )
+    per_round = ", ".join(
+        f"{two / one_round:.2f}×" for one_round, two in zip(batches[1].per_second, batches[2].per_second, strict=True)
+    )
     lines += [
+        "",
+        f"2 workers / 1 worker in each round, in order: {per_round} (a round where other work left the cores free "
+        "shows what the platform can do; the median shows what it got).",
         "",
         f"This machine has {cores} cores, so {max(WORKER_COUNTS)} workers cannot beat {cores}: the extra workers "
         "only take turns on the same cores. On a shared machine the speedup also falls short whenever other "
