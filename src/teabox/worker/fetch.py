@@ -138,8 +138,8 @@ class Transfers:
 
         An encrypted input is decrypted from it. Reading a local file in place spares writing the whole
         ciphertext into the staging area and reading it back, and is safe because decryption authenticates
-        every byte it reads against the registered cmac: a file changed meanwhile fails its checks instead
-        of reaching the payload. The input size limit applies either way; a stream is opened only once.
+        every byte it reads against the registered cmac: bytes that are not the registered file's fail its
+        checks instead of reaching the payload. The input size limit applies either way; a stream is opened only once.
         """
         scheme = _scheme(url)
         if scheme in ("http", "https"):
