@@ -29,7 +29,9 @@ from pathlib import Path
 if __name__ == "__main__" and not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.backends import EMBEDDED, Backend
 from bench.invocation import teabox_call, trivial_payload
+from bench.procfs import group_cpu_seconds
 from bench.section import Log, Mode, Ratio, Section, Target
 from bench.stats import Summary, percentile, summarize
 from teabox.client import Client
@@ -57,6 +59,7 @@ class Platform:
     """A running platform with the users and functions the measurements need."""
 
     server: LocalServer
+    vendor: Client  # registers the functions
     user: Client  # runs the single-user tasks
     alice: Client
     bob: Client
@@ -82,9 +85,17 @@ class Platform:
 
 
 @contextmanager
-def running_platform(workdir: Path) -> Iterator[Platform]:
+def running_platform(workdir: Path, backend: Backend = EMBEDDED, workers: int = WORKERS) -> Iterator[Platform]:
     with ExitStack() as stack:
-        server = stack.enter_context(LocalServer(workdir / "platform", workers=WORKERS))
+        server = stack.enter_context(
+            LocalServer(
+                workdir / "platform",
+                workers=workers,
+                extra_args=backend.extra_args,
+                env=backend.env,
+                database_url=backend.database_url,
+            )
+        )
         admin = stack.enter_context(Client(server.url))
         admin.user_login(server.admin_id, server.admin_password)
         vendor = stack.enter_context(new_user(admin, "vendor", "FunctionOwner"))
@@ -108,7 +119,7 @@ def running_platform(workdir: Path) -> Iterator[Platform]:
         )
         (workdir / "alice.txt").write_text(f"{ALICE_WEALTH}\n")
         (workdir / "bob.txt").write_text(f"{BOB_WEALTH}\n")
-        platform = Platform(server, user, alice, bob, trivial_id, millionaire_id, workdir)
+        platform = Platform(server, vendor, user, alice, bob, trivial_id, millionaire_id, workdir)
         stack.callback(platform.close)
         yield platform
 
@@ -174,20 +185,6 @@ def invoke_to_result(p: Platform, task: Prepared) -> Timing:
 def latencies(p: Platform, prepare: Callable[[Platform], Prepared], count: int) -> list[Timing]:
     """One task at a time: prepare it, then time invoke -> result."""
     return [invoke_to_result(p, prepare(p)) for _ in range(count)]
-
-
-def group_cpu_seconds(group: int) -> float:
-    """CPU time used so far by the live processes of process group ``group`` (the server and its workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        if int(fields[2]) == group:  # fields after the command name: state, ppid, pgrp, ...
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
 
 
 @dataclass(frozen=True)

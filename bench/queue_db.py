@@ -23,7 +23,6 @@ the queue is then used exactly as a worker uses it.
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import tempfile
@@ -38,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import click
 from sqlalchemy import text
-from support.backends import InProcess, database_url, open_storage, platform_admin
+from support.backends import InProcess, database_url, platform_admin
 from support.postgres import PostgresCluster
 from support.round_trips import RoundTrips
 
+from bench.procfs import cpu_seconds
 from bench.section import Log, Mode, Section, Target
 from bench.stats import percentile, summarize
 from teabox.platform.core import Platform
@@ -53,7 +53,6 @@ from teabox.platform.storage import Storage
 TITLE = "Queue: claim and finish on SQLite and PostgreSQL"
 ROUND_TRIP_TARGET = 2.0  # claim and finish each
 IDLE_TARGET = 1.0  # % of one core per idle worker
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _stage(user: InProcess, function_id: str, count: int) -> None:
@@ -93,20 +92,27 @@ def _claim_finish(storage: Storage, counted: int, timed: int) -> dict[str, Any]:
     }
 
 
+def _api_round_trips(storage: Storage, user: InProcess, function_id: str) -> dict[str, int]:
+    """Round trips of the two requests around a task's run: ``invoke_task``, and ``get_task_result``
+    once the task has finished (the caller's token already checked, as the service does first)."""
+    trips = RoundTrips(storage.database)
+    task_id = user.task(function_id)
+    with trips.counting():
+        user.call("invoke_task", task_id=task_id)
+    invoke = trips.count
+    _claim_and_finish(storage)
+    with trips.counting():
+        user.call("get_task_result", task_id=task_id)
+    return {"invoke_round_trips": invoke, "result_round_trips": trips.count}
+
+
 def _server_cpu_seconds(storage: Storage) -> float:
     """CPU time so far of the PostgreSQL processes serving this database (0 on SQLite)."""
     if storage.database.is_sqlite:
         return 0.0
     with storage.database.engine.connect() as connection:
         pids = connection.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).all()
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / _TICKS
+    return cpu_seconds(list(pids))
 
 
 def _idle(storage: Storage, listener: Listener, seconds: float) -> dict[str, float]:
@@ -128,16 +134,18 @@ def _idle(storage: Storage, listener: Listener, seconds: float) -> dict[str, flo
 
 
 def _one_database(name: str, url: str | None, scratch: Path, mode: Mode, log: Log) -> dict[str, Any]:
-    storage = open_storage(scratch / name, url)
+    storage = Storage.open(scratch / name, database_url=url)
     try:
         # One user stages every task: no cap on how many may wait.
         admin = platform_admin(Platform(storage, Settings(max_queued_per_user=None)))
         owner, user = admin.new_user("FunctionOwner"), admin.new_user("DataOwner-org")
+        function_id = owner.function()
         counted, timed = 10, mode.reps(300, 30)
         log(f"{name}: staging {counted + timed} tasks")
-        _stage(user, owner.function(), counted + timed)
+        _stage(user, function_id, counted + timed)
         log(f"{name}: claim+finish")
         row = {"database": name, **_claim_finish(storage, counted, timed)}
+        row |= _api_round_trips(storage, user, function_id)
         idle_seconds = mode.reps(20, 3)
         log(f"{name}: an idle worker for {idle_seconds} s")
         listener = storage.notifier.listen(Topic.QUEUE)
@@ -163,7 +171,7 @@ def run(mode: Mode, log: Log) -> list[dict[str, Any]]:
         log("starting a PostgreSQL cluster")
         cluster = PostgresCluster()
         try:
-            url = database_url("postgres", Path(scratch), cluster)
+            url = database_url("postgres", cluster)
             rows.append(_one_database("PostgreSQL", url, Path(scratch), mode, log))
         finally:
             cluster.stop()
@@ -172,8 +180,9 @@ def run(mode: Mode, log: Log) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| database | claim+finish p50 / p95 | round trips: claim / finish | idle worker CPU | database server CPU |",
-        "|---|---|---|---|---|",
+        "| database | claim+finish p50 / p95 | round trips: claim / finish | round trips: invoke / result "
+        "| idle worker CPU | database server CPU |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         idle = row["idle"]
@@ -181,12 +190,13 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['database']} | {row['p50_ms']:.2f} / {row['p95_ms']:.2f} ms "
             f"| {row['claim_round_trips']} / {row['finish_round_trips']} "
+            f"| {row['invoke_round_trips']} / {row['result_round_trips']} "
             f"| {idle['worker_pct']:.2f} % | {server} |"
         )
         if "idle_polling" in row:
             polling = row["idle_polling"]
             lines.append(
-                f"| {row['database']}, polling every {FAST_POLL_SECONDS * 1000:.0f} ms (before) | | "
+                f"| {row['database']}, polling every {FAST_POLL_SECONDS * 1000:.0f} ms (before) | | | "
                 f"| {polling['worker_pct']:.2f} % | {polling['server_pct']:.2f} % |"
             )
     return "\n".join(lines)
@@ -209,7 +219,10 @@ def measure(mode: Mode, log: Log, cache_dir: Path) -> Section:
         "Per task without files: one `claim` and one `finish` through `TaskQueue`, wall time per pair "
         "(PostgreSQL over TCP on 127.0.0.1, this cluster with fsync off; SQLite in WAL mode), and the most "
         "round trips one call took (statements, BEGIN/COMMIT/ROLLBACK and the pool's pre-ping, counted with "
-        "SQLAlchemy's events; a finish also sends one wake-up outside the engine). An idle worker waits as "
+        "SQLAlchemy's events; a finish also sends one wake-up outside the engine); beside them, those of the "
+        "two requests around a task's run, `invoke_task` and `get_task_result` once it finished (after the "
+        "token check the service makes first; over HTTP a long-poll answers from its waiter instead). "
+        "An idle worker waits as "
         "`WorkerLoop.run_forever` does; its CPU is this process's (the listening thread included), the "
         "server's that of the PostgreSQL processes serving the database, both as % of one core.\n\n"
         + table(rows)

@@ -31,6 +31,9 @@ SECTIONS = {
     "files": "bench.files",
     "end_to_end": "bench.end_to_end",
     "queue_db": "bench.queue_db",
+    "backends": "bench.end_to_end_backends",
+    "workers": "bench.worker_scaling",
+    "big_input": "bench.big_input",
 }
 console = Console(stderr=True)
 

@@ -5,9 +5,12 @@ Correctness only: no timing is asserted here (timings belong in bench/results/).
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,10 +139,72 @@ def test_invocation_paths_return_the_trivial_result(tmp_path: Path) -> None:
         assert len(invocation.after_timeout(payload, 1, tmp_path / "cache", spare=spare)) == 1
 
 
-def test_end_to_end_tasks_finish_with_the_right_output(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One ``teabox serve`` for the end-to-end sections' checks (starting one takes seconds)."""
     from bench import end_to_end
 
-    with end_to_end.running_platform(tmp_path) as platform:
-        assert end_to_end.check_two_party_output(platform) == "pf_in_a"
-        timing = end_to_end.invoke_to_result(platform, end_to_end.prepare_trivial(platform))
-        assert timing.total >= timing.invoke > 0
+    with end_to_end.running_platform(tmp_path_factory.mktemp("platform")) as running:
+        yield running
+
+
+def test_every_section_imports(tmp_path: Path) -> None:
+    """A section that cannot even be imported would only show up as a skipped section in a full run."""
+    from bench.run import SECTIONS
+
+    for name, module in SECTIONS.items():
+        section = importlib.import_module(module)
+        assert section.TITLE and callable(section.measure), name
+
+
+def test_end_to_end_tasks_finish_with_the_right_output(platform: Any) -> None:
+    from bench import end_to_end
+
+    assert end_to_end.check_two_party_output(platform) == "pf_in_a"
+    timing = end_to_end.invoke_to_result(platform, end_to_end.prepare_trivial(platform))
+    assert timing.total >= timing.invoke > 0
+
+
+def test_compute_batches_return_what_the_executor_computes(platform: Any, tmp_path: Path) -> None:
+    from bench import worker_scaling
+    from teabox.client.requests import FunctionArgument
+    from teabox.executor import Executor
+
+    payload = engines.build.payload(worker_scaling.KERNEL.source)
+    executor = Executor(tmp_path / "cache", isolation="subprocess")
+    expected = executor.run(payload, {"n": "20"}).return_value
+    executor.close()
+    function_id = platform.vendor.register_function(
+        name="fib", description="", executor_type="wamr", payload=payload, arguments=[FunctionArgument("n", "20")]
+    )
+    per_second, _, cpu = worker_scaling._batch(platform, function_id, 20, 2, str(expected))
+    assert per_second > 0 and cpu >= 0
+    with pytest.raises(RuntimeError, match=r"fib\(20\) returned"):  # a wrong result is reported, not timed
+        worker_scaling._batch(platform, function_id, 20, 1, "not the checksum")
+
+
+def test_the_big_input_fits_the_input_limit() -> None:
+    from bench.big_input import MiB, plaintext_size
+    from teabox.formats.pfs_layout import host_size
+
+    size = plaintext_size(1024 * MiB)
+    assert size % MiB == 0 and host_size(size) <= 1024 * MiB < host_size(size + MiB)
+
+
+def test_a_big_input_task_reads_every_byte_and_its_memory_is_measured(platform: Any, tmp_path: Path) -> None:
+    from bench import big_input, hostcalls
+    from teabox.client.requests import FunctionArgument, FunctionInput
+
+    function_id = platform.vendor.register_function(
+        name="read-input",
+        description="",
+        executor_type="wamr",
+        payload=hostcalls.file_io_payload(),
+        arguments=[FunctionArgument("mode", "read"), FunctionArgument("size", str(big_input.CHUNK))],
+        inputs=[FunctionInput("input", "")],
+    )
+    figures = big_input._task(platform, function_id, tmp_path, 3 * big_input.MiB + 5, lambda _: None)
+    assert figures["bytes"] == 3 * big_input.MiB + 5  # _task raises unless the payload read exactly this many
+    assert figures["processes"]["worker"] and figures["processes"]["sandbox"]
+    assert all(p["peak_bytes"] > 0 for role in figures["processes"].values() for p in role)
+    assert not list(tmp_path.glob("input*")), "the plaintext and ciphertext files are deleted"

@@ -39,7 +39,9 @@ def _free_port() -> int:
 class PostgresCluster:
     """One running cluster; ``url(name)`` gives SQLAlchemy URLs for teabox's ``--database``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable`` keeps ``fsync`` on, so every commit pays its flush as a deployment's does (the
+        benchmark's choice); the tests turn it off, since a crash of a throw-away cluster loses nothing."""
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="teabox-pg-"))
         self.data = self.root / "data"
@@ -48,7 +50,9 @@ class PostgresCluster:
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=400"
+        if not durable:
+            options += " -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
     def _run(self, tool: str, *args: str) -> str:

@@ -54,6 +54,32 @@ def test_an_oversized_file_is_refused(transfers: Transfers, allowed_dir: Path, t
         transfers.download((allowed_dir / "big").as_uri(), tmp_path / "got")
 
 
+def test_a_local_file_is_read_in_place_under_the_same_rules(
+    transfers: Transfers, allowed_dir: Path, tmp_path: Path
+) -> None:
+    (allowed_dir / "in.enc").write_bytes(b"secret bytes")
+    with transfers.open_seekable((allowed_dir / "in.enc").as_uri(), lambda: tmp_path / "copy") as opened:
+        assert opened.read() == b"secret bytes"
+    assert not (tmp_path / "copy").exists()
+    (allowed_dir / "big").write_bytes(b"x" * 10_001)
+    with pytest.raises(TransferError, match="larger than the 10000-byte limit"):
+        transfers.open_seekable((allowed_dir / "big").as_uri(), lambda: tmp_path / "copy")
+    with pytest.raises(TransferError, match=r"missing\.enc does not exist"):
+        transfers.open_seekable((allowed_dir / "missing.enc").as_uri(), lambda: tmp_path / "copy")
+    with pytest.raises(TransferError, match="not under a directory"):
+        transfers.open_seekable(f"file://{allowed_dir}/../in.enc", lambda: tmp_path / "copy")
+
+
+def test_a_remote_input_is_downloaded_for_reading(transfers: Transfers, file_server, tmp_path: Path) -> None:
+    file_server.files["/in"] = b"remote bytes"
+    with transfers.open_seekable(file_server.url("/in"), lambda: tmp_path / "copy") as opened:
+        assert opened.read() == b"remote bytes"
+    assert (tmp_path / "copy").read_bytes() == b"remote bytes"
+    file_server.files["/big"] = b"x" * 20_000
+    with pytest.raises(TransferError, match="larger than the 10000-byte limit"):
+        transfers.open_seekable(file_server.url("/big"), lambda: tmp_path / "big")
+
+
 def test_http_get(transfers: Transfers, file_server, tmp_path: Path) -> None:
     file_server.files["/data/in.enc"] = b"remote bytes"
     assert transfers.download(file_server.url("/data/in.enc"), tmp_path / "got") == 12

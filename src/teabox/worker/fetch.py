@@ -19,7 +19,8 @@ from __future__ import annotations
 import os
 import shutil
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
@@ -127,6 +128,37 @@ class Transfers:
             source = self._open_source(scheme, url)
             with source, open(dst, "wb") as out:
                 return self._copy_limited(source, out, url)
+        except OSError as exc:
+            raise TransferError(f"cannot read {describe_url(url)}: {exc.strerror or exc}") from exc
+
+    def open_seekable(self, url: str, copy_to: Callable[[], Path]) -> BinaryIO:
+        """A seekable reader of the file at ``url``: the file itself where it lies if it is a local file (a
+        ``file://`` input, or a platform-hosted file in the data directory's blob folder), else a copy
+        downloaded to ``copy_to()``.
+
+        An encrypted input is decrypted from it. Reading a local file in place spares writing the whole
+        ciphertext into the staging area and reading it back, and is safe because decryption authenticates
+        every byte it reads against the registered cmac: bytes that are not the registered file's fail its
+        checks instead of reaching the payload. The input size limit applies either way; a stream is opened only once.
+        """
+        scheme = _scheme(url)
+        if scheme in ("http", "https"):
+            copy = copy_to()
+            self.download(url, copy)
+            return open(copy, "rb")
+        try:
+            source = self._open_source(scheme, url)
+            with ExitStack() as closing:
+                closing.callback(source.close)
+                if source.seekable():
+                    self._check_input_size(source.seek(0, os.SEEK_END), url)
+                    source.seek(0)
+                    closing.pop_all()
+                    return source
+                copy = copy_to()
+                with open(copy, "wb") as out:
+                    self._copy_limited(source, out, url)
+            return open(copy, "rb")
         except OSError as exc:
             raise TransferError(f"cannot read {describe_url(url)}: {exc.strerror or exc}") from exc
 

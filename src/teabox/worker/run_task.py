@@ -145,21 +145,25 @@ def _stage_inputs(task: StagedTask, area: TaskArea, transfers: Transfers) -> Fil
 
 def _stage_input(index: int, staged: StagedInput, area: TaskArea, transfers: Transfers) -> Path:
     label = f"input '{staged.data_name}' (file {staged.file_id})"
+    raw = staged.crypto.schema == "raw"
+    if not raw and staged.cmac is None:
+        raise InputError(f"{label} has no registered cmac to check it against")
     try:
         name = bound_name(staged.url)
-        fetched = area.fetched(index, name)
-        transfers.download(staged.url, fetched)
+        if raw:  # the payload reads these bytes as they are: always a copy of its own
+            fetched = area.fetched(index, name)
+            transfers.download(staged.url, fetched)
+            return fetched
+        # an encrypted local file is decrypted where it lies; anything else is downloaded first
+        encrypted = transfers.open_seekable(staged.url, lambda: area.fetched(index, name))
     except TransferError as exc:
         raise InputError(f"{label} could not be downloaded: {exc}") from exc
     except FileCheckError as exc:
         raise InputError(f"{label} could not be downloaded: {exc.detail}") from exc
-    if staged.crypto.schema == "raw":
-        return fetched
-    if staged.cmac is None:
-        raise InputError(f"{label} has no registered cmac to check it against")
     plain = area.plain_input(index)
     try:
-        decrypt(staged.crypto, fetched, plain, name=name, expected_cmac=staged.cmac)
+        with encrypted:
+            decrypt(staged.crypto, encrypted, plain, name=name, expected_cmac=staged.cmac)
     except FileCheckError as exc:
         raise InputError(
             f"{label} was refused before the run: {exc.kind} check '{exc.check}' failed: {exc.detail}"

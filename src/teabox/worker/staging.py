@@ -11,7 +11,8 @@ and when it starts.
 Layout of one task's area (index-numbered directories, so that no data name
 or URL can steer a path)::
 
-    fetched/<i>/<bound name>   input i as downloaded (still encrypted)
+    fetched/<i>/<bound name>   input i as downloaded (still encrypted; none for an
+                               encrypted local file, decrypted where it lies)
     plain/<i>                  input i decrypted, read by the payload
     out/<j>                    output j in plaintext, written by the payload
     sealed/<j>/<bound name>    output j encrypted with its owner's key
