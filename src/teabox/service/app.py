@@ -60,6 +60,16 @@ _INLINE_PAYLOAD = ("register_function", "update_function")
 # Operations that hash a password: they wait for a hashing slot.
 _HASHING = frozenset({"user_register", "user_update", "user_change_password", "user_redeem_reset"})
 _CUSTOM = frozenset({"user_login", "get_task_result"})
+# The calls every task makes, in the order the router tries them first (see _order_routes).
+_TASK_CALLS = (
+    "get_task_result",
+    "invoke_task",
+    "create_task",
+    "worker/claim",
+    "worker/heartbeat",
+    "worker/begin_writes",
+    "worker/finish",
+)
 
 
 def create_app(
@@ -107,7 +117,6 @@ def create_app(
     )
     disk = platform.storage.disk
     errors.install(app, audit, disk)
-    openapi.install(app)
     app.add_middleware(RouteNote)  # innermost: sees the route the router chose
     app.add_middleware(
         JsonBodies,
@@ -235,7 +244,28 @@ def create_app(
             "storage": disk.report(),
         }
 
+    openapi.install(app, list(app.routes))  # described in the order the code registers them
+    _order_routes(app)
     return app
+
+
+def _order_routes(app: FastAPI) -> None:
+    """Put the task flow's calls first, then the rest of the API, then the console, docs and probes.
+
+    The router tries its routes one after another (a regular expression each, and every console
+    page for the console's router) until one matches, so a call's matching costs in proportion to
+    its place: registered in the order the code is laid out, the long-poll came after 60 others.
+    Paths of different routes never overlap (the API's are all under /api/v1 and fixed), so the
+    order decides nothing but that cost; the sort is stable, so one path's routes (a GET and a PUT)
+    keep their order.
+    """
+    first = {f"{PREFIX}/{name}": place for place, name in enumerate(_TASK_CALLS)}
+
+    def place(route: object) -> int:
+        path = getattr(route, "path", "")
+        return first.get(path, len(first) if path.startswith(f"{PREFIX}/") else len(first) + 1)
+
+    app.router.routes.sort(key=place)
 
 
 Answer = Callable[[str, Body, str | None], dict[str, Any]]
