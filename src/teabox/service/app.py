@@ -135,8 +135,7 @@ def create_app(
         return platform.authenticate(bearer(authorization))
 
     def answer(name: str, body: Body, authorization: str | None) -> dict[str, Any]:
-        actor = actor_of(authorization) if OPERATIONS[name].authenticated else None
-        return platform.call(name, actor, params_of(body))
+        return platform.serve(name, bearer(authorization), params_of(body))[1]
 
     async def hashed(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         async with hashing:
@@ -178,15 +177,17 @@ def create_app(
             return JSONResponse(await db.run(answer, "get_task_result", body, authorization))
 
         def look() -> tuple[Actor, dict[str, Any]]:
-            actor = actor_of(authorization)
-            result = platform.call("get_task_result", actor, params_of(body), audit_success=False)
+            actor, result = platform.serve(
+                "get_task_result", bearer(authorization), params_of(body), audit_success=False
+            )
+            assert actor is not None, "get_task_result needs a token"
             if result["done"]:
                 platform.audit(time.time(), actor.user_id, "get_task_result", body.task_id, "ok", "ended")
             return actor, result
 
-        # One hand-off to a thread for the token and the first look (each hand-off costs the event loop
-        # and a thread a wake-up, and the long-poll is half of every task's calls); an ending is answered
-        # by the waiter's watcher, which answers every wait that ended in one hand-off.
+        # One hand-off to a thread for the token and the first look, read in one transaction (each hand-off
+        # costs the event loop and a thread a wake-up, and the long-poll is half of every task's calls); an
+        # ending is answered by the waiter's watcher, which answers every wait that ended in one hand-off.
         mark = waiter.mark()
         actor, result = await db.run(look)
         if result["done"]:
@@ -224,12 +225,12 @@ def create_app(
 
     @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
     def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> Response:
-        found = platform.call("download_file", actor_of(authorization), {"url": url})
+        found = platform.serve("download_file", bearer(authorization), {"url": url})[1]
         return _file(platform, found["sha256"], found["name"])
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
     def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> Response:
-        found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
+        found = platform.serve("download_payload", bearer(authorization), {"function_id": function_id})[1]
         return _file(platform, found["payload_id"], f"{function_id}.wasm")
 
     @app.get("/", include_in_schema=False)
