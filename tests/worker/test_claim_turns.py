@@ -1,0 +1,78 @@
+"""Workers beside a SQLite database claim one after another (:class:`teabox.worker.direct.ClaimTurns`).
+
+A staged task wakes every idle worker at once; taking turns, the ones that
+come second find the queue empty with the claim's opening read instead of a
+write each. Whether a claim holds the turn is seen through the lock file,
+from a descriptor of this test's own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teabox.platform.staged import StagedTask
+from teabox.platform.storage import WAKE_DIR, Storage
+from teabox.worker.direct import DirectPlatform
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    Storage.open(tmp_path / "data").close()  # created and migrated, as `teabox serve` leaves it
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def worker(data_dir: Path) -> Iterator[DirectPlatform]:
+    platform = DirectPlatform(Storage.open(data_dir, migrate=False))
+    yield platform
+    platform.close()
+
+
+def turn_is_free(data_dir: Path) -> bool:
+    """Whether another worker could start its claim now (takes the turn and gives it back at once)."""
+    descriptor = os.open(data_dir / WAKE_DIR / "claim.lock", os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)  # closing also gives back a lock it took
+    return True
+
+
+def test_no_other_worker_starts_a_claim_while_one_claims(
+    worker: DirectPlatform, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+
+    def claim(worker_id: str, lease_seconds: float, max_running_per_user: int | None = None) -> StagedTask | None:
+        seen.append(turn_is_free(data_dir))
+        return None
+
+    monkeypatch.setattr(worker.storage.queue, "claim", claim)
+    assert worker.claim("w1", 30.0, None) is None
+    assert seen == [False], "the turn was free during the claim"
+    assert turn_is_free(data_dir), "the turn was kept after the claim"
+
+
+def test_the_turn_is_the_data_directorys_own(worker: DirectPlatform, data_dir: Path) -> None:
+    mode = (data_dir / WAKE_DIR / "claim.lock").stat().st_mode & 0o777
+    assert mode & 0o077 == 0, oct(mode)
+
+
+def test_a_worker_that_dies_holding_the_turn_leaves_it_free(data_dir: Path) -> None:
+    """flock's lock belongs to the open file: it goes with the process that held it, however it ends."""
+    dies_holding = (
+        "import os, sys; from pathlib import Path; from teabox.worker.direct import ClaimTurns; "
+        "ClaimTurns(Path(sys.argv[1])).__enter__(); os.kill(os.getpid(), 9)"
+    )
+    died = subprocess.run([sys.executable, "-c", dies_holding, str(data_dir / WAKE_DIR / "claim.lock")], check=False)
+    assert died.returncode == -9
+    assert turn_is_free(data_dir)
