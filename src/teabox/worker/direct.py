@@ -22,19 +22,30 @@ class DirectPlatform:
     An idle claim sleeps on the ``queue`` wake-up (poked when a task is staged
     or put back), looking at the queue on its own every ``poll_seconds``.
     On SQLite, whose wake-up reaches every idle worker at once, the workers
-    claim one after another (see :class:`ClaimTurns`).
+    claim one after another (see :class:`ClaimTurns`). A worker whose last
+    claim took the only staged task does not ask the database again after its
+    run unless a wake-up came meanwhile: every staging wakes it after its commit.
     """
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.hosted: HostedFiles = storage.hosted
         self._listener = storage.notifier.listen(Topic.QUEUE)
+        self._alone = False  # the last claim took the only task staged
         self._turns = ClaimTurns(storage.data_dir / WAKE_DIR / "claim.lock") if storage.database.is_sqlite else None
 
     def claim(self, worker_id: str, lease_seconds: float, max_running_per_user: int | None) -> StagedTask | None:
+        if self._alone:
+            # The last claim left nothing else staged, and each staging since has woken us after its commit:
+            # wait for one without asking the database. Woken or not, the loop asks again (checking for a
+            # stop request first), and then the database.
+            self._alone = False
+            self._listener.wait(self._listener.poll_seconds)
+            return None
         self._listener.drain()  # wake-ups sent before this look at the queue are answered by it
         with self._turns or nullcontext():
-            task = self.storage.queue.claim(worker_id, lease_seconds, max_running_per_user)
+            task, more = self.storage.queue.claim_telling_more(worker_id, lease_seconds, max_running_per_user)
+        self._alone = task is not None and not more
         if task is None:
             self._listener.wait(self._listener.poll_seconds)
         return task
