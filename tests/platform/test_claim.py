@@ -162,3 +162,15 @@ def test_the_queue_statements_are_compiled_once() -> None:
     """Each has a cache key: otherwise SQLAlchemy compiles it again for every task, which costs more than running it."""
     for statement in (queue._CLAIM, queue._CLAIM_AND_SERVE, queue._SERVED, queue._HEARTBEAT, queue._FINISH_ALONE):
         assert statement._generate_cache_key() is not None
+
+
+def test_a_claim_tells_whether_another_task_was_left_staged(storage: Storage, admin: InProcess) -> None:
+    owner, user = admin.new_user("FunctionOwner"), admin.new_user("DataOwner-org")
+    function_id = owner.function()
+    staged = [stage(owner, user, function_id) for _ in range(2)]
+    taken = [storage.queue.claim_telling_more(f"w{n}", lease_seconds=30) for n in range(3)]
+    assert [(run.task_id if run else None, more) for run, more in taken] == [
+        (staged[0], True),
+        (staged[1], False),
+        (None, False),
+    ]

@@ -12,9 +12,12 @@ held for a few statements: the workers' lease renewals never wait long for it.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
 
 from teabox.platform import audit, files, functions, overview, tasks, users  # noqa: F401 - they register the operations
 from teabox.platform.audit import Entry
@@ -22,11 +25,11 @@ from teabox.platform.auth import hash_password, token_hash
 from teabox.platform.blobs import BlobStore
 from teabox.platform.blobs_s3 import BlobStoreError, unavailable
 from teabox.platform.conflicts import is_lost_race, lost_race
-from teabox.platform.context import OPERATIONS, Actor, Ctx, Resources
+from teabox.platform.context import OPERATIONS, Actor, Ctx, Operation, Resources
 from teabox.platform.disk_space import is_full_error
-from teabox.platform.errors import InternalError, NoSuchObject, NotAuthenticated, PlatformError
+from teabox.platform.errors import InternalError, MalformedRequest, NoSuchObject, NotAuthenticated, PlatformError
 from teabox.platform.models import User
-from teabox.platform.nul import refuse_nul
+from teabox.platform.nul import nul_refusal
 from teabox.platform.roles import Role, RoleKind, check_api
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
@@ -49,10 +52,14 @@ class Platform:
 
     def authenticate(self, token: str | None) -> Actor:
         """The caller behind a bearer token; one indexed lookup, no hashing beyond sha256."""
+        with self.storage.database.reading() as connection:
+            return self._actor(connection, token)
+
+    @staticmethod
+    def _actor(connection: Connection, token: str | None) -> Actor:
         if not token:
             raise NotAuthenticated("this call needs a token: send 'Authorization: Bearer <token>' (see user_login)")
-        with self.storage.database.reading() as connection:
-            actor = users.actor_for_token(connection, token_hash(token), time.time())
+        actor = users.actor_for_token(connection, token_hash(token), time.time())
         if actor is None:
             raise NotAuthenticated("the token is unknown, expired or revoked; log in again", "invalid_token")
         return actor
@@ -66,41 +73,69 @@ class Platform:
         passes ``audit_success=False`` for a read-only operation records its success itself with
         :meth:`audit`: the long-poll does so once it has waited, so that waiting never writes.
         """
-        operation = OPERATIONS.get(name)
-        if operation is None:
-            raise NoSuchObject(f"there is no operation '{name}'")
+        return self._run(name, actor, params, audit_success)[1]
+
+    def serve(
+        self, name: str, token: str | None, params: dict[str, Any], *, audit_success: bool = True
+    ) -> tuple[Actor | None, dict[str, Any]]:
+        """:meth:`call` for the caller with bearer ``token``: (the caller, the answer).
+
+        For an operation that changes nothing the token is looked up in the operation's own read
+        transaction, so that the call costs one transaction rather than two. Any other operation
+        looks it up first, in a read of its own: a caller without a valid token never makes the
+        platform take the write lock, nor do the slow preparation some operations have. An
+        unknown, expired or revoked token raises NotAuthenticated before anything else is looked
+        at, unaudited: the service records such a call with the client's address. An operation
+        that needs no token (``user_login``) ignores it.
+        """
+        operation = _operation(name)
+        if not operation.authenticated:
+            return None, self.call(name, None, params, audit_success=audit_success)
+        if not operation.readonly or operation.prepare is not None:
+            actor = self.authenticate(token)
+            return actor, self.call(name, actor, params, audit_success=audit_success)
+        return self._run(name, _Bearer(token), params, audit_success)
+
+    def _run(
+        self, name: str, caller: Actor | _Bearer | None, params: dict[str, Any], audit_success: bool
+    ) -> tuple[Actor | None, dict[str, Any]]:
+        """Run ``name`` for ``caller``: an actor, or a bearer token whose owner is looked up in the
+        operation's transaction (see :meth:`serve`)."""
+        operation = _operation(name)
         now = time.time()
         ctx: Ctx | None = None
-        who = self._who(actor, params)
+        actor = caller if not isinstance(caller, _Bearer) else None
+        proven = not isinstance(caller, _Bearer)  # a token's owner is unknown until its lookup
+        who = self._who(actor, params) if proven else None
+        nul = nul_refusal(params)  # looked for before any transaction: a large body takes a while
         try:
-            refuse_nul(params)
-            if operation.authenticated:
-                if actor is None:
-                    raise NotAuthenticated(f"{name} needs a token")
-                check_api(actor.role, name, must_change_password=actor.must_change_password)
+            if proven:
+                self._check(operation, actor, nul)
             if operation.prepare is not None:
                 resources = Resources(self.storage.database, self.storage.blobs, self.settings)
                 arguments = operation.prepare(resources, params)
                 now = time.time()  # the operation happens after its slow preparation: a token's lifetime starts here
             else:
                 arguments = params
-            if operation.readonly:
-                with self.storage.database.read() as session:
-                    ctx = self._ctx(session, actor, now)
-                    result = operation.handler(ctx, **arguments)
-                if audit_success:
-                    self.audit(now, who, name, ctx.object_id, "ok", ctx.note)
-            else:
-                with self.storage.database.write() as session:
-                    ctx = self._ctx(session, actor, now)
-                    result = operation.handler(ctx, **arguments)
+            with self._transaction(operation.readonly) as session:
+                if isinstance(caller, _Bearer):  # a read-only operation's (see serve)
+                    actor = self._actor(session.connection(), caller.token)
+                    proven, who = True, actor.user_id
+                    self._check(operation, actor, nul)
+                ctx = self._ctx(session, actor, now)
+                result = operation.handler(ctx, **arguments)
+                if not operation.readonly:
                     audit.record(session, now, who, name, ctx.object_id, "ok", ctx.note)
+            if not operation.readonly:
                 self.storage.disk.saw_write()
+            elif audit_success:
+                self.audit(now, who, name, ctx.object_id, "ok", ctx.note)
             for topic in ctx.wakes:
                 self.storage.notifier.notify(topic)
-            return result
+            return actor, result
         except PlatformError as exc:
-            self._refused(exc, now, who, name, ctx, params)
+            if proven:
+                self._refused(exc, now, who, name, ctx, params)
             raise
         except Exception as exc:
             if is_full_error(exc):
@@ -113,6 +148,21 @@ class Platform:
                 refusal = InternalError(f"internal error: {type(exc).__name__}")
             self._refused(refusal, now, who, name, ctx, params)
             raise refusal from exc
+
+    @staticmethod
+    def _check(operation: Operation, actor: Actor | None, nul: MalformedRequest | None) -> None:
+        """What every call must pass before its operation runs: no NUL in any string (``nul`` says where
+        there is one), the caller's role."""
+        if nul is not None:
+            raise nul
+        if operation.authenticated:
+            if actor is None:
+                raise NotAuthenticated(f"{operation.name} needs a token")
+            check_api(actor.role, operation.name, must_change_password=actor.must_change_password)
+
+    def _transaction(self, readonly: bool) -> AbstractContextManager[Session]:
+        """A read transaction for an operation that changes nothing (it never takes the write lock), else a write."""
+        return self.storage.database.read() if readonly else self.storage.database.write()
 
     def _refused(
         self, exc: PlatformError, now: float, who: str | None, name: str, ctx: Ctx | None, params: dict[str, Any]
@@ -204,6 +254,20 @@ class Platform:
             token = users.issue_reset_token(self._ctx(session, None, now), user_id)
             audit.record(session, now, None, "admin_reset_password", user_id, "ok", "reset token issued on the machine")
         return token
+
+
+@dataclass(frozen=True)
+class _Bearer:
+    """A caller known so far only by the bearer token it sent (None: it sent none)."""
+
+    token: str | None
+
+
+def _operation(name: str) -> Operation:
+    operation = OPERATIONS.get(name)
+    if operation is None:
+        raise NoSuchObject(f"there is no operation '{name}'")
+    return operation
 
 
 def _object_of(params: dict[str, Any]) -> str | None:

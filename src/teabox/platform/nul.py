@@ -34,10 +34,11 @@ def nul_field(value: Any) -> str | None:
     return None
 
 
-def refuse_nul(params: dict[str, Any]) -> None:
-    """Raise MalformedRequest (400) naming the first field of ``params`` that holds a NUL character."""
+def nul_refusal(params: dict[str, Any]) -> MalformedRequest | None:
+    """The refusal (400) naming the first field of ``params`` that holds a NUL character, or None."""
     field = nul_field(params)
-    if field is not None:
-        raise MalformedRequest(
-            f"{field} contains a NUL character (U+0000), which the platform does not store", "invalid_text"
-        )
+    if field is None:
+        return None
+    return MalformedRequest(
+        f"{field} contains a NUL character (U+0000), which the platform does not store", "invalid_text"
+    )

@@ -118,6 +118,7 @@ _BINDINGS = (
     .scalar_subquery()
 )
 _OTHERS_WAITING = exists().where(_waiting.c.status == _STAGED, _waiting.c.creator != _t.creator)
+_MORE_STAGED = exists().where(_waiting.c.status == _STAGED, _waiting.c.id != _t.id)
 _CLAIM = (
     update(_tasks)
     .where(_t.id == _NEXT, _t.status == _STAGED)
@@ -140,6 +141,7 @@ _CLAIM = (
         _t.limits,
         qualified(_BINDINGS).label("bindings"),
         qualified(_OTHERS_WAITING).label("contended"),
+        qualified(_MORE_STAGED).label("more"),
     )
 )
 # The served user's turn is recorded by the same statement on PostgreSQL (a data-modifying WITH), by
@@ -241,6 +243,16 @@ class TaskQueue:
     def claim(self, worker_id: str, lease_seconds: float, max_running_per_user: int | None = None) -> StagedTask | None:
         """Take the next staged task for ``worker_id``, or None if there is none it may take.
 
+        See :meth:`claim_telling_more` for the rules.
+        """
+        return self.claim_telling_more(worker_id, lease_seconds, max_running_per_user)[0]
+
+    def claim_telling_more(
+        self, worker_id: str, lease_seconds: float, max_running_per_user: int | None = None
+    ) -> tuple[StagedTask | None, bool]:
+        """Take the next staged task for ``worker_id`` (None if there is none it may take), and whether any
+        other task was staged when it was taken (False with None).
+
         The next task is the oldest staged task of the user whose turn it is:
         users with fewer tasks running first, then the one served longest ago,
         then the one waiting longest. So one user's flood of tasks never makes
@@ -260,14 +272,14 @@ class TaskQueue:
         if not self.database.is_sqlite:
             with self.database.autocommitting() as connection:
                 row = connection.execute(_CLAIM_AND_SERVE, claiming).first()
-            return None if row is None else _staged_task(row, self.file_keys)
-        with self.database.autocommitting() as connection:
-            if connection.execute(_ANY_STAGED).first() is None:
-                return None
-            row = connection.execute(_CLAIM, claiming).first()
-            if row is not None and (row.contended or max_running_per_user is not None):
-                connection.execute(_SERVED, {"user": row.creator})
-        return None if row is None else _staged_task(row, self.file_keys)
+        else:
+            with self.database.autocommitting() as connection:
+                if connection.execute(_ANY_STAGED).first() is None:
+                    return None, False
+                row = connection.execute(_CLAIM, claiming).first()
+                if row is not None and (row.contended or max_running_per_user is not None):
+                    connection.execute(_SERVED, {"user": row.creator})
+        return (None, False) if row is None else (_staged_task(row, self.file_keys), bool(row.more))
 
     def heartbeat(self, task_id: str, worker_id: str, attempt: int) -> bool:
         """Extend the lease. False means stop now: the task was canceled or the lease was lost."""

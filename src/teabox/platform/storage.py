@@ -8,7 +8,8 @@ Layout of a data directory::
     platform.key   the platform key that seals them, unless TEABOX_PLATFORM_KEY gives it
     blobs/         payloads and platform-hosted files, by sha256 (unless --blobs names another store)
     staging/       workers' private per-task areas (see teabox.worker.staging)
-    wake/          the sockets processes poke each other through (see teabox.platform.notify)
+    wake/          the sockets processes poke each other through (see teabox.platform.notify), and the
+                   lock the workers take turns to claim with (see teabox.worker.direct)
 
 The directory and every directory in it are 0700, the database, its WAL and
 shared-memory files, the key file and every blob 0600, whatever the umask;
@@ -34,6 +35,8 @@ from teabox.platform.models import DataFile
 from teabox.platform.notify import Notifier, SocketNotifier
 from teabox.platform.private_files import prepare_data_dir
 from teabox.platform.queue import TaskQueue
+
+WAKE_DIR = "wake"
 
 
 @dataclass
@@ -89,7 +92,7 @@ class Storage:
 def notifier_for(database: Database, data_dir: Path) -> Notifier:
     """SQLite's processes share a machine and poke each other through sockets; PostgreSQL's share LISTEN/NOTIFY."""
     if database.is_sqlite:
-        return SocketNotifier(data_dir / "wake")
+        return SocketNotifier(data_dir / WAKE_DIR)
     from teabox.platform.notify_postgres import PostgresNotifier  # psycopg comes with the postgres extra
 
     return PostgresNotifier(database.engine)

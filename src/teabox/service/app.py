@@ -61,6 +61,16 @@ _INLINE_PAYLOAD = ("register_function", "update_function")
 # Operations that hash a password: they wait for a hashing slot.
 _HASHING = frozenset({"user_register", "user_update", "user_change_password", "user_redeem_reset"})
 _CUSTOM = frozenset({"user_login", "get_task_result"})
+# The calls every task makes, in the order the router tries them first (see _order_routes).
+_TASK_CALLS = (
+    "get_task_result",
+    "invoke_task",
+    "create_task",
+    "worker/claim",
+    "worker/heartbeat",
+    "worker/begin_writes",
+    "worker/finish",
+)
 
 
 def create_app(
@@ -110,7 +120,6 @@ def create_app(
     )
     disk = platform.storage.disk
     errors.install(app, audit, disk)
-    openapi.install(app)
     app.add_middleware(RouteNote)  # innermost: sees the route the router chose
     app.add_middleware(
         JsonBodies,
@@ -129,8 +138,7 @@ def create_app(
         return platform.authenticate(bearer(authorization))
 
     def answer(name: str, body: Body, authorization: str | None) -> dict[str, Any]:
-        actor = actor_of(authorization) if OPERATIONS[name].authenticated else None
-        return platform.call(name, actor, params_of(body))
+        return platform.serve(name, bearer(authorization), params_of(body))[1]
 
     async def hashed(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         async with hashing:
@@ -165,21 +173,24 @@ def create_app(
             raise
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"], **_contract("get_task_result"))
-    async def get_task_result(body: GetTaskResult, authorization: str | None = Header(default=None)) -> JSONResponse:
+    async def get_task_result(body: GetTaskResult, request: Request) -> JSONResponse:
+        authorization = _authorization(request)
         timeout = min(body.timeout, settings.max_wait_seconds)
         if timeout <= 0:
             return JSONResponse(await db.run(answer, "get_task_result", body, authorization))
 
         def look() -> tuple[Actor, dict[str, Any]]:
-            actor = actor_of(authorization)
-            result = platform.call("get_task_result", actor, params_of(body), audit_success=False)
+            actor, result = platform.serve(
+                "get_task_result", bearer(authorization), params_of(body), audit_success=False
+            )
+            assert actor is not None, "get_task_result needs a token"
             if result["done"]:
                 platform.audit(time.time(), actor.user_id, "get_task_result", body.task_id, "ok", "ended")
             return actor, result
 
-        # One hand-off to a thread for the token and the first look (each hand-off costs the event loop
-        # and a thread a wake-up, and the long-poll is half of every task's calls); an ending is answered
-        # by the waiter's watcher, which answers every wait that ended in one hand-off.
+        # One hand-off to a thread for the token and the first look, read in one transaction (each hand-off
+        # costs the event loop and a thread a wake-up, and the long-poll is half of every task's calls); an
+        # ending is answered by the waiter's watcher, which answers every wait that ended in one hand-off.
         mark = waiter.mark()
         actor, result = await db.run(look)
         if result["done"]:
@@ -217,12 +228,12 @@ def create_app(
 
     @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
     def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> Response:
-        found = platform.call("download_file", actor_of(authorization), {"url": url})
+        found = platform.serve("download_file", bearer(authorization), {"url": url})[1]
         return blob_download(platform.blobs, found["sha256"], found["name"], presigned_downloads)
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
     def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> Response:
-        found = platform.call("download_payload", actor_of(authorization), {"function_id": function_id})
+        found = platform.serve("download_payload", bearer(authorization), {"function_id": function_id})[1]
         return blob_download(platform.blobs, found["payload_id"], f"{function_id}.wasm", presigned_downloads)
 
     @app.get("/", include_in_schema=False)
@@ -238,7 +249,28 @@ def create_app(
             "storage": disk.report(),
         }
 
+    openapi.install(app, list(app.routes))  # described in the order the code registers them
+    _order_routes(app)
     return app
+
+
+def _order_routes(app: FastAPI) -> None:
+    """Put the task flow's calls first, then the rest of the API, then the console, docs and probes.
+
+    The router tries its routes one after another (a regular expression each, and every console
+    page for the console's router) until one matches, so a call's matching costs in proportion to
+    its place: registered in the order the code is laid out, the long-poll came after 60 others.
+    Paths of different routes never overlap (the API's are all under /api/v1 and fixed), so the
+    order decides nothing but that cost; the sort is stable, so one path's routes (a GET and a PUT)
+    keep their order.
+    """
+    first = {f"{PREFIX}/{name}": place for place, name in enumerate(_TASK_CALLS)}
+
+    def place(route: object) -> int:
+        path = getattr(route, "path", "")
+        return first.get(path, len(first) if path.startswith(f"{PREFIX}/") else len(first) + 1)
+
+    app.router.routes.sort(key=place)
 
 
 Answer = Callable[[str, Body, str | None], dict[str, Any]]
@@ -258,12 +290,20 @@ def _offload(name: str, hashed: Offload, db: DatabaseThreads) -> Offload:
 def _add_rpc(app: FastAPI, name: str, model: type[Body], answer: Answer, offload: Offload) -> None:
     """An endpoint whose work ``offload`` runs off the event loop (on the database threads, or after hashing)."""
 
-    async def endpoint(body: Body, authorization: str | None = Header(default=None)) -> JSONResponse:
+    async def endpoint(body: Body, request: Request) -> JSONResponse:
+        authorization = _authorization(request)
         return JSONResponse(await offload(lambda: answer(name, body, authorization)))
 
     endpoint.__annotations__["body"] = model
     endpoint.__name__ = name
     app.post(f"{PREFIX}/{name}", summary=name, tags=[_tag(name)], **_contract(name))(endpoint)
+
+
+def _authorization(request: Request) -> str | None:
+    """The Authorization header, read as it is: a ``Header()`` parameter would cost every call FastAPI's
+    parameter validation, and the description declares the token as a security scheme anyway (see
+    :mod:`teabox.service.openapi`)."""
+    return request.headers.get("authorization")
 
 
 def _contract(name: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
 
 from teabox.platform.context import OPERATIONS
 from teabox.service.call_audit import PREFIX
@@ -24,13 +25,13 @@ BEARER = "bearer"
 _FASTAPI_VALIDATION = ("ValidationError", "HTTPValidationError")
 
 
-def install(app: FastAPI) -> None:
-    """Serve the corrected description, built once on first request as FastAPI's own is."""
+def install(app: FastAPI, routes: list[BaseRoute]) -> None:
+    """Serve the corrected description of ``routes``, built once on first request as FastAPI's own is."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = corrected(
-                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=routes)
             )
         return app.openapi_schema
 
