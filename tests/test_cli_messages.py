@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.examples import build_example
 
 from teabox.cli.main import main
-from teabox.demo.flows import build_example
 from teabox.testing.local_server import free_port, teabox_command
 
 SERVER_AND_TOOLCHAIN = ("wasmtime", "ziglang", "fastapi", "uvicorn", "starlette", "sqlalchemy", "alembic", "argon2")

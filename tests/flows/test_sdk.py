@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flow_scripts import PSI_COMMON
+from support.examples import build_example
 from teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import (
@@ -30,7 +31,6 @@ from teabox.client import (
     Unauthenticated,
     decrypt_file,
 )
-from teabox.demo.flows import build_example
 from teabox.testing.local_server import LocalServer
 
 
