@@ -46,7 +46,12 @@ class CountingExecutor(Executor):
         return super().run(*args, **kwargs)
 
 
-def make_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes]) -> WorkerContext:
+# make_context(transfers, payloads): the fixture of that name in conftest.py.
+MakeContext = Callable[[Transfers, dict[str, bytes]], WorkerContext]
+
+
+def worker_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes]) -> WorkerContext:
+    """A worker's context over ``tmp_path``; the caller closes its staging directory and executor."""
     return WorkerContext(
         staging=WorkerStaging(tmp_path / "data", "test-worker"),
         transfers=transfers,
