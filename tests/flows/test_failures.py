@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import IN_FLIGHT, PSI_COMMON, load_flow
 from support.examples import build_example
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.flow_scripts import IN_FLIGHT, PSI_COMMON, load_flow
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 from wasmtime import wat2wasm
 
 from teabox.client import (

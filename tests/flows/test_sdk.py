@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import PSI_COMMON
 from support.examples import build_example
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.flow_scripts import PSI_COMMON
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import (
     AuthenticationService,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support.http_server import Recorder, recording_server
 from support.s3 import s3_location
-from worker_support import LOCAL_SERVERS, LocalPlatform, MakeContext, worker_context
+from support.worker import LOCAL_SERVERS, LocalPlatform, MakeContext, worker_context
 
 from teabox.platform.core import Platform
 from teabox.platform.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_support import (
+from support.worker import (
     LOCAL_SERVERS,
     LocalPlatform,
     MakeContext,

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from teaclave_fixtures import FIXTURES, MISSING
-from worker_support import LOCAL_SERVERS, MakeContext, concat_payload, encrypted_file, endless_payload, sha, task_of
+from support.teaclave_fixtures import FIXTURES, MISSING
+from support.worker import LOCAL_SERVERS, MakeContext, concat_payload, encrypted_file, endless_payload, sha, task_of
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput

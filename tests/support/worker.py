@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from support.payloads import concat_payload, endless_payload, spin_payload  # noqa: F401 - the worker tests' payloads
-
 from teabox.executor import Executor, RunResult
 from teabox.formats import CryptoInfo, encrypt
 from teabox.platform.context import Actor

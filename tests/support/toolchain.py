@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.examples import EXAMPLES  # noqa: F401 - the example tests' sources
-from teaclave_fixtures import FIXTURES
 
+from support.examples import EXAMPLES  # noqa: F401 - the example tests' sources
+from support.teaclave_fixtures import FIXTURES
 from teabox.executor import Executor, MemoryInputs, MemoryOutputs, RunResult
 from teabox.toolchain import ToolchainMissing
 from teabox.toolchain.rust import find_toolchain

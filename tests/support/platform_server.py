@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support.databases import chosen_database, migrated_template
 from support.platform_api import Api, login
-
 from teabox.client import Client
 from teabox.testing.local_server import LocalServer
 
