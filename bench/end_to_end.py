@@ -43,7 +43,8 @@ from teabox.client.requests import (
     FunctionOutput,
     OwnerList,
 )
-from teabox.demo.flows import build_example, new_user
+from teabox.demo.flows import new_user
+from teabox.demo.millionaire import millionaire_payload
 from teabox.executor import Executor
 from teabox.testing.local_server import LocalServer
 
@@ -113,7 +114,7 @@ def running_platform(workdir: Path, backend: Backend = EMBEDDED, workers: int = 
             name="millionaire",
             description="names the richer party",
             executor_type="wamr",
-            payload=build_example("millionaire-c"),
+            payload=millionaire_payload(),
             inputs=[FunctionInput("pf_in_a", "first wealth"), FunctionInput("pf_in_b", "second wealth")],
             outputs=[FunctionOutput("pf_out", "the richer input's data name")],
         )

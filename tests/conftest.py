@@ -1,4 +1,4 @@
-"""Suite-wide fixtures: the running-server fixtures live in ``platform_server.py``."""
+"""Suite-wide fixtures: the running-server fixtures live in ``support/platform_server.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from support.metrics_dirs import remove_metrics_dirs_under
 from support.postgres import PostgresCluster
 from support.s3 import S3Server
 
-pytest_plugins = ["platform_server"]
+pytest_plugins = ["support.platform_server"]
 
 
 @pytest.fixture(scope="session")

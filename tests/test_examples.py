@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from toolchain_support import (  # noqa: F401  (fixture)
+from support.toolchain import (  # noqa: F401  (fixture)
     EXAMPLES,
     fixtures_dir,
     isolated_cache,

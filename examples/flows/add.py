@@ -12,8 +12,12 @@ creates a task with two arguments and invokes it without any approval step
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from teabox.client import Client, FunctionArgument
-from teabox.demo.flows import FlowLog, build_example, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, build_payload, new_user, run_flow_script
+
+EXAMPLES = Path(__file__).resolve().parents[1]  # the payload sources beside this directory
 
 
 def add_flow(admin: Client, log: FlowLog, a: int = 35, b: int = 7) -> int:
@@ -23,7 +27,7 @@ def add_flow(admin: Client, log: FlowLog, a: int = 35, b: int = 7) -> int:
             name="add",
             description="Adds the arguments a and b.",
             executor_type="wamr",
-            payload=build_example("add-c"),
+            payload=build_payload(EXAMPLES / "add-c"),
             arguments=[FunctionArgument("a"), FunctionArgument("b")],
         )
         log.step(vendor, f"registered {function_id}")

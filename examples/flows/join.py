@@ -20,7 +20,9 @@ import tempfile
 from pathlib import Path
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
-from teabox.demo.flows import FlowLog, build_example, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, build_payload, new_user, run_flow_script
+
+EXAMPLES = Path(__file__).resolve().parents[1]  # the payload sources beside this directory
 
 # Teaclave's test fixtures this flow uses ship beside it in data/ (see data/NOTICE); $TEABOX_FIXTURES
 # may name a full copy of Teaclave's fixtures instead.
@@ -43,7 +45,7 @@ def join_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[st
                 name="private-join-and-compute",
                 description="Names at every bank, with summed amounts.",
                 executor_type="wamr",
-                payload=build_example("join-c"),
+                payload=build_payload(EXAMPLES / "join-c"),
                 arguments=[FunctionArgument("num_user")],
                 inputs=[FunctionInput(f"input_data{i}", f"bank {i}'s list") for i in range(parties)],
                 outputs=[FunctionOutput(f"output_data{i}", f"bank {i}'s copy of the result") for i in range(parties)],

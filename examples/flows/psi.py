@@ -20,7 +20,9 @@ import tempfile
 from pathlib import Path
 
 from teabox.client import Client, CryptoInfo, DataMap, FunctionArgument, FunctionInput, FunctionOutput, OwnerList
-from teabox.demo.flows import FlowLog, build_example, new_user, run_flow_script
+from teabox.demo.flows import FlowLog, build_payload, new_user, run_flow_script
+
+EXAMPLES = Path(__file__).resolve().parents[1]  # the payload sources beside this directory
 
 # Teaclave's test fixtures this flow uses ship beside it in data/ (see data/NOTICE); $TEABOX_FIXTURES
 # may name a full copy of Teaclave's fixtures instead.
@@ -40,7 +42,7 @@ def psi_flow(admin: Client, log: FlowLog, fixtures: Path = FIXTURES) -> dict[str
             name="rust-wasm-ordered-set-intersect",
             description="Private set intersection",
             executor_type="wamr",
-            payload=build_example("psi-rust"),
+            payload=build_payload(EXAMPLES / "psi-rust"),
             arguments=[
                 FunctionArgument("input1"),
                 FunctionArgument("input2"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from .conftest import BuiltinRun, RunBuiltin
 

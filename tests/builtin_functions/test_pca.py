@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from .conftest import BuiltinRun, RunBuiltin
 

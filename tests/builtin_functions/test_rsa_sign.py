@@ -7,7 +7,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from .conftest import BuiltinRun, RunBuiltin
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.builtins import find
 from teabox.cli.main import main

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from support.examples import build_example
 
 from teabox.client import Client
-from teabox.demo.flows import build_example, new_user
+from teabox.demo.flows import new_user
 from teabox.testing.local_server import LocalServer
 
 _CHROMIUM_FLAGS = [

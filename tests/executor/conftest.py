@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import wasmtime
-from wat_imports import HOST_IMPORTS
+from support.wat_imports import HOST_IMPORTS
 
 from teabox.executor import Executor
 

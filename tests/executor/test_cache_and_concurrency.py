@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ def test_a_new_process_loads_from_disk(tmp_path: Path) -> None:
     payload = tmp_path / "p.wasm"
     payload.write_bytes(entry("(i32.const 5)"))
     env = {"TEABOX_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    env |= {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}  # the teabox under test
     sources = []
     for _ in range(2):
         out = subprocess.run(

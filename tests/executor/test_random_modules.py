@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 from click.testing import CliRunner
-from wat_imports import HOST_IMPORTS
+from support.wat_imports import HOST_IMPORTS
 
 from teabox.cli.main import main
 from teabox.executor import Executor, FailureKind, Limits, MemoryInputs, MemoryOutputs

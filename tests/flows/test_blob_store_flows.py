@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import JOIN_RESULT, load_flow
+from support.flow_scripts import JOIN_RESULT, load_flow
 from support.s3 import S3Server, s3_location
 
 from teabox.client import Client

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flow_scripts import IN_FLIGHT, load_flow
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.flow_scripts import IN_FLIGHT, load_flow
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import Client
 from teabox.demo.flows import FlowLog

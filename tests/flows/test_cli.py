@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.examples import build_example
 
 from teabox.cli.main import main
 from teabox.client import Client
-from teabox.demo.flows import build_example
 from teabox.testing.local_server import LocalServer
 
 

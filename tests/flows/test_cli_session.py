@@ -129,10 +129,11 @@ def test_ctrl_c_while_waiting_says_the_state_and_how_to_cancel(
         teabox_command("task", "wait", task_id, "--timeout", "600"), stderr=subprocess.PIPE, text=True, env=env
     )
     assert process.stderr is not None
-    first = process.stderr.readline()
-    assert first.startswith(f"Waiting for task {task_id}"), first
-    process.send_signal(signal.SIGINT)
-    rest = process.stderr.read()
+    with process.stderr:
+        first = process.stderr.readline()
+        assert first.startswith(f"Waiting for task {task_id}"), first
+        process.send_signal(signal.SIGINT)
+        rest = process.stderr.read()
     assert process.wait(timeout=120) == EXIT_INTERRUPTED, rest
     assert f"Task {task_id} is Created" in rest and f"`teabox task cancel {task_id}`" in rest
     assert creator.get_task(task_id).status == "Created"  # the waiting stopped, the task did not

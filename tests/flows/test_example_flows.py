@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from flow_scripts import FLOWS_DIR, IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flow
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.flow_scripts import FLOWS_DIR, IN_FLIGHT, JOIN_RESULT, PSI_COMMON, load_flow
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import Client
 from teabox.demo.flows import FlowLog

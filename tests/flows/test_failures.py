@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import IN_FLIGHT, PSI_COMMON, load_flow
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.examples import build_example
+from support.flow_scripts import IN_FLIGHT, PSI_COMMON, load_flow
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 from wasmtime import wat2wasm
 
 from teabox.client import (
@@ -21,7 +22,7 @@ from teabox.client import (
     TaskFailed,
     encrypt_file,
 )
-from teabox.demo.flows import FlowLog, Step, build_example
+from teabox.demo.flows import FlowLog, Step
 from teabox.testing.local_server import LocalServer
 
 ENDLESS_WAT = """

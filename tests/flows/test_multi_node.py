@@ -24,8 +24,10 @@ from teabox.testing.local_server import LocalServer
 TASKS_PER_CLIENT = 6
 
 
-def _client(server: LocalServer) -> Client:
+def _client(server: LocalServer, opened: list[Client]) -> Client:
+    """The admin's client of ``server``, added to ``opened`` to be closed at the end."""
     client = Client(server.url)
+    opened.append(client)
     client.user_login(server.admin_id, server.admin_password)
     return client
 
@@ -47,8 +49,9 @@ def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_t
     balancer = RoundRobin([first.port, second.port])
     token = issue_worker_token(first, "machines")
     workers = [RemoteWorker(tmp_path / f"worker-{n}", balancer.url, token).start() for n in range(3)]
+    opened: list[Client] = []
     try:
-        clients = {first.url: _client(first), second.url: _client(second)}
+        clients = {first.url: _client(first, opened), second.url: _client(second, opened)}
         # One long run per worker, so that the worker killed below surely dies holding one.
         long_runs = [hosted_task(clients[first.url], spin_payload(output="out"), b"-", tmp_path) for _ in workers]
         watcher = clients[second.url]
@@ -56,16 +59,17 @@ def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_t
             lambda: all(watcher.get_task(task_id).status == "Running" for task_id, _, _ in long_runs),
             "every worker runs one of the long tasks",
         )
+        # Mid-flow: one worker dies without a word while its long run is surely still running (a long run
+        # lasts seconds, which queueing the tasks below may take on a loaded machine), then one API server.
+        workers[0].stop(kill=True)
         queued: dict[str, tuple[bytes, object]] = {}
         for n in range(TASKS_PER_CLIENT):
             for url, client in clients.items():
                 plaintext = f"task {n} through {url}\n".encode() * 100
                 task_id, _, output = hosted_task(client, concat_payload(["in"], ["out"]), plaintext, tmp_path)
                 queued[task_id] = (plaintext, output)
-        # Mid-flow: one worker dies without a word, then one API server.
-        workers[0].stop(kill=True)
         first.stop(kill=True)
-        survivor = _client(second)  # the first server's clients carry on through the second
+        survivor = _client(second, opened)  # the first server's clients carry on through the second
         expected = {task_id: (b"ok", output, "7") for task_id, _, output in long_runs}
         expected |= {task_id: (text, output, str(len(text))) for task_id, (text, output) in queued.items()}
         for task_id, (plaintext, output, returned) in expected.items():
@@ -80,6 +84,8 @@ def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_t
             found = {path.name for path in worker.home.rglob("*")}
             assert not found & {"teabox.db", "platform.key", "blobs"}, found
     finally:
+        for client in opened:
+            client.close()
         for worker in workers:
             worker.stop()
         balancer.close()

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flow_scripts import PSI_COMMON
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.examples import build_example
+from support.flow_scripts import PSI_COMMON
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.client import (
     AuthenticationService,
@@ -30,7 +31,6 @@ from teabox.client import (
     Unauthenticated,
     decrypt_file,
 )
-from teabox.demo.flows import build_example
 from teabox.testing.local_server import LocalServer
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
+from support.examples import build_example
 from wasmtime import wat2wasm
 
 from teabox.client import (
@@ -21,7 +22,6 @@ from teabox.client import (
     TeaclaveException,
     Unauthenticated,
 )
-from teabox.demo.flows import build_example
 from teabox.testing.local_server import LocalServer
 
 TRAP = '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) unreachable))'

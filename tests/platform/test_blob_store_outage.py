@@ -31,7 +31,10 @@ def _refused_for_now(response_status: int, body: dict[str, object], retry_after:
 
 
 def test_uploads_downloads_and_payloads_wait_for_the_store(
-    s3_server: S3Server, proxy: TcpProxy, start_platform_server: Callable[..., LocalServer]
+    open_api: Callable[[str], Api],
+    s3_server: S3Server,
+    proxy: TcpProxy,
+    start_platform_server: Callable[..., LocalServer],
 ) -> None:
     location = s3_location(s3_server)
     credentials = {k: v for k, v in s3_server.environment().items() if not k.startswith("AWS_ENDPOINT")}
@@ -40,7 +43,7 @@ def test_uploads_downloads_and_payloads_wait_for_the_store(
         extra_args=("--blobs", location.url, "--s3-endpoint", f"http://127.0.0.1:{proxy.port}"),
         env=credentials,
     )
-    owner = Api(server.url).login(server.admin_id, server.admin_password)
+    owner = open_api(server.url).login(server.admin_id, server.admin_password)
     kept = owner.http.post("/api/v1/upload_file", params={"name": "kept.bin"}, content=b"kept", headers=owner.headers())
     assert kept.status_code == 200, kept.text
     kept_url = kept.json()["url"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -55,11 +55,13 @@ def _health(server: LocalServer) -> dict[str, object]:
     return answer
 
 
-def test_a_full_data_directory_answers_507_and_recovers_by_itself(small_disk: Path) -> None:
+def test_a_full_data_directory_answers_507_and_recovers_by_itself(
+    open_api: Callable[[str], Api], small_disk: Path
+) -> None:
     server = LocalServer(small_disk / "data", workers=0)
     server.start()
     try:
-        admin = Api(server.url).login(server.admin_id, server.admin_password)
+        admin = open_api(server.url).login(server.admin_id, server.admin_password)
         owner = admin.new_user("DataOwner", "bank")
         filler = _fill(small_disk)
 

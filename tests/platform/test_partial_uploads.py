@@ -37,10 +37,11 @@ def test_a_part_being_written_is_kept_and_a_dead_writers_part_is_removed(tmp_pat
 
 
 def test_a_server_killed_mid_upload_leaves_no_partial_file(
+    open_api: Callable[[str], Api],
     start_platform_server: Callable[..., LocalServer],
 ) -> None:
     server = start_platform_server(workers=0)
-    owner = Api(server.url).login(server.admin_id, server.admin_password).new_user("DataOwner", "bank")
+    owner = open_api(server.url).login(server.admin_id, server.admin_password).new_user("DataOwner", "bank")
     sending = threading.Event()
     killed = threading.Event()
 

@@ -62,8 +62,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="module")
-def admin(server: LocalServer) -> Api:
-    return Api(server.url).login(server.admin_id, server.admin_password)
+def admin(server: LocalServer) -> Iterator[Api]:
+    with Api(server.url).login(server.admin_id, server.admin_password) as session:
+        yield session
 
 
 def _audit(admin: Api, **query: object) -> list[dict[str, object]]:
@@ -94,7 +95,9 @@ def test_a_nul_character_is_refused_naming_the_field_and_the_refusal_is_audited(
     assert upload.status_code == 400 and upload.json()["error"]["code"] == "invalid_text"
     assert upload.json()["error"]["message"].startswith("name contains a NUL character")
     # A refused login with a NUL in the user id is recorded too (as \x00), not lost to a failed insert.
-    Api(server.url).refused("user_login", 400, "invalid_text", user_id="ghost\x00", password="whatever")
+    Api(server.url, http=admin.http).refused(
+        "user_login", 400, "invalid_text", user_id="ghost\x00", password="whatever"
+    )
     [entry] = _audit(admin, action="user_login", user_id="ghost\\x00")
     assert entry["outcome"] == "invalid_text"
 
@@ -164,7 +167,8 @@ def test_three_processes_migrating_an_empty_database_at_once_all_succeed(
         data_dir.mkdir(mode=0o700)
         command = teabox_command("admin", "migrate", "--data-dir", str(data_dir), "--database", url)
         processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    results = [(process.wait(120), process.stderr.read() if process.stderr else "") for process in processes]
+    errors = [process.communicate(timeout=120)[1] for process in processes]  # reads and closes both pipes
+    results = [(process.returncode, error) for process, error in zip(processes, errors, strict=True)]
     assert [code for code, _ in results] == [0, 0, 0], results
     engine = create_engine(url)
     try:

@@ -52,10 +52,11 @@ def _archived(path: Path) -> list[dict[str, object]]:
 
 
 def test_gc_archives_then_removes_and_outputs_of_removed_tasks_stay_spent(
+    open_api: Callable[[str], Api],
     start_platform_server: Callable[..., LocalServer],
 ) -> None:
     server = start_platform_server(workers=0)
-    admin = Api(server.url).login(server.admin_id, server.admin_password)
+    admin = open_api(server.url).login(server.admin_id, server.admin_password)
     owner, me = admin.new_user("FunctionOwner"), admin.new_user("DataOwner", "keep")
     function_id = register_function(owner, outputs=[{"name": "out"}])
     written, begun, unused = output_file(me, "a.enc"), output_file(me, "b.enc"), output_file(me, "c.enc")
@@ -112,9 +113,11 @@ def test_gc_names_what_to_remove() -> None:
     assert done.returncode == 2 and "--tasks-older-than" in done.stderr
 
 
-def test_serve_sweeps_by_its_retention_settings(start_platform_server: Callable[..., LocalServer]) -> None:
+def test_serve_sweeps_by_its_retention_settings(
+    open_api: Callable[[str], Api], start_platform_server: Callable[..., LocalServer]
+) -> None:
     server = start_platform_server(workers=0)
-    admin = Api(server.url).login(server.admin_id, server.admin_password)
+    admin = open_api(server.url).login(server.admin_id, server.admin_password)
     owner, me = admin.new_user("FunctionOwner"), admin.new_user("DataOwner", "keep")
     function_id = register_function(owner)
     task_id = me.call("create_task", function_id=function_id)["task_id"]

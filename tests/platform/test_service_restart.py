@@ -14,10 +14,12 @@ from teabox.platform.staged import Outcome
 from teabox.platform.storage import Storage
 
 
-def test_restart_keeps_everything(tmp_path: Path, new_database: Callable[[], str | None]) -> None:
+def test_restart_keeps_everything(
+    open_api: Callable[[str], Api], tmp_path: Path, new_database: Callable[[], str | None]
+) -> None:
     server = start_server(tmp_path / "data", database_url=new_database())
     try:
-        admin = Api(server.url).login(server.admin_id, server.admin_password)
+        admin = open_api(server.url).login(server.admin_id, server.admin_password)
         owner = admin.new_user("FunctionOwner")
         me = admin.new_user("DataOwner", "restart")
         function_id = register_function(owner, inputs=[{"name": "in"}], outputs=[{"name": "out"}])
@@ -78,7 +80,7 @@ def test_restart_keeps_everything(tmp_path: Path, new_database: Callable[[], str
         server.stop()
 
 
-def test_tokens_expire(tmp_path: Path, new_database: Callable[[], str | None]) -> None:
+def test_tokens_expire(open_api: Callable[[str], Api], tmp_path: Path, new_database: Callable[[], str | None]) -> None:
     """A token works after its login and is refused once the expiry the login named has passed.
 
     The wait is for that named moment, on the clock the server uses, not a fixed sleep after a
@@ -86,8 +88,9 @@ def test_tokens_expire(tmp_path: Path, new_database: Callable[[], str | None]) -
     """
     server = start_server(tmp_path / "data", "--token-ttl", "5", database_url=new_database())
     try:
-        answer = Api(server.url).call("user_login", user_id=server.admin_id, password=server.admin_password)
-        admin = Api(server.url, server.admin_id, answer["token"])
+        admin = open_api(server.url)
+        answer = admin.call("user_login", user_id=server.admin_id, password=server.admin_password)
+        admin.user_id, admin.token = server.admin_id, answer["token"]
         admin.call("get_current_user")
         expires = datetime.fromisoformat(answer["expires_at"].replace("Z", "+00:00")).timestamp()
         while time.time() <= expires:

@@ -65,12 +65,12 @@ def test_serve_runs_tasks_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(url, process)
-        admin = Api(url).login("root")
-        function_id = register_function(admin.new_user("FunctionOwner"))
-        me = admin.new_user("DataOwner", "serve")
-        task_id = me.call("create_task", function_id=function_id)["task_id"]
-        me.call("invoke_task", task_id=task_id)
-        result = me.call("get_task_result", task_id=task_id, timeout=60)
+        with Api(url).login("root") as admin:
+            function_id = register_function(admin.new_user("FunctionOwner"))
+            me = admin.new_user("DataOwner", "serve")
+            task_id = me.call("create_task", function_id=function_id)["task_id"]
+            me.call("invoke_task", task_id=task_id)
+            result = me.call("get_task_result", task_id=task_id, timeout=60)
         assert (result["status"], result["return_value"]) == ("Finished", "7")
         assert httpx.get(f"{url}/openapi.json").json()["paths"]["/api/v1/create_task"]
         process.send_signal(signal.SIGINT)

@@ -22,6 +22,10 @@ from teabox.platform.queue import TaskQueue
 from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.states import TRANSITIONS, TaskStatus
 
+# The last tests read what the earlier ones recorded: under pytest-xdist (--dist loadgroup) they all run
+# in one process, in order.
+pytestmark = pytest.mark.xdist_group("state-changes")
+
 TAG = bytes(range(16))
 # A lease that has lapsed by the time requeue_expired looks.
 LAPSED = 0.001

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from authz_support import refused
 from click.testing import CliRunner
+from support.authz import refused
 from support.platform_api import login
 
 from teabox.cli.main import main

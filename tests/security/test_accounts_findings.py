@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from authz_support import reading_payload, refused
+from support.authz import reading_payload, refused
 from support.platform_api import login
 
 from teabox.client import Client

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from authz_support import reading_payload, refused
+from support.authz import reading_payload, refused
 from support.platform_api import login
 
 from teabox.client.errors import Forbidden

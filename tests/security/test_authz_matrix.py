@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from authz_support import Caller, log_in, quoted, reading_payload, refusal, rpc, rules_table
+from support.authz import Caller, log_in, quoted, reading_payload, refusal, rpc, rules_table
 
 from teabox.service.schemas import ENDPOINTS
 from teabox.testing.local_server import LocalServer

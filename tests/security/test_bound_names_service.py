@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from egress_support import copy_function, run_alone
+from support.egress import copy_function, run_alone
 
 from teabox.client import Client
 

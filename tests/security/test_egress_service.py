@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from egress_support import copy_function, failure_of, run_alone, write_function
+from support.egress import copy_function, failure_of, run_alone, write_function
 from support.http_server import Behaviour, Recorder, recording_server
 from support.platform_api import login
 

@@ -21,7 +21,7 @@ import pytest
 import wasmtime
 from alembic import command
 from support.http_server import Behaviour, Recorder, recording_server
-from wat_imports import HOST_IMPORTS
+from support.wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
 from teabox.client.errors import ApiError, TaskFailed

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from wat_imports import HOST_IMPORTS
+from support.wat_imports import HOST_IMPORTS
 
 from teabox.abi.handles import MAX_NAME_BYTES
 from teabox.executor import Executor, Limits, MemoryInputs

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import wasmtime
-from service_calls import RETURN_7, admin_token, audit_entries, error, new_user, post, unique
+from support.service_calls import RETURN_7, admin_token, audit_entries, error, new_user, post, unique
 
 from teabox.testing.local_server import LocalServer
 

@@ -15,7 +15,7 @@ import json
 
 import pytest
 import wasmtime
-from service_calls import RETURN_7, admin_token, error, new_user, ok, post, wat_function
+from support.service_calls import RETURN_7, admin_token, error, new_user, ok, post, wat_function
 
 from teabox.testing.local_server import LocalServer
 

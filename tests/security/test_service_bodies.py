@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_calls import admin_token, error, new_user, post, raw_connection, read_answer
+from support.service_calls import admin_token, error, new_user, post, raw_connection, read_answer
 
 from teabox.testing.local_server import LocalServer
 

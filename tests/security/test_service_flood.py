@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_calls import (
+from support.service_calls import (
     PASSWORD,
     admin_token,
     error,

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from service_calls import admin_token
+from support.service_calls import admin_token
 
 from teabox.testing.local_server import LocalServer
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from service_calls import RETURN_7, admin_token, audit_entries, new_user, ok, post, wat_function
+from support.service_calls import RETURN_7, admin_token, audit_entries, new_user, ok, post, wat_function
 
 from teabox.testing.local_server import LocalServer
 

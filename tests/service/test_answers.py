@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import wasmtime
-from wat_imports import HOST_IMPORTS
+from support.wat_imports import HOST_IMPORTS
 
 from teabox.client import ApiError, Client, FunctionInput, FunctionOutput, NotFound, OwnerList
 from teabox.client.requests import DataMap

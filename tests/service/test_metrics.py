@@ -91,6 +91,8 @@ def test_an_allowed_network_reads_without_a_token(tmp_path: Path) -> None:
         (TOKEN, 0o600, ("--metrics-allow", "10.0.0.0/33"), "is not an address or network"),
         (None, 0o600, (), "cannot read the metrics token file"),
     ],
+    # Named, not numbered from the random token: every xdist process must collect the same ids.
+    ids=["readable-by-others", "short", "two-words", "bad-network", "missing"],
 )
 def test_unusable_metrics_options_stop_the_start_saying_why(
     tmp_path: Path, content: str | None, mode: int, args: tuple[str, ...], said: str

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import wasmtime
-from wat_imports import HOST_IMPORTS
+
+from support.wat_imports import HOST_IMPORTS
 
 _IMPORTS = HOST_IMPORTS
 

@@ -54,7 +54,10 @@ class ApiError(AssertionError):
 
 
 class Api:
-    """One user's session: ``api.call("create_task", function_id=...)`` returns the JSON answer."""
+    """One user's session: ``api.call("create_task", function_id=...)`` returns the JSON answer.
+
+    As a context manager it closes the connection pool it opened, which the sessions it logs in share;
+    a pool passed in as ``http`` is its owner's to close."""
 
     def __init__(
         self, url: str, user_id: str | None = None, token: str | None = None, http: httpx.Client | None = None
@@ -62,6 +65,17 @@ class Api:
         self.url, self.user_id, self.token = url, user_id, token
         # One connection pool for a user and the sessions they open: tokens travel per request.
         self.http = http or httpx.Client(base_url=url, timeout=90.0)
+        self._owns_http = http is None
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self.http.close()
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -96,6 +110,7 @@ class Api:
 
     def login(self, user_id: str, password: str = PASSWORD) -> Api:
         session = Api(self.url, user_id, http=self.http)
+        session._owns_http = self._owns_http  # the session closes the pool its opener would have
         session.token = session.call("user_login", user_id=user_id, password=password)["token"]
         return session
 

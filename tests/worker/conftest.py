@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from support.http_server import Recorder, recording_server
 from support.s3 import s3_location
-from worker_support import LOCAL_SERVERS, LocalPlatform
+from support.worker import LOCAL_SERVERS, LocalPlatform, MakeContext, worker_context
 
 from teabox.platform.core import Platform
 from teabox.platform.settings import Settings
 from teabox.platform.storage import Storage
 from teabox.worker.fetch import TransferPolicy, Transfers
+from teabox.worker.run_task import WorkerContext
 
 
 @pytest.fixture
@@ -42,6 +43,23 @@ def transfers(allowed_dir: Path) -> Iterator[Transfers]:
     )
     yield t
     t.close()
+
+
+@pytest.fixture
+def make_context(tmp_path: Path) -> Iterator[MakeContext]:
+    """``make_context(transfers, payloads)``: a worker's context over ``tmp_path / "data"``, as a worker process
+    keeps it between tasks; its staging directory (with the lock that claims it) and its executor are closed
+    after the test."""
+    made: list[WorkerContext] = []
+
+    def make(transfers: Transfers, payloads: dict[str, bytes]) -> WorkerContext:
+        made.append(worker_context(tmp_path, transfers, payloads))
+        return made[-1]
+
+    yield make
+    for context in made:
+        context.staging.close()
+        context.executor.close()
 
 
 @pytest.fixture

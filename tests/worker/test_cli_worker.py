@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from worker_support import DEADLINE, LocalPlatform, concat_payload
+from support.worker import DEADLINE, LocalPlatform, concat_payload
 
 from teabox.worker.staging import staging_base
 

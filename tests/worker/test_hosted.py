@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_support import (
+from support.worker import (
     LOCAL_SERVERS,
     LocalPlatform,
+    MakeContext,
     concat_payload,
     encrypted_file,
-    make_context,
     sha,
     spec,
     task_of,
@@ -36,7 +36,7 @@ def _transfers(local: LocalPlatform) -> Transfers:
     return Transfers(TransferPolicy(egress=LOCAL_SERVERS), hosted=local.platform.storage.hosted)
 
 
-def test_hosted_input_and_output(local: LocalPlatform, tmp_path: Path) -> None:
+def test_hosted_input_and_output(make_context: MakeContext, local: LocalPlatform, tmp_path: Path) -> None:
     crypto, tag = encrypted_file(tmp_path / "bank_a.enc", b"a : 100")
     input_url = _upload(local, tmp_path / "bank_a.enc")
     output_url = local.call("reserve_file", name="sum.enc")["url"]
@@ -48,7 +48,7 @@ def test_hosted_input_and_output(local: LocalPlatform, tmp_path: Path) -> None:
         [StagedOutput("out", "output-1", output_url, spec(out))],
     )
 
-    outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(_transfers(local), {sha(payload): payload})).outcome
 
     assert outcome.ok, outcome.reason
     with local.platform.storage.hosted.open_hosted(output_url) as published:
@@ -98,7 +98,7 @@ def test_a_byte_changed_in_a_local_blob_is_refused_before_the_run(local: LocalPl
 
 
 def test_a_hosted_output_is_not_linked_when_another_output_fails(
-    local: LocalPlatform, tmp_path: Path, file_server
+    make_context: MakeContext, local: LocalPlatform, tmp_path: Path, file_server
 ) -> None:
     file_server.behaviour.fail["/refused.enc"] = 500
     hosted_url = local.call("reserve_file", name="kept-back.enc")["url"]
@@ -111,18 +111,20 @@ def test_a_hosted_output_is_not_linked_when_another_output_fails(
             StagedOutput("b", "output-b", file_server.url("/refused.enc"), spec(CryptoInfo.random("aes-gcm-128"))),
         ],
     )
-    outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(_transfers(local), {sha(payload): payload})).outcome
     assert outcome.failure_kind == "output_error" and "output 'b'" in outcome.reason
     with pytest.raises(FileNotFoundError, match="has not been written yet"):
         local.platform.storage.hosted.open_hosted(hosted_url)
 
 
-def test_a_user_uploaded_file_cannot_be_overwritten_by_a_task(local: LocalPlatform, tmp_path: Path) -> None:
+def test_a_user_uploaded_file_cannot_be_overwritten_by_a_task(
+    make_context: MakeContext, local: LocalPlatform, tmp_path: Path
+) -> None:
     (tmp_path / "mine.enc").write_bytes(b"the owner's bytes")
     uploaded_url = _upload(local, tmp_path / "mine.enc")
     payload = concat_payload([], ["a"])
     task = task_of(payload, [], [StagedOutput("a", "output-a", uploaded_url, spec(CryptoInfo.random("aes-gcm-128")))])
-    outcome = run_task(task, make_context(tmp_path, _transfers(local), {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(_transfers(local), {sha(payload): payload})).outcome
     assert outcome.failure_kind == "output_error" and "uploaded by a user" in outcome.reason
     with local.platform.storage.hosted.open_hosted(uploaded_url) as kept:
         assert kept.read() == b"the owner's bytes"

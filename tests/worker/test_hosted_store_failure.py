@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_support import (
+from support.worker import (
     LOCAL_SERVERS,
     LocalPlatform,
+    MakeContext,
     concat_payload,
     encrypted_file,
-    make_context,
     sha,
     spec,
     task_of,
@@ -39,7 +39,7 @@ def _refusing_store(local: LocalPlatform, tmp_path: Path, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize("direction", ["input", "output"])
 def test_a_store_failure_is_the_tasks_failure_naming_the_file(
-    local: LocalPlatform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direction: str
+    make_context: MakeContext, local: LocalPlatform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direction: str
 ) -> None:
     crypto, tag = encrypted_file(tmp_path / "in.enc", b"a : 100")
     sha256, size = local.platform.storage.blobs.put(tmp_path / "in.enc")
@@ -56,7 +56,7 @@ def test_a_store_failure_is_the_tasks_failure_naming_the_file(
         hosted.open_hosted = local.platform.storage.hosted.open_hosted  # type: ignore[method-assign]
     transfers = Transfers(TransferPolicy(egress=LOCAL_SERVERS), hosted=hosted)
 
-    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(transfers, {sha(payload): payload})).outcome
 
     assert outcome.failure_kind == f"{direction}_error", outcome.reason
     assert f"{direction} '{'in' if direction == 'input' else 'out'}'" in outcome.reason

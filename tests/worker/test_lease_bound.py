@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from worker_support import LocalPlatform, spin_payload
+from support.worker import LocalPlatform, spin_payload
 
 from teabox.cli.serve import serve_command
 from teabox.cli.worker import worker_command

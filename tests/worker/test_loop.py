@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from worker_support import LocalPlatform, concat_payload, spin_payload
+from support.worker import LocalPlatform, concat_payload, spin_payload
 
 from teabox.formats import CryptoInfo
 from teabox.platform.notify import PollingNotifier, SocketNotifier, Topic

@@ -12,7 +12,7 @@ import signal
 import time
 from typing import Any
 
-from worker_support import DEADLINE, LocalPlatform, concat_payload, encrypted_file, endless_payload, spin_payload
+from support.worker import DEADLINE, LocalPlatform, concat_payload, encrypted_file, endless_payload, spin_payload
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.worker.fetch import TransferPolicy

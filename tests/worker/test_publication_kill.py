@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 from support.http_server import Behaviour, Recorder, recording_server
-from wat_imports import HOST_IMPORTS
+from support.wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
 from teabox.client.errors import TaskFailed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_support import spec
+from support.worker import spec
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import StagedOutput

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from support.remote_workers import RemoteWorker, hosted_task, issue_worker_token, token_id_of, wait_until
 from support.round_robin import RoundRobin
-from worker_support import concat_payload, endless_payload, spin_payload
+from support.worker import concat_payload, endless_payload, spin_payload
 
 from teabox.client import Client
 from teabox.platform.database_url import sqlite_url

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from teaclave_fixtures import FIXTURES, MISSING
-from worker_support import LOCAL_SERVERS, concat_payload, encrypted_file, endless_payload, make_context, sha, task_of
+from support.teaclave_fixtures import FIXTURES, MISSING
+from support.worker import LOCAL_SERVERS, MakeContext, concat_payload, encrypted_file, endless_payload, sha, task_of
 
 from teabox.formats import CryptoInfo, decrypt
 from teabox.platform.staged import CryptoSpec, StagedInput, StagedOutput
@@ -32,7 +32,7 @@ def _files_under(root: Path) -> list[Path]:
 
 
 def test_inputs_from_file_and_http_outputs_to_file_and_http(
-    tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
+    make_context: MakeContext, tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
 ) -> None:
     crypto_a, tag_a = encrypted_file(allowed_dir / "a.enc", b"first half, ")
     remote = tmp_path / "b.enc"
@@ -51,7 +51,7 @@ def test_inputs_from_file_and_http_outputs_to_file_and_http(
             StagedOutput("y", "output-y", file_server.url("/out/y.enc"), out_http),
         ],
     )
-    context = make_context(tmp_path, transfers, {sha(payload): payload})
+    context = make_context(transfers, {sha(payload): payload})
 
     outcome = run_task(task, context).outcome
 
@@ -69,7 +69,7 @@ def test_inputs_from_file_and_http_outputs_to_file_and_http(
         assert b"first half" not in path.read_bytes()
 
 
-def test_a_teaclave_fixture_runs_unchanged(tmp_path: Path, file_server) -> None:
+def test_a_teaclave_fixture_runs_unchanged(make_context: MakeContext, tmp_path: Path, file_server) -> None:
     if not FIXTURES.is_dir():
         pytest.skip(MISSING)
     folder = (FIXTURES / "wamr_rust_psi").resolve()
@@ -90,7 +90,7 @@ def test_a_teaclave_fixture_runs_unchanged(tmp_path: Path, file_server) -> None:
         ],
         [StagedOutput("copy", "output-copy", file_server.url("/psi-copy.enc"), out)],
     )
-    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(transfers, {sha(payload): payload})).outcome
     assert outcome.ok, outcome.reason
     (tmp_path / "psi-copy.enc").write_bytes(file_server.files["/psi-copy.enc"])
     copied = _read_back(tmp_path / "psi-copy.enc", out, outcome.tags["copy"], tmp_path)
@@ -98,7 +98,7 @@ def test_a_teaclave_fixture_runs_unchanged(tmp_path: Path, file_server) -> None:
 
 
 def test_a_tampered_input_fails_before_the_payload_runs(
-    tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
+    make_context: MakeContext, tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
 ) -> None:
     crypto, tag = encrypted_file(allowed_dir / "a.enc", b"do not trust me")
     tampered = bytearray((allowed_dir / "a.enc").read_bytes())
@@ -115,7 +115,7 @@ def test_a_tampered_input_fails_before_the_payload_runs(
         ],
         [StagedOutput("x", "output-x", (allowed_dir / "x.enc").as_uri(), _output_spec())],
     )
-    context = make_context(tmp_path, transfers, {sha(payload): payload})
+    context = make_context(transfers, {sha(payload): payload})
 
     outcome = run_task(task, context).outcome
 
@@ -128,30 +128,34 @@ def test_a_tampered_input_fails_before_the_payload_runs(
 
 
 def test_an_intact_file_under_a_different_registered_cmac_is_refused(
-    tmp_path: Path, allowed_dir: Path, transfers: Transfers
+    make_context: MakeContext, tmp_path: Path, allowed_dir: Path, transfers: Transfers
 ) -> None:
     crypto, _ = encrypted_file(allowed_dir / "a.enc", b"genuine")
     _, other_tag = encrypted_file(allowed_dir / "other.enc", b"genuine")
     payload = concat_payload(["a"], [])
     task = task_of(payload, [StagedInput("a", "input-a", (allowed_dir / "a.enc").as_uri(), crypto, other_tag)])
-    context = make_context(tmp_path, transfers, {sha(payload): payload})
+    context = make_context(transfers, {sha(payload): payload})
     outcome = run_task(task, context).outcome
     assert outcome.failure_kind == "input_error" and "input 'a'" in outcome.reason
     assert context.executor.runs == 0
 
 
-def test_a_download_failure_is_an_input_error(tmp_path: Path, transfers: Transfers, file_server) -> None:
+def test_a_download_failure_is_an_input_error(
+    make_context: MakeContext, tmp_path: Path, transfers: Transfers, file_server
+) -> None:
     payload = concat_payload(["a"], [])
     crypto = _output_spec()
     task = task_of(payload, [StagedInput("a", "input-a", file_server.url("/gone.enc"), crypto, bytes(16))])
-    context = make_context(tmp_path, transfers, {sha(payload): payload})
+    context = make_context(transfers, {sha(payload): payload})
     outcome = run_task(task, context).outcome
     assert outcome.failure_kind == "input_error"
     assert "input 'a' (file input-a) could not be downloaded" in outcome.reason and "404" in outcome.reason
     assert context.executor.runs == 0
 
 
-def test_a_raw_input_is_used_as_is(tmp_path: Path, allowed_dir: Path, transfers: Transfers) -> None:
+def test_a_raw_input_is_used_as_is(
+    make_context: MakeContext, tmp_path: Path, allowed_dir: Path, transfers: Transfers
+) -> None:
     payload = concat_payload(["a"], ["x"])
     out = _output_spec()
     task = task_of(
@@ -159,13 +163,13 @@ def test_a_raw_input_is_used_as_is(tmp_path: Path, allowed_dir: Path, transfers:
         [StagedInput("a", "input-a", "data:text/plain,4211037", CryptoSpec("raw", b"", b""), None)],
         [StagedOutput("x", "output-x", (allowed_dir / "x.enc").as_uri(), out)],
     )
-    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(transfers, {sha(payload): payload})).outcome
     assert outcome.ok and outcome.return_value == "7"
     assert _read_back(allowed_dir / "x.enc", out, outcome.tags["x"], tmp_path) == b"4211037"
 
 
 def test_a_missing_output_fails_naming_it_and_publishes_nothing(
-    tmp_path: Path, allowed_dir: Path, transfers: Transfers
+    make_context: MakeContext, tmp_path: Path, allowed_dir: Path, transfers: Transfers
 ) -> None:
     payload = concat_payload([], ["x"])  # never creates "forgotten"
     task = task_of(
@@ -176,13 +180,13 @@ def test_a_missing_output_fails_naming_it_and_publishes_nothing(
             StagedOutput("forgotten", "output-f", (allowed_dir / "f.enc").as_uri(), _output_spec()),
         ],
     )
-    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(transfers, {sha(payload): payload})).outcome
     assert outcome.failure_kind == "missing_output" and "forgotten" in outcome.reason
     assert list(allowed_dir.iterdir()) == []
 
 
 def test_an_upload_failure_is_an_output_error_and_publishes_nothing(
-    tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
+    make_context: MakeContext, tmp_path: Path, allowed_dir: Path, transfers: Transfers, file_server
 ) -> None:
     file_server.behaviour.fail["/out/refused.enc"] = 500
     payload = concat_payload(["a"], ["x", "y", "z"])
@@ -195,7 +199,7 @@ def test_an_upload_failure_is_an_output_error_and_publishes_nothing(
             StagedOutput("z", "output-z", file_server.url("/out/refused.enc"), _output_spec()),
         ],
     )
-    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(transfers, {sha(payload): payload})).outcome
     assert outcome.failure_kind == "output_error"
     assert "output 'z'" in outcome.reason and "500" in outcome.reason
     assert outcome.tags == {}
@@ -203,23 +207,23 @@ def test_an_upload_failure_is_an_output_error_and_publishes_nothing(
     assert "/out/y.enc" not in file_server.files  # the PUT already made was withdrawn
 
 
-def test_an_endless_payload_times_out(tmp_path: Path, transfers: Transfers) -> None:
+def test_an_endless_payload_times_out(make_context: MakeContext, tmp_path: Path, transfers: Transfers) -> None:
     payload = endless_payload()
-    outcome = run_task(
-        task_of(payload, timeout=0.3), make_context(tmp_path, transfers, {sha(payload): payload})
-    ).outcome
+    outcome = run_task(task_of(payload, timeout=0.3), make_context(transfers, {sha(payload): payload})).outcome
     assert outcome.failure_kind == "timeout" and outcome.return_value is None
     assert outcome.metrics["wall_time"] >= 0.3
 
 
-def test_an_unknown_payload_is_a_host_error(tmp_path: Path, transfers: Transfers) -> None:
+def test_an_unknown_payload_is_a_host_error(make_context: MakeContext, tmp_path: Path, transfers: Transfers) -> None:
     payload = concat_payload([], [])
-    outcome = run_task(task_of(payload), make_context(tmp_path, transfers, {})).outcome
+    outcome = run_task(task_of(payload), make_context(transfers, {})).outcome
     assert outcome.failure_kind == "host_error" and sha(payload) in outcome.reason
 
 
-def test_arguments_the_payload_cannot_receive_fail_the_task_with_a_reason(tmp_path: Path, transfers: Transfers) -> None:
+def test_arguments_the_payload_cannot_receive_fail_the_task_with_a_reason(
+    make_context: MakeContext, tmp_path: Path, transfers: Transfers
+) -> None:
     payload = concat_payload([], [])
     task = dataclasses.replace(task_of(payload), arguments={"key": "a\x00b"})
-    outcome = run_task(task, make_context(tmp_path, transfers, {sha(payload): payload})).outcome
+    outcome = run_task(task, make_context(transfers, {sha(payload): payload})).outcome
     assert outcome.failure_kind == "host_error" and "NUL" in outcome.reason

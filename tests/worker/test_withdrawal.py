@@ -4,7 +4,7 @@ retention keeps the task's record until then."""
 from __future__ import annotations
 
 import pytest
-from worker_support import LocalPlatform, spin_payload
+from support.worker import LocalPlatform, spin_payload
 
 from teabox.failure_kinds import TaskFailureKind
 from teabox.formats import CryptoInfo

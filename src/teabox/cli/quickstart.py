@@ -31,14 +31,14 @@ def quickstart_command(workers: int, alice_wealth: int | None, bob_wealth: int |
 
     started = time.monotonic()
     say("teabox quickstart: build the payload, start a throw-away platform, run a two-party task, stop")
-    with console.status("building the payload from examples/millionaire-c ..."):
+    with console.status("building the millionaire payload ..."):
         from teabox.client import Client
-        from teabox.demo.flows import FlowLog, build_example
-        from teabox.demo.millionaire import millionaire_flow
+        from teabox.demo.flows import FlowLog
+        from teabox.demo.millionaire import millionaire_flow, millionaire_payload
         from teabox.testing.local_server import LocalServer
 
-        build_example("millionaire-c", on_first_build=lambda note: say(f"[.] first build on this machine: {note}"))
-    say(f"[+] built the payload from examples/millionaire-c in {time.monotonic() - started:.1f} s")
+        millionaire_payload(on_first_build=lambda note: say(f"[.] first build on this machine: {note}"))
+    say(f"[+] built the payload from millionaire.c in {time.monotonic() - started:.1f} s")
     wealth = {k: v for k, v in (("alice_wealth", alice_wealth), ("bob_wealth", bob_wealth)) if v is not None}
     with (
         console.status("starting a local platform: teabox admin create, then teabox serve on a free port ..."),

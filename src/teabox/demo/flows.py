@@ -17,9 +17,6 @@ from typing import Any
 from teabox import config
 from teabox.client.client import Client
 
-# The example payload sources ship inside the package (``teabox/examples``).
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-
 
 @dataclass(frozen=True)
 class Step:
@@ -68,15 +65,15 @@ def new_user(admin: Client, name: str, role: str, attribute: str = "") -> Client
     return client
 
 
-def build_example(name: str, on_first_build: Callable[[str], None] | None = None) -> bytes:
-    """Build the payload ``examples/<name>`` (cached after the first build) and return its bytes;
-    ``on_first_build`` hears why a first build of its kind on this machine takes longer."""
+def build_payload(source: Path, on_first_build: Callable[[str], None] | None = None) -> bytes:
+    """Build the payload at ``source`` (cached after the first build) and return its bytes: a Rust crate
+    directory, a directory of C, C++ or Zig sources, or one source file. ``on_first_build`` hears why a
+    first build of its kind on this machine takes longer."""
     from teabox.toolchain import build
 
-    source = EXAMPLES_DIR / name
-    files: Any = (
+    files: Path | list[Path] = (
         source
-        if (source / "Cargo.toml").exists()
+        if source.is_file() or (source / "Cargo.toml").exists()
         else sorted(p for p in source.iterdir() if p.suffix in (".c", ".cc", ".cpp", ".zig"))
     )
     return build(files, on_first_build=on_first_build).wasm

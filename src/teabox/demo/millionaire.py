@@ -2,10 +2,11 @@
 
 Alice and Bob each encrypt their wealth on their own machine and give the
 platform only ciphertext. A function owner publishes the payload built from
-``examples/millionaire-c``; Alice creates the task, both bind their data and
-approve, Alice invokes it, and the payload writes the data name of the richer
-party's input to Alice's encrypted output, which only she can decrypt. The
-platform checks every tag and every approval on the way.
+``millionaire.c`` beside this module (``examples/millionaire-c`` links to it);
+Alice creates the task, both bind their data and approve, Alice invokes it,
+and the payload writes the data name of the richer party's input to Alice's
+encrypted output, which only she can decrypt. The platform checks every tag
+and every approval on the way.
 
 The payload has a single output, so the verdict goes to one owner (Alice);
 Bob learns the run's result (the number of bytes written) and that his data
@@ -15,16 +16,19 @@ was used only as he approved.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from teabox.client.client import DEFAULT_WAIT_SECONDS, Client
 from teabox.client.errors import ClientError, Forbidden
 from teabox.client.requests import DataMap, FunctionInput, FunctionOutput, OwnerList
-from teabox.demo.flows import FlowLog, build_example, new_user
+from teabox.demo.flows import FlowLog, build_payload, new_user
 
 ALICE_WEALTH = 4211037
 BOB_WEALTH = 1008611
+# The payload's source ships in the package, so that an installed teabox can build it.
+MILLIONAIRE_SOURCE = Path(__file__).with_name("millionaire.c")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,11 @@ class MillionaireResult:
     return_value: bytes  # as each participant reads it
     verdict: str  # the output Alice decrypted: the data name of the richer input, or "equal"
     richer: str  # "Alice", "Bob" or "neither"
+
+
+def millionaire_payload(on_first_build: Callable[[str], None] | None = None) -> bytes:
+    """The millionaire payload, built from the package's ``millionaire.c`` (cached after the first build)."""
+    return build_payload(MILLIONAIRE_SOURCE, on_first_build)
 
 
 def millionaire_flow(
@@ -58,7 +67,7 @@ def _run(
 ) -> MillionaireResult:
     log.step("admin", f"registered {vendor.user_id} (FunctionOwner), {alice.user_id} and {bob.user_id} (DataOwners)")
 
-    payload = build_example("millionaire-c")
+    payload = millionaire_payload()
     function_id = vendor.register_function(
         name="millionaire",
         description="Names the richer of two parties and nothing else.",

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.examples import build_example
 from support.postgres import PostgresCluster
+tests/cli/test_cli_messages.py
 
 from teabox.cli.main import main
-from teabox.demo.flows import build_example
 from teabox.testing.local_server import free_port, teabox_command
 
 SERVER_AND_TOOLCHAIN = ("wasmtime", "ziglang", "fastapi", "uvicorn", "starlette", "sqlalchemy", "alembic", "argon2")
@@ -118,6 +119,7 @@ def test_serve_without_an_admin_says_how_to_create_one(tmp_path: Path) -> None:
     finally:
         process.kill()  # no workers to stop (--workers 0), and nothing to keep
         process.wait(timeout=60)
+        process.stderr.close()
     said = "".join(lines)
     assert "has no PlatformAdmin" in said and f"teabox admin create --data-dir {tmp_path / 'data'}" in said
 
@@ -212,8 +214,9 @@ def test_quickstart_says_what_it_does_before_the_slow_steps() -> None:
         teabox_command("quickstart"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert process.stdout is not None
-    first = process.stdout.readline()
-    rest = process.stdout.read()
+    with process.stdout:
+        first = process.stdout.readline()
+        rest = process.stdout.read()
     assert process.wait(timeout=300) == 0, first + rest
     assert first.startswith("teabox quickstart: build the payload, start a throw-away platform")
     assert rest.index("[+] built the payload") < rest.index("[+] platform up at") < rest.index("[+] done in")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from toolchain_support import isolated_cache  # noqa: F401  (fixture)
+from support.toolchain import isolated_cache  # noqa: F401  (fixture)
 
 from teabox.toolchain import build, tool_invocations
 from teabox.toolchain.cache import BuildCache

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wasmtime import wat2wasm
-from wat_imports import HOST_IMPORTS
 
+from support.wat_imports import HOST_IMPORTS
 from teabox.client import Client, DataMap, FunctionInput, FunctionOutput, OwnerList, TaskFailed
 
 _COPY_WAT = f"""(module {HOST_IMPORTS}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from teaclave_fixtures import FIXTURES, needs_fixtures
+from support.teaclave_fixtures import FIXTURES, needs_fixtures
 
 from teabox.cli import crypto as crypto_commands
 from teabox.cli.main import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from toolchain_support import isolated_cache, run_payload, rust_available  # noqa: F401  (fixture)
+from support.toolchain import isolated_cache, run_payload, rust_available  # noqa: F401  (fixture)
 
 from teabox.abi.check import HOST_FUNCTIONS
 from teabox.toolchain import (

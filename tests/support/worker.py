@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from support.payloads import concat_payload, endless_payload, spin_payload  # noqa: F401 - the worker tests' payloads
-
 from teabox.executor import Executor, RunResult
 from teabox.formats import CryptoInfo, encrypt
 from teabox.platform.context import Actor
@@ -46,7 +45,12 @@ class CountingExecutor(Executor):
         return super().run(*args, **kwargs)
 
 
-def make_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes]) -> WorkerContext:
+# make_context(transfers, payloads): the fixture of that name in conftest.py.
+MakeContext = Callable[[Transfers, dict[str, bytes]], WorkerContext]
+
+
+def worker_context(tmp_path: Path, transfers: Transfers, payloads: dict[str, bytes]) -> WorkerContext:
+    """A worker's context over ``tmp_path``; the caller closes its staging directory and executor."""
     return WorkerContext(
         staging=WorkerStaging(tmp_path / "data", "test-worker"),
         transfers=transfers,

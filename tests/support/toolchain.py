@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from teaclave_fixtures import FIXTURES
 
+from support.examples import EXAMPLES  # noqa: F401 - the example tests' sources
+from support.teaclave_fixtures import FIXTURES
 from teabox.executor import Executor, MemoryInputs, MemoryOutputs, RunResult
 from teabox.toolchain import ToolchainMissing
 from teabox.toolchain.rust import find_toolchain
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="session")

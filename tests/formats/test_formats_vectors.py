@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from teaclave_fixtures import FIXTURES, MISSING
+from support.teaclave_fixtures import FIXTURES, MISSING
 
 from teabox.formats import CryptoInfo, IntegrityError, decrypt, encrypt, verify
 from teabox.formats.pfs_layout import (

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.databases import chosen_database, migrated_template
-from support.platform_api import login
 
+from support.databases import chosen_database, migrated_template
+from support.platform_api import Api, login
 from teabox.client import Client
 from teabox.testing.local_server import LocalServer
 
@@ -67,6 +67,21 @@ def start_platform_server(
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def open_api() -> Iterator[Callable[[str], Api]]:
+    """``open_api(url)``: an anonymous :class:`Api` session of ``url``; the connection pool it opens, which the
+    sessions it logs in share, is closed after the test."""
+    opened: list[Api] = []
+
+    def open_session(url: str) -> Api:
+        opened.append(Api(url))
+        return opened[-1]
+
+    yield open_session
+    for api in opened:
+        api.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from toolchain_support import isolated_cache, run_payload  # noqa: F401  (fixture)
+from support.toolchain import isolated_cache, run_payload  # noqa: F401  (fixture)
 
 from teabox.abi import check
 from teabox.toolchain import BuildError, Language, build

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import wasmtime
-from wat_imports import HOST_IMPORTS
 
+from support.wat_imports import HOST_IMPORTS
 from teabox.client.errors import ApiError
 
 

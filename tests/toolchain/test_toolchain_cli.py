@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from toolchain_support import EXAMPLES, isolated_cache  # noqa: F401  (fixture)
+from support.toolchain import EXAMPLES, isolated_cache  # noqa: F401  (fixture)
 
 from teabox.cli.main import main
 from teabox.toolchain import INCLUDE_DIR, RUST_CRATE, ZIG_MODULE

@@ -9,7 +9,7 @@ import pytest
 
 # $TEABOX_FIXTURES (as the example flows read it), else ../shared/fixtures/teaclave beside the project.
 FIXTURES = Path(
-    os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "teaclave"
+    os.environ.get("TEABOX_FIXTURES") or Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "teaclave"
 ).resolve()
 MISSING = f"Teaclave's test vectors are not at {FIXTURES} (../shared/fixtures/teaclave beside the project)"
 

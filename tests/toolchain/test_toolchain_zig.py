@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from toolchain_support import isolated_cache, run_payload  # noqa: F401  (fixture)
+from support.toolchain import isolated_cache, run_payload  # noqa: F401  (fixture)
 
 from teabox.toolchain import BuildError, Language, build, tool_invocations
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
-FLOWS_DIR = ROOT / "examples" / "flows"
+from support.examples import EXAMPLES
+
+FLOWS_DIR = EXAMPLES / "flows"
 
 # After an invoke the task is somewhere on its way; which state depends on how fast a worker claims it.
 IN_FLIGHT = {"Staged", "Running", "Finished"}
