@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from support.examples import build_example
 from support.postgres import PostgresCluster
-tests/cli/test_cli_messages.py
 
 from teabox.cli.main import main
 from teabox.testing.local_server import free_port, teabox_command
