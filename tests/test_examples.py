@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.flow_scripts import PSI_COMMON
 from support.toolchain import (  # noqa: F401  (fixture)
     EXAMPLES,
     fixtures_dir,
@@ -82,14 +83,7 @@ def test_psi_rust_with_teaclaves_vectors(tmp_path: Path) -> None:
     run, outputs = run_payload(wasm, {}, inputs, ("output1", "output2"))
     assert run.ok, run.failure
     expected = sorted(set(inputs["input1"].split()) & set(inputs["input2"].split()))
-    assert [line.decode() for line in expected] == [
-        "1SZAD1OQPELAG5UU",
-        "DZSG168P1F6RI79G",
-        "I19L8FHJN3DHVMV5",
-        "M3AUONYLXUZWS9V2",
-        "P950PQRHNSB0RD13",
-        "UYYAL5KKMUCKHSUR",
-    ]
+    assert [line.decode() for line in expected] == PSI_COMMON
     assert outputs["output1"] == outputs["output2"] == b"".join(line + b"\n" for line in expected)
     assert run.return_value == "6"
 

@@ -4,8 +4,10 @@ the queue themselves) and its admin. Tests that need a ``teabox serve`` process 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from support.backends import BACKENDS, database_url
 from support.in_process import InProcessPlatform, open_app
 from support.platform_api import MAX_UPLOAD, Api, FakeWorker
 
@@ -50,3 +52,14 @@ def worker(storage: Storage) -> FakeWorker:
     while (leftover := storage.queue.claim("drain", 30)) is not None:
         fake.finish(leftover, Outcome(failure_kind=TaskFailureKind.HOST_ERROR, reason="left over by an earlier test"))
     return FakeWorker(storage)
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """A data directory of the test's own, on each database in turn, for tests of the platform's queries."""
+    cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
+    opened = Storage.open(tmp_path / "data", database_url=database_url(request.param, cluster))
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -9,12 +9,11 @@ trips, which do not depend on how loaded the machine is.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.backends import BACKENDS, InProcess, database_url, platform_admin
+from support.backends import InProcess, platform_admin
 from support.platform_api import PASSWORD
 from support.round_trips import RoundTrips
 
@@ -26,19 +25,9 @@ from teabox.platform.storage import Storage
 LOOK_ROUND_TRIPS = 4
 
 
-@pytest.fixture(params=BACKENDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    cluster = request.getfixturevalue("postgres_cluster") if request.param == "postgres" else None
-    opened = Storage.open(tmp_path / "data", database_url=database_url(request.param, cluster))
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
 @pytest.fixture
-def platform(storage: Storage) -> Platform:
-    return Platform(storage)
+def platform(fresh_storage: Storage) -> Platform:
+    return Platform(fresh_storage)
 
 
 def token_of(platform: Platform, user: InProcess) -> str:
