@@ -288,3 +288,14 @@ def test_only_the_host_functions_may_stay_undefined(tmp_path: Path) -> None:
         build(teaclave_crate(tmp_path / "sleepy", source))
     assert "teaclave_sleep" in caught.value.summary
     assert any("`teaclave_sleep` is called but defined nowhere" in fix for fix in caught.value.fixes)
+
+
+@pytest.mark.usefixtures("rust_available")
+def test_a_crate_named_like_one_built_before_gets_its_own_module(tmp_path: Path) -> None:
+    """Cargo keeps one freshness record for crates of the same name, whatever their folder: the
+    second crate's files are older than the first one's build, and it must still be compiled."""
+    template = '#![no_std]\nuse teabox_guest as _;\n#[no_mangle]\npub extern "C" fn entrypoint(_a: i32, _b: i32) -> i32 { %d }\n'
+    first = crate(tmp_path / "first", template % 1)
+    second = crate(tmp_path / "second", template % 2)
+    assert run_payload(build(first).wasm, {})[0].return_value == "1"
+    assert run_payload(build(second).wasm, {})[0].return_value == "2"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -99,8 +100,9 @@ def _candidates() -> list[Path]:
 
 def cargo_target_root() -> Path:
     """Where cargo keeps what it compiled (the wasm32 std among it): ``$TEABOX_CARGO_TARGET_DIR``,
-    else ``cargo-target`` in teabox's cache. Only cargo reads it, and cargo checks every
-    artifact against its sources and flags, so it can outlive (and be shared by) build caches."""
+    else ``cargo-target`` in teabox's cache. Only cargo reads it, and it can outlive (and be
+    shared by) build caches: cargo checks each dependency against its sources and flags, and
+    the payload's own crate is always compiled again (see :func:`_forget_package`)."""
     configured = config.CARGO_TARGET_DIR.get()
     return Path(configured) if configured else default_cache_dir() / "cargo-target"
 
@@ -161,6 +163,24 @@ def _manifest(crate: Path) -> dict[str, Any]:
 
 def _crate_root(crate: Path, manifest: dict[str, Any]) -> Path:
     return crate / str(manifest.get("lib", {}).get("path") or "src/lib.rs")
+
+
+def _forget_package(release: Path, package: str) -> None:
+    """Make cargo compile the payload's own crate, however old its files are.
+
+    Cargo names its record of a path package's last build by the package's name and
+    version and its place *within its workspace*, and calls the package fresh when its
+    files are older than that build. Two crates of the same name in different folders
+    share the record, so the second would be handed the first one's module. Forgetting
+    the record costs one compile of the crate itself (its dependencies, std among them,
+    stay built); teabox's build cache already skips cargo when no source changed.
+    """
+    record = re.compile(re.escape(package) + r"-[0-9a-f]{16}")
+    fingerprints = release / ".fingerprint"
+    if fingerprints.is_dir():
+        for entry in fingerprints.iterdir():
+            if record.fullmatch(entry.name):
+                shutil.rmtree(entry)
 
 
 def _library_name(crate: Path, data: dict[str, Any]) -> str:
@@ -310,13 +330,15 @@ class RustBackend:
         with open(target_dir / ".teabox.lock", "w") as lock:
             # Crates with the same name share an artifact path: hold the directory until it is read.
             fcntl.flock(lock, fcntl.LOCK_EX)
+            release = target_dir / TARGET / "release"
+            if package := manifest.get("package", {}).get("name"):
+                _forget_package(release, str(package))
             run = self._cargo(toolchain, crate, options, target_dir, env, std=std)
             if not run.ok and not std and STD_MISSING in run.output:
                 # The root is no_std but a dependency (Teaclave's teaclave_context, say) uses std.
                 run = self._cargo(toolchain, crate, options, target_dir, env, std=True)
             if not run.ok:
                 raise BuildError(_summary(crate, run.output), output=run.output, fixes=_fixes(run.output))
-            release = target_dir / TARGET / "release"
             wasm = (release / f"{name}.wasm").read_bytes()
             depfile = release / f"{name}.d"
             dependencies = parse_make_dependencies(depfile.read_text()) if depfile.is_file() else []
