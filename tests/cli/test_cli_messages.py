@@ -21,6 +21,9 @@ from support.postgres import PostgresCluster
 from teabox.cli.main import main
 from teabox.testing.local_server import free_port, teabox_command
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("cli_messages")
+
 SERVER_AND_TOOLCHAIN = ("wasmtime", "ziglang", "fastapi", "uvicorn", "starlette", "sqlalchemy", "alembic", "argon2")
 
 # Runs `teabox ARGS...` in a child where the named top-level packages raise ModuleNotFoundError on import.

@@ -25,6 +25,9 @@ from teabox.client import Client
 from teabox.demo.flows import new_user
 from teabox.testing.local_server import LocalServer
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("console_browser")
+
 _CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

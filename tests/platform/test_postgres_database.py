@@ -29,6 +29,9 @@ from teabox.platform.file_keys import KEY_FILE, PlatformKeyError
 from teabox.platform.storage import Storage
 from teabox.testing.local_server import LocalServer, teabox_command
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("postgres_database")
+
 _names = itertools.count(1)
 
 

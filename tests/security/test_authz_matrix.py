@@ -21,6 +21,9 @@ from support.authz import Caller, log_in, quoted, reading_payload, refusal, rpc,
 from teabox.service.schemas import ENDPOINTS
 from teabox.testing.local_server import LocalServer
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("authz_matrix")
+
 API_TABLE = rules_table("API", "PlatformAdmin")
 USER_TABLE = rules_table("Action", "DataOwnerManager-X")
 OBJECT_TABLE = rules_table("API", "owner", "another user", "admin")

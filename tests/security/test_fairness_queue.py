@@ -19,6 +19,9 @@ from teabox.platform.staged import Outcome, StagedTask
 from teabox.platform.storage import Storage
 from teabox.testing.local_server import LocalServer
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("fairness_queue")
+
 QUEUED_CAP = 5
 TRIVIAL = bytes(
     wasmtime.wat2wasm(

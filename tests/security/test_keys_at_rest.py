@@ -24,6 +24,9 @@ from teabox.platform.private_files import DataDirExposed
 from teabox.platform.storage import Storage
 from teabox.testing.local_server import LocalServer, teabox_command
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("keys_at_rest")
+
 KEY = bytes(range(1, 17))
 IV = bytes(range(101, 113))
 CMAC = b"\x42" * 16

@@ -22,6 +22,9 @@ import wasmtime
 from teabox.executor import Executor
 from teabox.executor.confinement import ADDRESS_SPACE_LIMIT, OPEN_FILES_LIMIT, drop_privileges
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("sandbox_confinement")
+
 _TRIVIAL = wasmtime.wat2wasm(
     '(module (memory (export "memory") 1) (func (export "entrypoint") (param i32 i32) (result i32) (i32.const 1)))'
 )

@@ -23,6 +23,9 @@ from support.service_calls import admin_token, error, new_user, post, raw_connec
 
 from teabox.testing.local_server import LocalServer
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("service_bodies")
+
 MAX_REQUEST = 4096
 MAX_UPLOAD = 65536
 MAX_CONNECTIONS = 20

@@ -34,6 +34,9 @@ from support.service_calls import (
 
 from teabox.testing.local_server import LocalServer
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("service_flood")
+
 FLOODERS = 4
 MAX_GUESSES = 40  # per flooder: bounds the test whatever the machine's speed
 SPIN = """(module (memory (export "memory") 1)

@@ -31,6 +31,9 @@ from teabox.service.answers import ErrorBody
 from teabox.service.presigned_downloads import PresignedDownloads
 from teabox.testing.local_server import LocalServer, teabox_command
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("presigned_downloads")
+
 LIFETIME = 60
 PASSWORD = "a long enough password"
 

@@ -22,6 +22,9 @@ from support.remote_workers import admin, hosted_task, issue_worker_token, wait_
 from teabox.client import Client, OwnedFile
 from teabox.testing.local_server import LocalServer
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("worker_api_authz")
+
 WORKER = "/api/v1/worker"
 
 

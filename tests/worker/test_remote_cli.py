@@ -14,6 +14,9 @@ from support.remote_workers import admin, issue_worker_token
 
 from teabox.testing.local_server import LocalServer, free_port, teabox_command
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("remote_cli")
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:

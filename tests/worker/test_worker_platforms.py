@@ -22,6 +22,9 @@ from teabox.testing.local_server import LocalServer
 from teabox.worker.loop import WorkerLoop, open_worker
 from teabox.worker.settings import RemoteEndpoint, WorkerSettings
 
+# Its tests share module-scoped servers: one pytest-xdist process runs them all, so each starts once.
+pytestmark = pytest.mark.xdist_group("worker_platforms")
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
