@@ -11,6 +11,7 @@ so they survive a restart and can be revoked.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -23,10 +24,19 @@ from teabox.platform.errors import Invalid
 
 _hasher = PasswordHasher()
 _hashing = threading.BoundedSemaphore(os.cpu_count() or 1)
-# Verified against when the user does not exist, so that a login for an unknown id costs the same.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
 
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that a login for an unknown id costs the same.
+
+    Made on first use, not at import: every server, worker and CLI process imports this module, and
+    a hash costs a fifth of a second of CPU that most of them would never need.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def check_password_rules(password: str) -> None:
@@ -45,7 +55,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
     try:
         with _hashing:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
