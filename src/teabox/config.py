@@ -93,6 +93,13 @@ PLATFORM_KEY = _variable(
     "the data directory's `platform.key`",
     "The key (64 hex digits) that seals the file keys in the database.",
 )
+PASSWORD_HASH = _variable(
+    "TEABOX_PASSWORD_HASH",
+    "`rfc-9106-low-memory`",
+    "argon2id's cost for new password hashes: `rfc-9106-low-memory` (3 passes over 64 MiB in 4 lanes) or "
+    "`cheapest`, for test suites only: it makes a guessed password nearly free, and every process that "
+    "uses it logs a warning. A stored hash keeps the cost it was made with.",
+)
 ALLOW_URL = _variable(
     "TEABOX_ALLOW_URL",
     "none: globally routable addresses only",

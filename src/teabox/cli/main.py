@@ -12,6 +12,8 @@ import importlib
 
 import click
 
+from teabox.config import ConfigError
+
 # command name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
     "serve": "teabox.cli.serve:serve_command",
@@ -83,6 +85,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except ModuleNotFoundError as exc:
             raise _missing_extra(ctx.invoked_subcommand or "", exc) from None
+        except ConfigError as exc:  # an environment variable's value: one line naming it, not a traceback
+            raise click.ClickException(str(exc)) from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

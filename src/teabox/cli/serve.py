@@ -132,6 +132,7 @@ def serve_command(
 
     import uvicorn
 
+    from teabox.platform.auth import password_hasher
     from teabox.platform.chores import Chores
     from teabox.platform.core import Platform
     from teabox.platform.lease import REQUEUE_PERIOD_SECONDS
@@ -146,6 +147,7 @@ def serve_command(
     except MetricsAccessError as exc:
         raise click.UsageError(str(exc)) from None
     configure_logging(log_level, log_format)
+    password_hasher()
     with storage_refusals():
         storage = Storage.open(data_dir, database_url=database_url, blobs=blobs)
         storage.blobs.sweep_partial()  # what a server killed mid-upload left, before anything new is written

@@ -13,20 +13,45 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import secrets
 import threading
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from teabox import config
+from teabox.config import ConfigError
 from teabox.platform.errors import Invalid
 
-_hasher = PasswordHasher()
+log = logging.getLogger(__name__)
+
+# The costs TEABOX_PASSWORD_HASH may name: RFC 9106's second recommendation (argon2-cffi's default), and
+# argon2-cffi's cheapest, which exists for test suites that register and log in thousands of users.
+HASH_PROFILES = {"rfc-9106-low-memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+DEFAULT_HASH_PROFILE = "rfc-9106-low-memory"
+
 _hashing = threading.BoundedSemaphore(os.cpu_count() or 1)
 
-
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
+
+
+@functools.cache
+def password_hasher() -> PasswordHasher:
+    """The hasher for new hashes, chosen on first use (a verify takes its costs from the stored hash).
+
+    ``teabox serve`` calls it before serving, so that a bad TEABOX_PASSWORD_HASH stops the start and the
+    warning about a cheap one is among the first lines of its log.
+    """
+    name = config.PASSWORD_HASH.get() or DEFAULT_HASH_PROFILE
+    if name not in HASH_PROFILES:
+        raise ConfigError(f"{config.PASSWORD_HASH.name} must be one of {', '.join(HASH_PROFILES)}, not {name!r}")
+    if name != DEFAULT_HASH_PROFILE:
+        log.warning(
+            "%s=%s: new passwords get argon2's cheapest hash, which is for tests only", config.PASSWORD_HASH.name, name
+        )
+    return PasswordHasher.from_parameters(HASH_PROFILES[name])
 
 
 @functools.cache
@@ -36,7 +61,7 @@ def _dummy_hash() -> str:
     Made on first use, not at import: every server, worker and CLI process imports this module, and
     a hash costs a fifth of a second of CPU that most of them would never need.
     """
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return password_hasher().hash(secrets.token_urlsafe(16))
 
 
 def check_password_rules(password: str) -> None:
@@ -47,7 +72,7 @@ def check_password_rules(password: str) -> None:
 def hash_password(password: str) -> str:
     check_password_rules(password)
     with _hashing:
-        return _hasher.hash(password)
+        return password_hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
@@ -55,7 +80,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
     try:
         with _hashing:
-            return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+            return password_hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
