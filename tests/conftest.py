@@ -9,7 +9,7 @@ from support.metrics_dirs import remove_metrics_dirs_under
 from support.postgres import PostgresCluster
 from support.s3 import S3Server
 
-pytest_plugins = ["support.platform_server"]
+pytest_plugins = ["support.closing", "support.platform_server"]
 
 
 @pytest.fixture(scope="session")
