@@ -10,7 +10,7 @@ from support.metrics_dirs import remove_metrics_dirs_under
 from support.postgres import PostgresCluster
 from support.s3 import S3Server
 
-pytest_plugins = ["support.platform_server"]
+pytest_plugins = ["support.closing", "support.platform_server"]
 
 # The suite registers and logs in thousands of users, in this process and in the servers it starts (which
 # inherit the variable): argon2's cheapest cost saves each a sixth of a second of CPU. What a deployment gets

@@ -44,10 +44,10 @@ def test_a_given_client_carries_each_sessions_token_and_stays_open(platform_app:
 
 
 def test_requests_go_to_the_address_not_the_given_clients_base_url(platform_app: InProcessPlatform) -> None:
-    elsewhere = httpx.Client(base_url="http://elsewhere.invalid", transport=platform_app.transport)
     seen: list[str] = []
-    elsewhere.event_hooks["request"].append(lambda request: seen.append(str(request.url)))
-    assert Client(URL, http=elsewhere).health()["status"] == "ok"
+    with httpx.Client(base_url="http://elsewhere.invalid", transport=platform_app.transport) as elsewhere:
+        elsewhere.event_hooks["request"].append(lambda request: seen.append(str(request.url)))
+        assert Client(URL, http=elsewhere).health()["status"] == "ok"
     assert seen == [f"{URL}/api/v1/health"]
 
 
@@ -57,5 +57,8 @@ def test_anything_else_is_refused_by_name() -> None:
 
 
 def test_the_default_still_reaches_a_real_socket() -> None:
-    with pytest.raises(ConnectionFailed, match=r"cannot reach the teabox server at http://127\.0\.0\.1:9"):
-        Client("http://127.0.0.1:9").health()
+    with (
+        Client("http://127.0.0.1:9") as client,
+        pytest.raises(ConnectionFailed, match=r"cannot reach the teabox server at http://127\.0\.0\.1:9"),
+    ):
+        client.health()

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -59,8 +60,11 @@ def shots(tmp_path: Path) -> Path:
     return target
 
 
-def _person(browser: Browser, server: LocalServer, user_id: str, password: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900})
+def _person(
+    closer: ExitStack, browser: Browser, server: LocalServer, user_id: str, password: str
+) -> tuple[BrowserContext, Page]:
+    """A browser context of ``user_id``'s own, signed in; ``closer`` closes it when the test ends."""
+    context = closer.enter_context(browser.new_context(accept_downloads=True, viewport={"width": 1100, "height": 900}))
     context.set_default_timeout(_PATIENCE_MS)
     page = context.new_page()
     page.goto(f"{server.url}/console/")
@@ -82,7 +86,7 @@ def _register_input(page: Page, server: LocalServer, path: Path) -> str:
 
 
 def test_the_millionaire_flow_in_the_browser(
-    browser: Browser, platform_server: LocalServer, admin_client: Client, tmp_path: Path, shots: Path
+    browser: Browser, platform_server: LocalServer, admin_client: Client, tmp_path: Path, shots: Path, closer: ExitStack
 ) -> None:
     server = platform_server
     passwords = {}
@@ -92,17 +96,17 @@ def test_the_millionaire_flow_in_the_browser(
         ("alice", "DataOwner", "north"),
         ("bob", "DataOwner", "south"),
     ):
-        client = new_user(admin_client, name, role, attribute)
-        users[name] = client.user_id
-        passwords[name] = f"pw-{client.user_id}-long-enough"
-        client.user_change_password(passwords[name])
+        with new_user(admin_client, name, role, attribute) as client:
+            users[name] = client.user_id
+            passwords[name] = f"pw-{client.user_id}-long-enough"
+            client.user_change_password(passwords[name])
     wasm = tmp_path / "millionaire.wasm"
     wasm.write_bytes(build_example("millionaire-c"))
     (tmp_path / "alice.txt").write_text("4211037\n")
     (tmp_path / "bob.txt").write_text("1008611\n")
 
     # The function owner registers the payload, seeing the check's findings first.
-    vendor_context, vendor = _person(browser, server, users["vendor"], passwords["vendor"])
+    _, vendor = _person(closer, browser, server, users["vendor"], passwords["vendor"])
     vendor.goto(f"{server.url}/console/functions")
     vendor.get_by_label("WebAssembly module").set_input_files(str(wasm))
     vendor.get_by_label("Name", exact=True).fill("millionaire")
@@ -119,7 +123,7 @@ def test_the_millionaire_flow_in_the_browser(
     vendor.screenshot(path=str(shots / "functions.png"), full_page=True)
 
     # Alice creates the task.
-    alice_context, alice = _person(browser, server, users["alice"], passwords["alice"])
+    _, alice = _person(closer, browser, server, users["alice"], passwords["alice"])
     alice.goto(f"{server.url}/console/tasks")
     alice.locator("#new-task summary").click()
     alice.get_by_label("Function id").fill(function_id)
@@ -141,7 +145,7 @@ def test_the_millionaire_flow_in_the_browser(
     alice_out = alice_out.removesuffix(".key.json")
     alice.screenshot(path=str(shots / "files.png"), full_page=True)
 
-    bob_context, bob = _person(browser, server, users["bob"], passwords["bob"])
+    _, bob = _person(closer, browser, server, users["bob"], passwords["bob"])
     bob_in = _register_input(bob, server, tmp_path / "bob.txt")
 
     # The approval page lists every input, output and owner before anyone approves.
@@ -190,16 +194,13 @@ def test_the_millionaire_flow_in_the_browser(
     expect(bob.locator("h1")).to_have_text("That did not happen")
     bob.screenshot(path=str(shots / "refused.png"), full_page=True)
 
-    for context in (vendor_context, alice_context, bob_context):
-        context.close()
-
 
 def test_sign_in_cookie_and_content_security_policy(
-    browser: Browser, platform_server: LocalServer, admin_client: Client
+    browser: Browser, platform_server: LocalServer, admin_client: Client, closer: ExitStack
 ) -> None:
-    carol = new_user(admin_client, "carol", "DataOwner", "west")
-    carol.user_change_password("carol-password-long")
-    context, page = _person(browser, platform_server, carol.user_id, "carol-password-long")
+    with new_user(admin_client, "carol", "DataOwner", "west") as carol:
+        carol.user_change_password("carol-password-long")
+    context, page = _person(closer, browser, platform_server, carol.user_id, "carol-password-long")
     (cookie,) = [c for c in context.cookies() if c["name"] == "teabox_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/console"
     response = page.goto(f"{platform_server.url}/console/tasks")
@@ -218,4 +219,3 @@ def test_sign_in_cookie_and_content_security_policy(
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/login"))
-    context.close()

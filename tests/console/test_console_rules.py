@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -20,10 +21,13 @@ from teabox.testing.local_server import LocalServer
 _PASSWORD = "a-console-password"
 
 
-def _signed_in(server: LocalServer, admin: Client, role: str = "DataOwner", attribute: str = "east") -> httpx.Client:
-    user = new_user(admin, "web", role, attribute if role == "DataOwner" else "")
-    user.user_change_password(_PASSWORD)
-    browser = httpx.Client(base_url=server.url)
+def _signed_in(
+    closer: ExitStack, server: LocalServer, admin: Client, role: str = "DataOwner", attribute: str = "east"
+) -> httpx.Client:
+    """A browser signed in as a fresh user, closed by ``closer`` when the test ends."""
+    with new_user(admin, "web", role, attribute if role == "DataOwner" else "") as user:
+        user.user_change_password(_PASSWORD)
+    browser = closer.enter_context(httpx.Client(base_url=server.url))
     answer = browser.post("/console/login", data={"user_id": user.user_id, "password": _PASSWORD})
     assert answer.status_code == 303
     return browser
@@ -52,8 +56,8 @@ def test_a_wrong_password_is_shown_on_the_sign_in_page(platform_server: LocalSer
 
 
 def test_sign_in_never_redirects_off_the_console(platform_server: LocalServer, admin_client: Client) -> None:
-    user = new_user(admin_client, "redirected", "DataOwner", "east")
-    user.user_change_password(_PASSWORD)
+    with new_user(admin_client, "redirected", "DataOwner", "east") as user:
+        user.user_change_password(_PASSWORD)
     for target in (
         "https://evil.example/",
         "//evil.example/console/",
@@ -86,9 +90,9 @@ def test_sign_in_never_redirects_off_the_console(platform_server: LocalServer, a
     ],
 )
 def test_state_changing_forms_need_the_sessions_csrf_token(
-    platform_server: LocalServer, admin_client: Client, path: str, form: dict[str, str]
+    platform_server: LocalServer, admin_client: Client, path: str, form: dict[str, str], closer: ExitStack
 ) -> None:
-    browser = _signed_in(platform_server, admin_client)
+    browser = _signed_in(closer, platform_server, admin_client)
     for token in (None, "0" * 64, csrf_token("somebody-elses-session")):
         answer = browser.post(path, data={**form, **({"csrf": token} if token else {})})
         assert answer.status_code == 403, (path, token, answer.text[:200])
@@ -98,15 +102,19 @@ def test_state_changing_forms_need_the_sessions_csrf_token(
 
 
 @pytest.mark.parametrize("path", ["/console/files/upload?name=x.enc", "/console/files/register-input"])
-def test_script_calls_need_the_csrf_header(platform_server: LocalServer, admin_client: Client, path: str) -> None:
-    browser = _signed_in(platform_server, admin_client)
+def test_script_calls_need_the_csrf_header(
+    platform_server: LocalServer, admin_client: Client, path: str, closer: ExitStack
+) -> None:
+    browser = _signed_in(closer, platform_server, admin_client)
     answer = browser.post(path, content=b"{}", headers={"content-type": "application/json"})
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "csrf"
 
 
-def test_bad_crypto_fields_are_refused_by_name(platform_server: LocalServer, admin_client: Client) -> None:
-    browser = _signed_in(platform_server, admin_client)
+def test_bad_crypto_fields_are_refused_by_name(
+    platform_server: LocalServer, admin_client: Client, closer: ExitStack
+) -> None:
+    browser = _signed_in(closer, platform_server, admin_client)
     headers = {"x-csrf-token": _csrf(browser)}
     answer = browser.post(
         "/console/files/register-input",
@@ -118,23 +126,29 @@ def test_bad_crypto_fields_are_refused_by_name(platform_server: LocalServer, adm
     assert answer.status_code == 400 and "key" in answer.json()["error"]["message"]
 
 
-def test_an_owner_line_without_equals_is_named(platform_server: LocalServer, admin_client: Client) -> None:
-    browser = _signed_in(platform_server, admin_client)
+def test_an_owner_line_without_equals_is_named(
+    platform_server: LocalServer, admin_client: Client, closer: ExitStack
+) -> None:
+    browser = _signed_in(closer, platform_server, admin_client)
     answer = browser.post(
         "/console/tasks", data={"function_id": "f", "input_owners": "pf_in_a alice", "csrf": _csrf(browser)}
     )
     assert answer.status_code == 400 and "pf_in_a alice" in answer.text
 
 
-def test_roles_still_apply_to_console_pages(platform_server: LocalServer, admin_client: Client) -> None:
-    owner = _signed_in(platform_server, admin_client)
+def test_roles_still_apply_to_console_pages(
+    platform_server: LocalServer, admin_client: Client, closer: ExitStack
+) -> None:
+    owner = _signed_in(closer, platform_server, admin_client)
     for path in ("/console/admin/users", "/console/admin/audit", "/console/admin/queue"):
         answer = owner.get(path)
         assert answer.status_code == 403 and re.search(r"may not (call|list)", answer.text), path
 
 
-def test_console_actions_are_audited_like_api_calls(platform_server: LocalServer, admin_client: Client) -> None:
-    browser = _signed_in(platform_server, admin_client)
+def test_console_actions_are_audited_like_api_calls(
+    platform_server: LocalServer, admin_client: Client, closer: ExitStack
+) -> None:
+    browser = _signed_in(closer, platform_server, admin_client)
     browser.post("/console/tasks/task-missing/approve", data={"csrf": _csrf(browser)})
     logs = admin_client.query_audit_logs(message="task-missing", limit=5)
     assert any(entry.action == "approve_task" and entry.outcome == "unknown_task" for entry in logs)
@@ -155,9 +169,11 @@ def test_the_admin_sees_the_queue_figures(platform_server: LocalServer, admin_cl
     assert stats["queue_depth"] == stats["tasks_by_status"]["Staged"]
 
 
-def test_list_files_shows_only_the_callers_own(platform_server: LocalServer, admin_client: Client, tmp_path) -> None:
-    dora = new_user(admin_client, "dora", "DataOwner", "east")
-    eve = new_user(admin_client, "eve", "DataOwner", "east")
+def test_list_files_shows_only_the_callers_own(
+    platform_server: LocalServer, admin_client: Client, tmp_path, closer: ExitStack
+) -> None:
+    dora = closer.enter_context(new_user(admin_client, "dora", "DataOwner", "east"))
+    eve = closer.enter_context(new_user(admin_client, "eve", "DataOwner", "east"))
     (tmp_path / "d.txt").write_text("dora's data")
     mine = dora.register_local_input(tmp_path / "d.txt")
     out = dora.register_hosted_output("d-out.enc")
@@ -178,7 +194,9 @@ def test_console_sign_ins_count_against_the_login_limits(start_platform_server: 
     assert "too many failed logins" in answer.text and "teabox_session" not in answer.headers.get("set-cookie", "")
 
 
-def test_a_form_larger_than_its_limit_is_refused_unread(platform_server: LocalServer, admin_client: Client) -> None:
-    browser = _signed_in(platform_server, admin_client)
+def test_a_form_larger_than_its_limit_is_refused_unread(
+    platform_server: LocalServer, admin_client: Client, closer: ExitStack
+) -> None:
+    browser = _signed_in(closer, platform_server, admin_client)
     answer = browser.post("/console/tasks", data={"function_id": "f" * (128 * 1024), "csrf": _csrf(browser)})
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"

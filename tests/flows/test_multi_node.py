@@ -10,9 +10,11 @@ task must still end Finished, with the output its own run wrote, readable by its
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from support.payloads import concat_payload, spin_payload
+from support.platform_api import login
 from support.postgres import PostgresCluster
 from support.remote_workers import RemoteWorker, hosted_task, issue_worker_token, wait_until
 from support.round_robin import RoundRobin
@@ -24,16 +26,13 @@ from teabox.testing.local_server import LocalServer
 TASKS_PER_CLIENT = 6
 
 
-def _client(server: LocalServer, opened: list[Client]) -> Client:
-    """The admin's client of ``server``, added to ``opened`` to be closed at the end."""
-    client = Client(server.url)
-    opened.append(client)
-    client.user_login(server.admin_id, server.admin_password)
-    return client
+def _client(closer: ExitStack, server: LocalServer) -> Client:
+    """The admin's client of ``server``, closed by ``closer`` at the end."""
+    return closer.enter_context(login(server, server.admin_id, server.admin_password))
 
 
 def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_task(
-    postgres_cluster: PostgresCluster, s3_server: S3Server, tmp_path: Path
+    postgres_cluster: PostgresCluster, s3_server: S3Server, tmp_path: Path, closer: ExitStack
 ) -> None:
     shared = {
         **s3_server.environment(),
@@ -49,9 +48,8 @@ def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_t
     balancer = RoundRobin([first.port, second.port])
     token = issue_worker_token(first, "machines")
     workers = [RemoteWorker(tmp_path / f"worker-{n}", balancer.url, token).start() for n in range(3)]
-    opened: list[Client] = []
     try:
-        clients = {first.url: _client(first, opened), second.url: _client(second, opened)}
+        clients = {first.url: _client(closer, first), second.url: _client(closer, second)}
         # One long run per worker, so that the worker killed below surely dies holding one.
         long_runs = [hosted_task(clients[first.url], spin_payload(output="out"), b"-", tmp_path) for _ in workers]
         watcher = clients[second.url]
@@ -69,7 +67,7 @@ def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_t
                 task_id, _, output = hosted_task(client, concat_payload(["in"], ["out"]), plaintext, tmp_path)
                 queued[task_id] = (plaintext, output)
         first.stop(kill=True)
-        survivor = _client(second, opened)  # the first server's clients carry on through the second
+        survivor = _client(closer, second)  # the first server's clients carry on through the second
         expected = {task_id: (b"ok", output, "7") for task_id, _, output in long_runs}
         expected |= {task_id: (text, output, str(len(text))) for task_id, (text, output) in queued.items()}
         for task_id, (plaintext, output, returned) in expected.items():
@@ -84,8 +82,6 @@ def test_two_api_servers_and_three_remote_workers_lose_one_of_each_and_lose_no_t
             found = {path.name for path in worker.home.rglob("*")}
             assert not found & {"teabox.db", "platform.key", "blobs"}, found
     finally:
-        for client in opened:
-            client.close()
         for worker in workers:
             worker.stop()
         balancer.close()

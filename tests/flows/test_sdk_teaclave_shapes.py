@@ -124,12 +124,11 @@ def test_an_allowlisted_user_sees_no_payload_key(make_user: Callable[..., Client
 
 
 def test_errors_are_teaclave_exceptions_naming_the_users_call(platform_server: LocalServer) -> None:
-    stale = Client(platform_server.url, token="not-a-token")
-    with pytest.raises(TeaclaveException) as caught:
-        stale.register_function("f", "", "wamr", payload=b"\0asm\1\0\0\0")
-    assert isinstance(caught.value, Unauthenticated)
-    assert caught.value.method == "register_function"
-    assert str(caught.value).startswith("register_function: ") and "upload_payload" not in str(caught.value)
-    with pytest.raises(TeaclaveException, match=r"^upload_payload: "):
-        stale.upload_payload(b"\0asm\1\0\0\0")
-    stale.close()
+    with Client(platform_server.url, token="not-a-token") as stale:
+        with pytest.raises(TeaclaveException) as caught:
+            stale.register_function("f", "", "wamr", payload=b"\0asm\1\0\0\0")
+        assert isinstance(caught.value, Unauthenticated)
+        assert caught.value.method == "register_function"
+        assert str(caught.value).startswith("register_function: ") and "upload_payload" not in str(caught.value)
+        with pytest.raises(TeaclaveException, match=r"^upload_payload: "):
+            stale.upload_payload(b"\0asm\1\0\0\0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -9,9 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from support.platform_api import PASSWORD, Api, register_function
 
-from teabox.testing.local_server import free_port
+from teabox.testing.local_server import LocalServer, ServerStartError, free_port
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -90,3 +92,12 @@ def test_migrations_can_be_run_by_hand(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "d" / "teabox.db").is_file()
+
+
+def test_a_server_that_exits_at_start_is_reported_and_leaves_nothing_open(tmp_path: Path) -> None:
+    server = LocalServer(tmp_path / "data", workers=0, extra_args=("--no-such-option",))
+    with pytest.raises(ServerStartError, match=r"exited with 2:(.|\n)*--no-such-option"):
+        server.start()
+    assert server.process is None, "the exited process was reaped"
+    del server
+    gc.collect()  # a log file left open would be reported here, as this test's ResourceWarning (an error)

@@ -9,6 +9,7 @@ test asserts the ORDER in which tasks are handed out, never a duration.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 import wasmtime
@@ -40,7 +41,9 @@ class Platform:
 
     def __init__(self, server: LocalServer) -> None:
         self.server = server
-        self.admin = Client(server.url)
+        # The clients of the module's users, closed with the platform.
+        self._clients = ExitStack()
+        self.admin = self._clients.enter_context(Client(server.url))
         self.admin.user_login(server.admin_id, server.admin_password)
         self._users = 0
         vendor = self.user("vendor", "FunctionOwner")
@@ -52,7 +55,7 @@ class Platform:
         self._users += 1
         user_id = f"{prefix}-{self._users}"
         self.admin.user_register(user_id, f"password-{user_id}", role, "fair" if role == "DataOwner" else "")
-        client = Client(self.server.url)
+        client = self._clients.enter_context(Client(self.server.url))
         client.user_login(user_id, f"password-{user_id}")
         return client
 
@@ -77,7 +80,7 @@ class Platform:
 
     def close(self) -> None:
         self.storage.close()
-        self.admin.close()
+        self._clients.close()
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +164,9 @@ def test_invoking_beyond_the_queued_cap_is_refused_naming_the_cap(platform: Plat
     platform.drain()
 
 
-def test_serve_passes_the_running_cap_to_its_workers(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_serve_passes_the_running_cap_to_its_workers(
+    tmp_path_factory: pytest.TempPathFactory, closer: ExitStack
+) -> None:
     server = LocalServer(
         tmp_path_factory.mktemp("capped") / "data", workers=2, extra_args=("--max-running-per-user", "1")
     )
@@ -177,7 +182,7 @@ def test_serve_passes_the_running_cap_to_its_workers(tmp_path_factory: pytest.Te
                 admin.user_register(user_id, f"password-{user_id}", role, attribute)
         clients = {}
         for user_id in ("v", "busy", "calm"):
-            clients[user_id] = Client(server.url)
+            clients[user_id] = closer.enter_context(Client(server.url))
             clients[user_id].user_login(user_id, f"password-{user_id}")
         endless = clients["v"].register_function(
             "spin", "never returns", "wamr", payload=ENDLESS, limits={"timeout_seconds": 120}
@@ -197,7 +202,5 @@ def test_serve_passes_the_running_cap_to_its_workers(tmp_path_factory: pytest.Te
         assert busy.get_task(held_back).status == "Staged"
         busy.cancel_task(spinning)
         busy.wait_for_task(held_back, 120)
-        for client in clients.values():
-            client.close()
     finally:
         server.stop()

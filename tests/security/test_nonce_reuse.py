@@ -21,6 +21,7 @@ import pytest
 import wasmtime
 from alembic import command
 from support.http_server import Behaviour, Recorder, recording_server
+from support.platform_api import login
 from support.wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
@@ -157,9 +158,8 @@ def test_a_sibling_failure_never_frees_an_output_whose_write_began(
 ) -> None:
     # The attacker's server is on loopback: a platform whose operator allows exactly that address.
     server = start_platform_server(workers=1, extra_args=("--allow-url", recorder.base.removeprefix("http://")))
-    admin = Client(server.url)
-    admin.user_login(server.admin_id, server.admin_password)
-    parties = _parties(make_user, server=server, admin=admin)
+    with login(server, server.admin_id, server.admin_password) as admin:
+        parties = _parties(make_user, server=server, admin=admin)
     owner = parties.owner
     delivered = owner.register_output_file(f"{recorder.base}/a/verdict.enc", "aes-gcm-128", KEY, IV)
     failing = owner.register_output_file(f"{recorder.base}/b/verdict.enc", "aes-gcm-128", KEY[::-1], IV[::-1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -61,33 +62,35 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
-def test_a_chunked_json_body_is_refused_at_the_first_byte_over_the_limit(server: LocalServer) -> None:
+def test_a_chunked_json_body_is_refused_at_the_first_byte_over_the_limit(
+    server: LocalServer, closer: ExitStack
+) -> None:
     # The body never ends: a server reading it whole would wait, and answer 408 when it stalls.
-    connection = raw_connection(server, chunked_request("/api/v1/user_login"))
+    connection = raw_connection(closer, server, chunked_request("/api/v1/user_login"))
     for _ in range(MAX_REQUEST // 1024 + 1):
         connection.sendall(chunk(b" " * 1024))
     answer = read_answer(connection)
     assert status_of(answer) == 413 and b"too_large" in answer, answer
 
 
-def test_an_announced_length_over_the_limit_is_refused_before_any_body(server: LocalServer) -> None:
+def test_an_announced_length_over_the_limit_is_refused_before_any_body(server: LocalServer, closer: ExitStack) -> None:
     head = f"POST /api/v1/user_login HTTP/1.1\r\nHost: teabox\r\nContent-Length: {MAX_REQUEST + 1}\r\n\r\n"
-    answer = read_answer(raw_connection(server, head.encode()))
+    answer = read_answer(raw_connection(closer, server, head.encode()))
     assert status_of(answer) == 413, answer
 
 
-def test_a_large_body_is_not_read_before_the_token_is_checked(server: LocalServer) -> None:
+def test_a_large_body_is_not_read_before_the_token_is_checked(server: LocalServer, closer: ExitStack) -> None:
     # register_function may be as large as a payload: without a valid token, none of it is read.
     for token in (None, "forged"):
-        connection = raw_connection(server, chunked_request("/api/v1/register_function", token))
+        connection = raw_connection(closer, server, chunked_request("/api/v1/register_function", token))
         connection.sendall(chunk(b'{"name": "f", "payload": "'))
         answer = read_answer(connection)
         assert status_of(answer) == 401, answer
 
 
-def test_a_chunked_upload_is_refused_past_the_upload_limit(server: LocalServer) -> None:
+def test_a_chunked_upload_is_refused_past_the_upload_limit(server: LocalServer, closer: ExitStack) -> None:
     _, me = new_user(server, admin_token(server), "DataOwner", "bodies")
-    connection = raw_connection(server, chunked_request("/api/v1/upload_file?name=big.enc", me))
+    connection = raw_connection(closer, server, chunked_request("/api/v1/upload_file?name=big.enc", me))
     for _ in range(MAX_UPLOAD // 8192 + 1):
         connection.sendall(chunk(b"\0" * 8192))
     answer = read_answer(connection)
@@ -99,25 +102,23 @@ def test_login_refuses_an_oversized_password_without_hashing_it(server: LocalSer
     assert "password" in message
 
 
-def test_slow_headers_slow_bodies_and_huge_headers_are_cut_off(server: LocalServer) -> None:
-    slow_head = raw_connection(server, b"POST /api/v1/user_login HTTP/1.1\r\nHost: tea")
+def test_slow_headers_slow_bodies_and_huge_headers_are_cut_off(server: LocalServer, closer: ExitStack) -> None:
+    slow_head = raw_connection(closer, server, b"POST /api/v1/user_login HTTP/1.1\r\nHost: tea")
     slow_body = raw_connection(
-        server, b"POST /api/v1/user_login HTTP/1.1\r\nHost: teabox\r\nContent-Length: 100\r\n\r\n{"
+        closer, server, b"POST /api/v1/user_login HTTP/1.1\r\nHost: teabox\r\nContent-Length: 100\r\n\r\n{"
     )
-    huge_head = raw_connection(server, b"GET /api/v1/health HTTP/1.1\r\n" + b"X-Filler: " + b"a" * 9000 + b"\r\n")
+    huge_head = raw_connection(
+        closer, server, b"GET /api/v1/health HTTP/1.1\r\n" + b"X-Filler: " + b"a" * 9000 + b"\r\n"
+    )
     assert status_of(read_answer(slow_head)) == 408
     assert status_of(read_answer(slow_body)) == 408
     assert status_of(read_answer(huge_head)) == 431
 
 
-def test_many_partial_connections_do_not_keep_a_prompt_client_out(server: LocalServer) -> None:
-    partial = [raw_connection(server, b"GET /api/v1/health HTTP/1.1\r\nHo") for _ in range(5 * MAX_CONNECTIONS)]
-    try:
-        assert httpx.get(f"{server.url}/api/v1/health", timeout=60).status_code == 200
-        answers = [read_answer(connection) for connection in partial]
-    finally:
-        for connection in partial:
-            connection.close()
+def test_many_partial_connections_do_not_keep_a_prompt_client_out(server: LocalServer, closer: ExitStack) -> None:
+    partial = [raw_connection(closer, server, b"GET /api/v1/health HTTP/1.1\r\nHo") for _ in range(5 * MAX_CONNECTIONS)]
+    assert httpx.get(f"{server.url}/api/v1/health", timeout=60).status_code == 200
+    answers = [read_answer(connection) for connection in partial]
     # Every partial connection was closed by the server: evicted to make room (no answer), or timed out (408).
     assert {status_of(answer) for answer in answers} <= {0, 408}
     assert sum(status_of(answer) == 0 for answer in answers) >= 4 * MAX_CONNECTIONS - 1
@@ -131,20 +132,19 @@ def test_the_service_still_answers_after_the_partial_connections(server: LocalSe
 
 def test_a_new_connection_is_refused_when_every_connection_has_a_request_in_progress(
     start_platform_server: Callable[..., LocalServer],
+    closer: ExitStack,
 ) -> None:
     cap = 4
     server = start_platform_server(workers=0, extra_args=("--max-connections", str(cap), "--body-timeout", "600"))
     # Requests whose body is still coming: each is in progress, so none may be closed to make room.
     # "Expect: 100-continue" makes the server say when it has read the headers and waits for the body.
     head = b"POST /api/v1/user_login HTTP/1.1\r\nHost: teabox\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"
-    busy = [raw_connection(server, head) for _ in range(cap)]
-    try:
-        for connection in busy:
-            assert connection.recv(1024).startswith(b"HTTP/1.1 100")
-        probe = b"GET /api/v1/health HTTP/1.1\r\nHost: teabox\r\nConnection: close\r\n\r\n"
-        answer = read_answer(raw_connection(server, probe))
-        assert status_of(answer) == 503 and b"too_many_connections" in answer, answer
-    finally:
-        for connection in busy:
-            connection.close()
+    busy = [raw_connection(closer, server, head) for _ in range(cap)]
+    for connection in busy:
+        assert connection.recv(1024).startswith(b"HTTP/1.1 100")
+    probe = b"GET /api/v1/health HTTP/1.1\r\nHost: teabox\r\nConnection: close\r\n\r\n"
+    answer = read_answer(raw_connection(closer, server, probe))
+    assert status_of(answer) == 503 and b"too_many_connections" in answer, answer
+    for connection in busy:  # their places free again for the call below
+        connection.close()
     assert httpx.get(f"{server.url}/api/v1/health", timeout=60).status_code == 200

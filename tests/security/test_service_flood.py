@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -134,7 +135,9 @@ def test_failed_logins_are_limited_per_user_id_and_per_address(limited_server: L
     assert sorted(refusals) == sorted([victim, victim, other])
 
 
-def test_a_call_waiting_for_the_database_does_not_stop_the_service(flood_server: LocalServer) -> None:
+def test_a_call_waiting_for_the_database_does_not_stop_the_service(
+    flood_server: LocalServer, closer: ExitStack
+) -> None:
     """Another process holds the database's write lock: a call that needs it waits in its thread, and the
     service keeps answering meanwhile. Before the fix the call waited on the event loop, so nothing was
     answered until it failed with 500 "database is locked"."""
@@ -148,7 +151,7 @@ def test_a_call_waiting_for_the_database_does_not_stop_the_service(flood_server:
     holder = sqlite3.connect(server.data_dir / "teabox.db", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
-        waiting = raw_connection(server, request)
+        waiting = raw_connection(closer, server, request)
         assert httpx.get(f"{server.url}/api/v1/health", timeout=120).status_code == 200
         holder.execute("ROLLBACK")
         answer = read_answer(waiting)

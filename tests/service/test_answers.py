@@ -9,6 +9,7 @@ body and the statuses the operation declares. Every operation must have answered
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,11 +75,12 @@ class Wire:
 class Service:
     server: LocalServer
     wire: Wire
+    closer: ExitStack
 
     def client(self) -> Client:
-        return Client(
-            self.server.url, http=httpx.Client(base_url=self.server.url, event_hooks={"response": [self.wire.check]})
-        )
+        """An SDK client whose answers the wire checks; its connection pool is the test's ``closer``'s to close."""
+        checked = httpx.Client(base_url=self.server.url, event_hooks={"response": [self.wire.check]})
+        return Client(self.server.url, http=self.closer.enter_context(checked))
 
     def user(self, admin: Client, user_id: str, role: str, attribute: str = "") -> Client:
         admin.user_register(user_id, PASSWORD, role, attribute)
@@ -104,8 +106,8 @@ class Service:
 
 
 @pytest.fixture
-def service(start_platform_server: Callable[..., LocalServer]) -> Service:
-    return Service(start_platform_server(workers=0), Wire())
+def service(start_platform_server: Callable[..., LocalServer], closer: ExitStack) -> Service:
+    return Service(start_platform_server(workers=0), Wire(), closer)
 
 
 def test_every_operation_answers_as_its_model_says(service: Service, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -188,11 +189,13 @@ def _start_second_server(data_dir: Path, token_file: Path) -> tuple[subprocess.P
     pytest.fail(f"the second server exited with {process.returncode}")
 
 
-def test_every_server_on_the_database_reports_the_same_queue(tmp_path: Path, token_file: Path) -> None:
+def test_every_server_on_the_database_reports_the_same_queue(
+    tmp_path: Path, token_file: Path, closer: ExitStack
+) -> None:
     with LocalServer(tmp_path / "data", workers=0, extra_args=("--metrics-token-file", str(token_file))) as first:
         second, second_url = _start_second_server(first.data_dir, token_file)
         try:
-            _, task_id = staged_task(first)
+            _, task_id = staged_task(first, closer)
             for url in (first.url, second_url):
                 text = _scrape(url)
                 assert value(text, "teabox_tasks", state="Staged") == 1

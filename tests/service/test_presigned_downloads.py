@@ -14,6 +14,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -54,15 +55,15 @@ def server(
         yield running
 
 
-def _client(server: LocalServer, role: str = "") -> Client:
-    """The admin, or a fresh user of ``role`` (registered by the admin), logged in."""
-    admin = Client(server.url)
+def _client(closer: ExitStack, server: LocalServer, role: str = "") -> Client:
+    """The admin, or a fresh user of ``role`` (registered by the admin), logged in; ``closer`` closes them."""
+    admin = closer.enter_context(Client(server.url))
     admin.user_login(server.admin_id, server.admin_password)
     if not role:
         return admin
     user_id = f"{role.lower()}-{os.urandom(4).hex()}"
     admin.user_register(user_id, PASSWORD, role, "bank")
-    user = Client(server.url)
+    user = closer.enter_context(Client(server.url))
     user.user_login(user_id, PASSWORD)
     return user
 
@@ -73,9 +74,9 @@ def _get(server: LocalServer, client: Client, operation: str, **params: str) -> 
 
 
 def test_an_authorised_download_redirects_to_a_short_lived_url_of_that_blob_alone(
-    server: LocalServer, public_endpoint: str, tmp_path: Path
+    server: LocalServer, public_endpoint: str, tmp_path: Path, closer: ExitStack
 ) -> None:
-    alice, bob = _client(server, "DataOwner"), _client(server, "DataOwner")
+    alice, bob = _client(closer, server, "DataOwner"), _client(closer, server, "DataOwner")
     (tmp_path / "a.enc").write_bytes(b"alice's ciphertext")
     (tmp_path / "b.enc").write_bytes(b"bob's ciphertext")
     mine, theirs = alice.upload_file(tmp_path / "a.enc", "a b.enc"), bob.upload_file(tmp_path / "b.enc", "b.enc")
@@ -103,12 +104,12 @@ def test_an_authorised_download_redirects_to_a_short_lived_url_of_that_blob_alon
     assert httpx.get(location).content == b"alice's ciphertext"
 
 
-def test_a_refused_download_gets_no_url(server: LocalServer, tmp_path: Path) -> None:
-    alice, bob = _client(server, "DataOwner"), _client(server, "DataOwner")
+def test_a_refused_download_gets_no_url(server: LocalServer, tmp_path: Path, closer: ExitStack) -> None:
+    alice, bob = _client(closer, server, "DataOwner"), _client(closer, server, "DataOwner")
     (tmp_path / "a.enc").write_bytes(b"alice's ciphertext")
     mine = alice.upload_file(tmp_path / "a.enc", "a.enc")
     reserved = alice.reserve_file("later.enc")
-    nobody = Client(server.url)
+    nobody = closer.enter_context(Client(server.url))
     for client, url, status in [
         (bob, mine.url, 403),  # another user
         (nobody, mine.url, 401),  # no token
@@ -119,13 +120,13 @@ def test_a_refused_download_gets_no_url(server: LocalServer, tmp_path: Path) -> 
         assert answer.status_code == status, answer.text
         assert "location" not in answer.headers and "X-Amz" not in answer.text
         ErrorBody.model_validate_json(answer.content, strict=True)
-    private = _client(server).register_function("private", "", "wamr", public=False, payload=wat_payload())
+    private = _client(closer, server).register_function("private", "", "wamr", public=False, payload=wat_payload())
     answer = _get(server, bob, "download_payload", function_id=private)
     assert answer.status_code == 403 and "location" not in answer.headers
 
 
-def test_the_sdk_and_the_cli_follow_the_redirect(server: LocalServer, tmp_path: Path) -> None:
-    admin = _client(server)
+def test_the_sdk_and_the_cli_follow_the_redirect(server: LocalServer, tmp_path: Path, closer: ExitStack) -> None:
+    admin = _client(closer, server)
     payload = concat_payload(["in"], ["out"])
     task_id, _, output = hosted_task(admin, payload, b"the task's input\n", tmp_path)
     assert admin.wait_for_task(task_id, 300).return_value == str(len(b"the task's input\n"))
@@ -158,8 +159,10 @@ def test_the_sdk_and_the_cli_follow_the_redirect(server: LocalServer, tmp_path: 
     assert (tmp_path / "down.enc").read_bytes() == b"through the command line"
 
 
-def test_the_sdk_reports_what_the_store_refused(server: LocalServer, s3_server: S3Server, tmp_path: Path) -> None:
-    alice = _client(server, "DataOwner")
+def test_the_sdk_reports_what_the_store_refused(
+    server: LocalServer, s3_server: S3Server, tmp_path: Path, closer: ExitStack
+) -> None:
+    alice = _client(closer, server, "DataOwner")
     (tmp_path / "gone.enc").write_bytes(os.urandom(64))  # bytes of its own: no other test shares the blob
     hosted = alice.upload_file(tmp_path / "gone.enc", "gone.enc")
     location = urlsplit(_get(server, alice, "download_file", url=hosted.url).headers["location"])
@@ -215,9 +218,10 @@ def test_presigning_is_refused_where_it_cannot_work(monkeypatch: pytest.MonkeyPa
     assert url.startswith(f"https://s3.example/teabox/p/blobs/{'ab' * 32}?") and "X-Amz-Expires=60" in url
 
 
-def test_the_default_still_streams_through_the_server(platform_server: LocalServer, tmp_path: Path) -> None:
-    admin = Client(platform_server.url)
-    admin.user_login(platform_server.admin_id, platform_server.admin_password)
+def test_the_default_still_streams_through_the_server(
+    platform_server: LocalServer, admin_client: Client, tmp_path: Path
+) -> None:
+    admin = admin_client
     (tmp_path / "f.enc").write_bytes(b"streamed")
     hosted = admin.upload_file(tmp_path / "f.enc", "f.enc")
     answer = _get(platform_server, admin, "download_file", url=hosted.url)

@@ -62,23 +62,20 @@ def held(server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "token_id"
     ]
     admin(server, "worker-token", "revoke", revoked_id)
-    owner = Client(server.url)
-    user_token = owner.user_login(server.admin_id, server.admin_password)
-    payload = concat_payload(["in"], ["out"])
-    task_id, given, taken = hosted_task(owner, payload, b"secret rows", tmp_path_factory.mktemp("files"))
-    http = httpx.Client(base_url=server.url, timeout=60.0)
-    claimed = http.post(
-        f"{WORKER}/claim",
-        json={"worker": "w1", "lease_seconds": 300.0},
-        headers={"authorization": f"Bearer {right}"},
-    )
-    assert claimed.status_code == 200, claimed.text
-    task = claimed.json()["task"]
-    assert task["task_id"] == task_id
-    tokens = {"none": None, "user": str(user_token), "other": other, "revoked": revoked, "right": right}
-    yield Held(server, http, owner, task, given, taken, payload, tokens)
-    http.close()
-    owner.close()
+    with Client(server.url) as owner, httpx.Client(base_url=server.url, timeout=60.0) as http:
+        user_token = owner.user_login(server.admin_id, server.admin_password)
+        payload = concat_payload(["in"], ["out"])
+        task_id, given, taken = hosted_task(owner, payload, b"secret rows", tmp_path_factory.mktemp("files"))
+        claimed = http.post(
+            f"{WORKER}/claim",
+            json={"worker": "w1", "lease_seconds": 300.0},
+            headers={"authorization": f"Bearer {right}"},
+        )
+        assert claimed.status_code == 200, claimed.text
+        task = claimed.json()["task"]
+        assert task["task_id"] == task_id
+        tokens = {"none": None, "user": str(user_token), "other": other, "revoked": revoked, "right": right}
+        yield Held(server, http, owner, task, given, taken, payload, tokens)
 
 
 def _call(held: Held, endpoint: str, who: str, run: dict[str, Any]) -> httpx.Response:
@@ -263,16 +260,16 @@ def test_worker_calls_are_audited_when_refused_and_only_then(held: Held) -> None
 def test_the_per_user_cap_on_running_tasks_is_the_api_servers(tmp_path: Path) -> None:
     with LocalServer(tmp_path / "capped", workers=0, extra_args=("--max-running-per-user", "1")) as capped:
         token = issue_worker_token(capped, "capped")
-        owner = Client(capped.url)
-        owner.user_login(capped.admin_id, capped.admin_password)
-        payload = concat_payload(["in"], ["out"])
-        first, _, _ = hosted_task(owner, payload, b"one", tmp_path)
-        second, _, _ = hosted_task(owner, payload, b"two", tmp_path)
-        headers = {"authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=capped.url, headers=headers, timeout=60.0) as http:
-            claimed = http.post(f"{WORKER}/claim", json={"worker": "w1", "lease_seconds": 300.0}).json()["task"]
-            assert claimed["task_id"] == first
-            # The owner has one task running: the second waits, whatever the worker would allow.
-            assert http.post(f"{WORKER}/claim", json={"worker": "w2", "lease_seconds": 300.0}).json() == {"task": None}
-        assert owner.get_task(second).status == "Staged"
-        owner.close()
+        with Client(capped.url) as owner:
+            owner.user_login(capped.admin_id, capped.admin_password)
+            payload = concat_payload(["in"], ["out"])
+            first, _, _ = hosted_task(owner, payload, b"one", tmp_path)
+            second, _, _ = hosted_task(owner, payload, b"two", tmp_path)
+            headers = {"authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=capped.url, headers=headers, timeout=60.0) as http:
+                claimed = http.post(f"{WORKER}/claim", json={"worker": "w1", "lease_seconds": 300.0}).json()["task"]
+                assert claimed["task_id"] == first
+                # The owner has one task running: the second waits, whatever the worker would allow.
+                answer = http.post(f"{WORKER}/claim", json={"worker": "w2", "lease_seconds": 300.0})
+                assert answer.json() == {"task": None}
+            assert owner.get_task(second).status == "Staged"

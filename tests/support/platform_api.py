@@ -41,9 +41,14 @@ def unique(prefix: str) -> str:
 
 
 def login(server: LocalServer, user_id: str, password: str) -> Client:
-    """An SDK client of ``server``, logged in."""
+    """An SDK client of ``server``, logged in: the caller's to close (a ``with`` block, or the ``closer`` fixture).
+    A refused login closes it before the error is raised."""
     client = Client(server.url)
-    client.user_login(user_id, password)
+    try:
+        client.user_login(user_id, password)
+    except BaseException:
+        client.close()
+        raise
     return client
 
 

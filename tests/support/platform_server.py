@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,10 @@ def start_platform_server(
 
 
 @pytest.fixture
-def open_api() -> Iterator[Callable[[str], Api]]:
+def open_api(closer: ExitStack) -> Callable[[str], Api]:
     """``open_api(url)``: an anonymous :class:`Api` session of ``url``; the connection pool it opens, which the
     sessions it logs in share, is closed after the test."""
-    opened: list[Api] = []
-
-    def open_session(url: str) -> Api:
-        opened.append(Api(url))
-        return opened[-1]
-
-    yield open_session
-    for api in opened:
-        api.close()
+    return lambda url: closer.enter_context(Api(url))
 
 
 @pytest.fixture
@@ -97,10 +90,9 @@ def unique_user_id(prefix: str) -> str:
 
 
 @pytest.fixture
-def make_user(platform_server: LocalServer, admin_client: Client) -> Iterator[Callable[..., Client]]:
+def make_user(platform_server: LocalServer, admin_client: Client, closer: ExitStack) -> Callable[..., Client]:
     """``make_user("alice", "DataOwner", "bank")``: register a fresh user (by the admin) and return their
-    logged-in client; ``client.user_id`` is the generated id."""
-    clients: list[Client] = []
+    logged-in client, closed after the test; ``client.user_id`` is the generated id."""
 
     def make(
         prefix: str, role: str, attribute: str = "", *, server: LocalServer | None = None, admin: Client | None = None
@@ -108,10 +100,6 @@ def make_user(platform_server: LocalServer, admin_client: Client) -> Iterator[Ca
         user_id = unique_user_id(prefix)
         password = f"pw-{user_id}"
         (admin or admin_client).user_register(user_id, password, role, attribute)
-        client = login(server or platform_server, user_id, password)
-        clients.append(client)
-        return client
+        return closer.enter_context(login(server or platform_server, user_id, password))
 
-    yield make
-    for client in clients:
-        client.close()
+    return make

@@ -6,6 +6,7 @@ import base64
 import itertools
 import os
 import socket
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -78,9 +79,10 @@ def audit_entries(server: LocalServer, admin: str, **query: Any) -> list[dict[st
     return logs
 
 
-def raw_connection(server: LocalServer, first_bytes: bytes = b"") -> socket.socket:
-    """A TCP connection to the server that has sent ``first_bytes`` (and a generous timeout for reads)."""
-    connection = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+def raw_connection(closer: ExitStack, server: LocalServer, first_bytes: bytes = b"") -> socket.socket:
+    """A TCP connection to the server that has sent ``first_bytes`` (and a generous timeout for reads);
+    ``closer`` closes it."""
+    connection = closer.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=60))
     if first_bytes:
         connection.sendall(first_bytes)
     return connection

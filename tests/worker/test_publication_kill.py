@@ -17,12 +17,14 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import wasmtime
 from support.http_server import Behaviour, Recorder, recording_server
+from support.platform_api import login
 from support.wat_imports import HOST_IMPORTS
 
 from teabox.client import Client
@@ -113,23 +115,22 @@ class Publishing:
 
 @pytest.fixture
 def publishing(
-    start_platform_server: Callable[..., LocalServer], holding_server: Recorder, tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], holding_server: Recorder, tmp_path: Path, closer: ExitStack
 ) -> Publishing:
     """A task with three outputs, invoked on a one-worker server."""
     files = tmp_path / "files"
     files.mkdir()
     server = start_platform_server(workers=1, extra_args=("--allow-file-dir", str(files), "--allow-url", "127.0.0.1"))
-    admin = Client(server.url)
-    admin.user_login(server.admin_id, server.admin_password)
-    admin.user_register("vendor", _PASSWORD, "FunctionOwner")
-    admin.user_register("owner", _PASSWORD, "DataOwner", "kill")
-    vendor, owner = Client(server.url), Client(server.url)
-    vendor.user_login("vendor", _PASSWORD)
-    owner.user_login("owner", _PASSWORD)
+    with Client(server.url) as admin:
+        admin.user_login(server.admin_id, server.admin_password)
+        admin.user_register("vendor", _PASSWORD, "FunctionOwner")
+        admin.user_register("owner", _PASSWORD, "DataOwner", "kill")
+    owner = closer.enter_context(login(server, "owner", _PASSWORD))
     payload = _payload()
-    function_id = vendor.register_function(
-        "three", "writes three outputs", "wamr", payload=payload, outputs=[FunctionOutput(n, "") for n in _OUTPUTS]
-    )
+    with login(server, "vendor", _PASSWORD) as vendor:
+        function_id = vendor.register_function(
+            "three", "writes three outputs", "wamr", payload=payload, outputs=[FunctionOutput(n, "") for n in _OUTPUTS]
+        )
     hosted = owner.reserve_file("hosted.enc")
     urls = {"web": f"{holding_server.base}/out/web.enc", "disk": (files / "disk.enc").as_uri(), "hosted": hosted.url}
     outputs = {

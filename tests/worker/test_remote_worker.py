@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+from support.platform_api import login
 from support.remote_workers import RemoteWorker, hosted_task, issue_worker_token, token_id_of, wait_until
 from support.round_robin import RoundRobin
 from support.worker import concat_payload, endless_payload, spin_payload
@@ -17,11 +19,9 @@ from teabox.testing.local_server import LocalServer
 PLAINTEXT = b"the data owner's private rows\n" * 1000
 
 
-def _owner(server: LocalServer) -> Client:
+def _owner(closer: ExitStack, server: LocalServer) -> Client:
     """The admin, who may call every operation: these tests are about the worker, not the roles."""
-    owner = Client(server.url)
-    owner.user_login(server.admin_id, server.admin_password)
-    return owner
+    return closer.enter_context(login(server, server.admin_id, server.admin_password))
 
 
 def _row(server: LocalServer, task_id: str) -> tuple[str, str | None, int]:
@@ -38,11 +38,11 @@ def _row(server: LocalServer, task_id: str) -> tuple[str, str | None, int]:
 
 
 def test_a_remote_worker_runs_encrypted_hosted_tasks_holding_no_platform_secret(
-    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path, closer: ExitStack
 ) -> None:
     server = start_platform_server(workers=0)
     token = issue_worker_token(server, "machine-b")
-    owner = _owner(server)
+    owner = _owner(closer, server)
     with RemoteWorker(tmp_path / "machine-b", server.url, token) as worker:
         task_id, _, output = hosted_task(owner, concat_payload(["in"], ["out"]), PLAINTEXT, tmp_path)
         result = owner.wait_for_task(task_id, 120)
@@ -58,11 +58,11 @@ def test_a_remote_worker_runs_encrypted_hosted_tasks_holding_no_platform_secret(
 
 
 def test_a_remote_worker_killed_mid_task_loses_its_lease_and_the_task_runs_again(
-    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path, closer: ExitStack
 ) -> None:
     server = start_platform_server(workers=0)
     token = issue_worker_token(server)
-    owner = _owner(server)
+    owner = _owner(closer, server)
     first = RemoteWorker(tmp_path / "first", server.url, token).start()
     try:
         task_id, _, output = hosted_task(owner, spin_payload(output="out"), b"unused", tmp_path)
@@ -81,11 +81,11 @@ def test_a_remote_worker_killed_mid_task_loses_its_lease_and_the_task_runs_again
 
 
 def test_a_remote_worker_rides_out_a_restart_of_the_api_server(
-    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path, closer: ExitStack
 ) -> None:
     server = start_platform_server(workers=0)
     token = issue_worker_token(server)
-    owner = _owner(server)
+    owner = _owner(closer, server)
     with RemoteWorker(tmp_path / "worker", server.url, token) as worker:
         first, _, _ = hosted_task(owner, concat_payload(["in"], ["out"]), b"before", tmp_path)
         assert owner.wait_for_task(first, 120).return_value == "6"
@@ -98,7 +98,7 @@ def test_a_remote_worker_rides_out_a_restart_of_the_api_server(
 
 
 def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_of_them(
-    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path, closer: ExitStack
 ) -> None:
     first = start_platform_server(workers=0)
     # The same platform: a second API server on the first one's data, with its admin.
@@ -110,7 +110,7 @@ def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_o
     balancer = RoundRobin([first.port, second.port])
     try:
         token = issue_worker_token(first)
-        owner = _owner(second)
+        owner = _owner(closer, second)
         with RemoteWorker(tmp_path / "worker", balancer.url, token, workers=2):
             before, _, _ = hosted_task(owner, concat_payload(["in"], ["out"]), b"two servers", tmp_path)
             assert owner.wait_for_task(before, 120).return_value == "11"
@@ -126,10 +126,10 @@ def test_remote_workers_use_several_api_servers_behind_one_url_and_outlive_one_o
 
 
 def test_a_remote_worker_stops_a_canceled_run_itself_and_takes_the_next_task(
-    start_platform_server: Callable[..., LocalServer], tmp_path: Path
+    start_platform_server: Callable[..., LocalServer], tmp_path: Path, closer: ExitStack
 ) -> None:
     server = start_platform_server(workers=0, extra_args=("--log-level", "debug"))  # access log on
-    owner = _owner(server)
+    owner = _owner(closer, server)
     with RemoteWorker(tmp_path / "worker", server.url, issue_worker_token(server), workers=1) as worker:
         endless, _, _ = hosted_task(owner, endless_payload(), b"unused", tmp_path)  # a 300-second limit
         # Once its payload is fetched, nothing but the worker itself can stop the run.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.payloads import concat_payload, spin_payload
+from support.platform_api import login
 from support.remote_workers import hosted_task, issue_worker_token, wait_until
 
 from teabox.client import Client, ClientError, DataMap, FunctionInput, OwnerList
@@ -34,10 +35,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
 
 @pytest.fixture(scope="module")
 def owner(server: LocalServer) -> Iterator[Client]:
-    client = Client(server.url)
-    client.user_login(server.admin_id, server.admin_password)
-    yield client
-    client.close()
+    with login(server, server.admin_id, server.admin_password) as client:
+        yield client
 
 
 @pytest.fixture(params=["direct", "remote"])

@@ -75,12 +75,16 @@ class Storage:
         store = (blobs or BlobLocation()).open(data_dir, DiskSpace(data_dir))
         file_keys = FileKeys.load(data_dir)
         database = Database.for_data_dir(data_dir, database_url, pool)
-        if migrate:
-            database.migrate(file_keys)
-        else:
-            database.check_schema()
-        _check_platform_key(data_dir, database, file_keys)
-        notifier = notifier_for(database, data_dir)
+        try:
+            if migrate:
+                database.migrate(file_keys)
+            else:
+                database.check_schema()
+            _check_platform_key(data_dir, database, file_keys)
+            notifier = notifier_for(database, data_dir)
+        except BaseException:
+            database.dispose()  # a refused start leaves no connection behind for the garbage collector
+            raise
         queue = TaskQueue(database, file_keys, notifier)
         return cls(data_dir, database, store, queue, HostedFiles(database, store), notifier, file_keys)
 

@@ -166,8 +166,9 @@ class LocalServer:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         assert self.process is not None
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerStartError(f"`teabox serve` exited with {self.process.returncode}:\n{self.log_tail()}")
+            if (status := self.process.poll()) is not None:
+                self._halt()  # the log file is closed and any worker it left behind is stopped
+                raise ServerStartError(f"`teabox serve` exited with {status}:\n{self.log_tail()}")
             try:
                 if httpx.get(self.url + "/api/v1/health", timeout=1.0).status_code == 200:
                     return
