@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import version
 from typing import Any
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -31,7 +31,7 @@ from teabox.platform.errors import MalformedRequest, PlatformError, TooLarge, To
 from teabox.platform.roles import check_api
 from teabox.service import errors, openapi, refusals
 from teabox.service.answers import ANSWERS, Health
-from teabox.service.bearer import bearer
+from teabox.service.bearer import authorization_header, bearer
 from teabox.service.blob_responses import blob_download
 from teabox.service.bodies import JsonBodies
 from teabox.service.call_audit import PREFIX, CallAudit, client_address
@@ -174,14 +174,14 @@ def create_app(
 
     @app.post(f"{PREFIX}/get_task_result", summary="get_task_result", tags=["tasks"], **_contract("get_task_result"))
     async def get_task_result(body: GetTaskResult, request: Request) -> JSONResponse:
-        authorization = _authorization(request)
+        token_header = authorization_header(request)
         timeout = min(body.timeout, settings.max_wait_seconds)
         if timeout <= 0:
-            return JSONResponse(await db.run(answer, "get_task_result", body, authorization))
+            return JSONResponse(await db.run(answer, "get_task_result", body, token_header))
 
         def look() -> tuple[Actor, dict[str, Any]]:
             actor, result = platform.serve(
-                "get_task_result", bearer(authorization), params_of(body), audit_success=False
+                "get_task_result", bearer(token_header), params_of(body), audit_success=False
             )
             assert actor is not None, "get_task_result needs a token"
             if result["done"]:
@@ -207,10 +207,8 @@ def create_app(
         return JSONResponse(await db.run(platform.task_result, body.task_id, actor))
 
     @app.post(f"{PREFIX}/upload_file", tags=["files"], openapi_extra=_RAW_BODY, **_contract("upload_file"))
-    async def upload_file(
-        request: Request, name: str = Query(), authorization: str | None = Header(default=None)
-    ) -> JSONResponse:
-        actor = await run_in_threadpool(actor_of, authorization)
+    async def upload_file(request: Request, name: str = Query()) -> JSONResponse:
+        actor = await run_in_threadpool(actor_of, authorization_header(request))
         check_api(actor.role, "upload_file", must_change_password=actor.must_change_password)
         sha256, size = await _receive(request, platform, settings.max_upload_bytes)
         result = await run_in_threadpool(
@@ -219,21 +217,23 @@ def create_app(
         return JSONResponse(result)
 
     @app.post(f"{PREFIX}/upload_payload", tags=["functions"], openapi_extra=_RAW_BODY, **_contract("upload_payload"))
-    async def upload_payload(request: Request, authorization: str | None = Header(default=None)) -> JSONResponse:
-        actor = await run_in_threadpool(actor_of, authorization)
+    async def upload_payload(request: Request) -> JSONResponse:
+        actor = await run_in_threadpool(actor_of, authorization_header(request))
         check_api(actor.role, "upload_payload", must_change_password=actor.must_change_password)
         sha256, size = await _receive(request, platform, settings.max_payload_bytes)
         result = await run_in_threadpool(platform.call, "upload_payload", actor, {"payload_id": sha256, "size": size})
         return JSONResponse(result)
 
     @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
-    def download_file(url: str = Query(), authorization: str | None = Header(default=None)) -> Response:
-        found = platform.serve("download_file", bearer(authorization), {"url": url})[1]
+    def download_file(request: Request, url: str = Query()) -> Response:
+        found = platform.serve("download_file", bearer(authorization_header(request)), {"url": url})[1]
         return blob_download(platform.blobs, found["sha256"], found["name"], presigned_downloads)
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
-    def download_payload(function_id: str = Query(), authorization: str | None = Header(default=None)) -> Response:
-        found = platform.serve("download_payload", bearer(authorization), {"function_id": function_id})[1]
+    def download_payload(request: Request, function_id: str = Query()) -> Response:
+        found = platform.serve("download_payload", bearer(authorization_header(request)), {"function_id": function_id})[
+            1
+        ]
         return blob_download(platform.blobs, found["payload_id"], f"{function_id}.wasm", presigned_downloads)
 
     @app.get("/", include_in_schema=False)
@@ -291,19 +291,12 @@ def _add_rpc(app: FastAPI, name: str, model: type[Body], answer: Answer, offload
     """An endpoint whose work ``offload`` runs off the event loop (on the database threads, or after hashing)."""
 
     async def endpoint(body: Body, request: Request) -> JSONResponse:
-        authorization = _authorization(request)
-        return JSONResponse(await offload(lambda: answer(name, body, authorization)))
+        token_header = authorization_header(request)
+        return JSONResponse(await offload(lambda: answer(name, body, token_header)))
 
     endpoint.__annotations__["body"] = model
     endpoint.__name__ = name
     app.post(f"{PREFIX}/{name}", summary=name, tags=[_tag(name)], **_contract(name))(endpoint)
-
-
-def _authorization(request: Request) -> str | None:
-    """The Authorization header, read as it is: a ``Header()`` parameter would cost every call FastAPI's
-    parameter validation, and the description declares the token as a security scheme anyway (see
-    :mod:`teabox.service.openapi`)."""
-    return request.headers.get("authorization")
 
 
 def _contract(name: str) -> dict[str, Any]:

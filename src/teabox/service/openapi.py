@@ -44,13 +44,6 @@ def corrected(schema: dict[str, Any]) -> dict[str, Any]:
         name = path.removeprefix(f"{PREFIX}/")
         for operation in methods.values():
             _drop_validation_answer(operation)
-            operation["parameters"] = [
-                parameter
-                for parameter in operation.get("parameters", [])
-                if not (parameter["in"] == "header" and parameter["name"].lower() == "authorization")
-            ]
-            if not operation["parameters"]:
-                del operation["parameters"]
             if name in OPERATIONS:
                 operation["security"] = [{BEARER: []}] if OPERATIONS[name].authenticated else []
     components = schema.setdefault("components", {})

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -28,6 +28,7 @@ from teabox.platform.disk_space import ROOM_AGAIN_BYTES
 from teabox.platform.queue_metrics import QueueCollector
 from teabox.service import errors
 from teabox.service.answers import ErrorBody, Ready
+from teabox.service.bearer import authorization_header
 from teabox.service.call_audit import PREFIX
 from teabox.service.metrics_access import MetricsAccess
 
@@ -64,12 +65,12 @@ def mount_probes(app: FastAPI, platform: Platform, metrics_access: MetricsAccess
         return answer
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics(request: Request, authorization: str | None = Header(default=None)) -> Response:
+    def metrics(request: Request) -> Response:
         if not metrics_access.enabled:
             return errors.error_response(
                 403, "forbidden", "/metrics is not enabled on this server: see --metrics-token-file and --metrics-allow"
             )
-        if not metrics_access.allows(request.scope, authorization):
+        if not metrics_access.allows(request.scope, authorization_header(request)):
             return errors.error_response(
                 403, "forbidden", "reading /metrics needs the metrics token or a client address the server allows"
             )

@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, BinaryIO
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ValidationError
@@ -38,7 +38,7 @@ from teabox.platform.hosted import HostedUpload, is_hosted
 from teabox.platform.notify import Listener, Topic
 from teabox.platform.queue import ActiveRun
 from teabox.service.answers import ErrorBody
-from teabox.service.bearer import bearer
+from teabox.service.bearer import authorization_header, bearer
 from teabox.service.call_audit import PREFIX
 from teabox.service.worker_schemas import (
     Body,
@@ -99,7 +99,7 @@ class WorkerApi:
 
     async def checked(self, request: Request, model: type[Body]) -> tuple[str, Body]:
         """The token's id and the body: the token first, so that a caller without one learns nothing more."""
-        token = await self.token(request.headers.get("authorization"))
+        token = await self.token(authorization_header(request))
         return token.id, parse(model, await request.body())
 
     async def held(self, authorization: str | None, run: Run) -> HeldRun:
@@ -156,9 +156,9 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
     queue, database, hosted = platform.storage.queue, platform.storage.database, platform.storage.hosted
 
     @app.get(f"{PATH}/whoami", tags=["worker"], responses=_REFUSALS, response_model=Identity)
-    async def whoami(authorization: str | None = Header(default=None)) -> Response:
+    async def whoami(request: Request) -> Response:
         """Which worker token the call carries: a worker checks its token with it at start."""
-        token = await api.token(authorization)
+        token = await api.token(authorization_header(request))
         return _json(Identity(token_id=token.id, name=token.name))
 
     @app.post(f"{PATH}/claim", tags=["worker"], responses=_REFUSALS, response_model=Claimed, openapi_extra=_JSON_BODY)
@@ -197,20 +197,13 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         return _json(Recorded(recorded=await run_in_threadpool(record)))
 
     @app.get(f"{PATH}/payload", tags=["worker"], response_class=Response, responses=_STREAMED)
-    async def payload(
-        run: NamedRun,
-        authorization: str | None = Header(default=None),
-    ) -> StreamingResponse:
-        held = await api.held(authorization, run)
+    async def payload(run: NamedRun, request: Request) -> StreamingResponse:
+        held = await api.held(authorization_header(request), run)
         return _stream(await run_in_threadpool(platform.blobs.open, held.payload_sha256))
 
     @app.get(f"{PATH}/file", tags=["worker"], response_class=Response, responses=_STREAMED)
-    async def read_file(
-        run: NamedRun,
-        url: str = Query(),
-        authorization: str | None = Header(default=None),
-    ) -> StreamingResponse:
-        held = await api.held(authorization, run)
+    async def read_file(run: NamedRun, request: Request, url: str = Query()) -> StreamingResponse:
+        held = await api.held(authorization_header(request), run)
         held.input_at(url)
         _check_hosted(url)
         try:
@@ -223,10 +216,9 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         run: NamedRun,
         request: Request,
         url: str = Query(),
-        authorization: str | None = Header(default=None),
     ) -> Response:
         """Store the body and link the reserved file to it: one hosted output's commit."""
-        held = await api.held(authorization, run)
+        held = await api.held(authorization_header(request), run)
         held.output_at(url)
         _check_hosted(url)
         file_id = await run_in_threadpool(writable_hosted, database, url)
@@ -237,13 +229,9 @@ def mount_worker_api(app: FastAPI, platform: Platform, receive: Receive) -> Work
         return _json(Stored(sha256=sha256, size=size))
 
     @app.delete(f"{PATH}/file", tags=["worker"], responses=_REFUSALS, response_model=Unlinked)
-    async def unlink_file(
-        run: NamedRun,
-        url: str = Query(),
-        authorization: str | None = Header(default=None),
-    ) -> Response:
+    async def unlink_file(run: NamedRun, request: Request, url: str = Query()) -> Response:
         """Undo a hosted output's commit (a sibling output failed to publish)."""
-        held = await api.held(authorization, run)
+        held = await api.held(authorization_header(request), run)
         held.output_at(url)
         _check_hosted(url)
         await run_in_threadpool(hosted.withdraw_hosted, url)

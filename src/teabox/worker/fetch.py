@@ -125,9 +125,8 @@ class Transfers:
             if scheme in ("http", "https"):
                 with open(dst, "wb") as out:
                     return self._http_get(url, out)
-            source = self._open_source(scheme, url)
-            with source, open(dst, "wb") as out:
-                return self._copy_limited(source, out, url)
+            with self._open_source(scheme, url) as source:
+                return self._save(source, dst, url)
         except OSError as exc:
             raise TransferError(f"cannot read {describe_url(url)}: {exc.strerror or exc}") from exc
 
@@ -156,8 +155,7 @@ class Transfers:
                     closing.pop_all()
                     return source
                 copy = copy_to()
-                with open(copy, "wb") as out:
-                    self._copy_limited(source, out, url)
+                self._save(source, copy, url)
             return open(copy, "rb")
         except OSError as exc:
             raise TransferError(f"cannot read {describe_url(url)}: {exc.strerror or exc}") from exc
@@ -171,12 +169,14 @@ class Transfers:
             return self.hosted.open_hosted(url)
         raise TransferError(f"{describe_url(url)}: inputs cannot be read from {scheme or 'scheme-less'} URLs")
 
-    def _copy_limited(self, src: BinaryIO, out: BinaryIO, url: str) -> int:
+    def _save(self, src: BinaryIO, dst: Path, url: str) -> int:
+        """Copy ``src`` to the file ``dst``, stopping at the input size limit; the bytes copied."""
         total = 0
-        while chunk := src.read(_CHUNK):
-            total += len(chunk)
-            self._check_input_size(total, url)
-            out.write(chunk)
+        with open(dst, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                total += len(chunk)
+                self._check_input_size(total, url)
+                out.write(chunk)
         return total
 
     def _check_input_size(self, size: int, url: str) -> None:
