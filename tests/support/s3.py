@@ -85,7 +85,7 @@ class S3Server:
         config.chmod(0o600)
         (self.root / "data").mkdir()
         command = [
-            str(weed_binary()), "server", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            str(weed_binary()), f"-logdir={self.root}", "server", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={master}", f"-master.port.grpc={master_grpc}", "-master.volumeSizeLimitMB=64",
             f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}", "-volume.max=64",
             "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
