@@ -226,14 +226,13 @@ def create_app(
 
     @app.get(f"{PREFIX}/download_file", tags=["files"], **_download("download_file"))
     def download_file(request: Request, url: str = Query()) -> Response:
-        found = platform.serve("download_file", bearer(authorization_header(request)), {"url": url})[1]
+        _, found = platform.serve("download_file", bearer(authorization_header(request)), {"url": url})
         return blob_download(platform.blobs, found["sha256"], found["name"], presigned_downloads)
 
     @app.get(f"{PREFIX}/download_payload", tags=["functions"], **_download("download_payload"))
     def download_payload(request: Request, function_id: str = Query()) -> Response:
-        found = platform.serve("download_payload", bearer(authorization_header(request)), {"function_id": function_id})[
-            1
-        ]
+        token = bearer(authorization_header(request))
+        _, found = platform.serve("download_payload", token, {"function_id": function_id})
         return blob_download(platform.blobs, found["payload_id"], f"{function_id}.wasm", presigned_downloads)
 
     @app.get("/", include_in_schema=False)
