@@ -59,7 +59,7 @@ def _dummy_hash() -> str:
     """Verified against when the user does not exist, so that a login for an unknown id costs the same.
 
     Made on first use, not at import: every server, worker and CLI process imports this module, and
-    a hash costs a fifth of a second of CPU that most of them would never need.
+    a hash costs a sixth of a second of CPU that most of them would never need.
     """
     return password_hasher().hash(secrets.token_urlsafe(16))
 
